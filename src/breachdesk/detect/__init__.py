@@ -1,0 +1,1 @@
+"""Detection: rules as data, their validators, URL analysis and the field classifier."""

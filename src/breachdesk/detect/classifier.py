@@ -1,0 +1,222 @@
+"""The field classifier: a field's data categories from its name and from a sample of its
+values, each with a share and a confidence. It feeds the inventory, never the match.
+
+Names give a prior; values confirm, overrule or fill in. A custom property full of emails
+is ``user.contact.email`` whatever its name; a property named ``email`` holding booleans
+is not.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from breachdesk.domain.identity import DEVICE_PREFIX, EMAIL_SHAPE
+from breachdesk.taxonomy import Category
+
+C = Category
+
+# Exact names (lower-cased, without a leading "$" or "mp_"), then word patterns.
+_EXACT: dict[str, Category] = {
+    "name": C.NAME, "first_name": C.NAME, "last_name": C.NAME, "full_name": C.NAME,
+    "display_name": C.NAME, "username": C.NAME, "user_name": C.NAME,
+    "email": C.EMAIL, "e-mail": C.EMAIL, "email_address": C.EMAIL, "mail": C.EMAIL,
+    "phone": C.PHONE, "phone_number": C.PHONE, "mobile": C.PHONE,
+    "city": C.LOCATION_IMPRECISE, "region": C.LOCATION_IMPRECISE,
+    "country": C.LOCATION_IMPRECISE, "country_code": C.LOCATION_IMPRECISE,
+    "timezone": C.LOCATION_IMPRECISE, "time_zone": C.LOCATION_IMPRECISE,
+    "postal_code": C.LOCATION_IMPRECISE, "zip": C.LOCATION_IMPRECISE,
+    "geo_source": C.LOCATION_IMPRECISE, "state": C.LOCATION_IMPRECISE,
+    "latitude": C.LOCATION_PRECISE, "longitude": C.LOCATION_PRECISE, "lat": C.LOCATION_PRECISE,
+    "lng": C.LOCATION_PRECISE, "lon": C.LOCATION_PRECISE, "address": C.LOCATION_PRECISE,
+    "ip": C.IP_ADDRESS, "ip_address": C.IP_ADDRESS, "ip_addr": C.IP_ADDRESS,
+    "os": C.USER_AGENT, "os_version": C.USER_AGENT, "browser": C.USER_AGENT,
+    "browser_version": C.USER_AGENT, "device": C.USER_AGENT, "model": C.USER_AGENT,
+    "manufacturer": C.USER_AGENT, "brand": C.USER_AGENT, "user_agent": C.USER_AGENT,
+    "screen_height": C.USER_AGENT, "screen_width": C.USER_AGENT, "screen_dpi": C.USER_AGENT,
+    "carrier": C.USER_AGENT, "app_version": C.USER_AGENT, "app_version_string": C.USER_AGENT,
+    "device_type": C.USER_AGENT, "platform": C.USER_AGENT, "wifi": C.USER_AGENT,
+    "device_id": C.COOKIE_ID, "anon_id": C.COOKIE_ID, "anonymous_id": C.COOKIE_ID,
+    "cookie_id": C.COOKIE_ID, "session_id": C.COOKIE_ID,
+    "current_url": C.BROWSING_HISTORY, "url": C.BROWSING_HISTORY, "referrer": C.BROWSING_HISTORY,
+    "initial_referrer": C.BROWSING_HISTORY, "referring_domain": C.BROWSING_HISTORY,
+    "initial_referring_domain": C.BROWSING_HISTORY, "search_engine": C.BROWSING_HISTORY,
+    "pathname": C.BROWSING_HISTORY, "page": C.BROWSING_HISTORY, "page_title": C.BROWSING_HISTORY,
+    "current_page_title": C.BROWSING_HISTORY, "current_domain": C.BROWSING_HISTORY,
+    "current_url_path": C.BROWSING_HISTORY, "host": C.BROWSING_HISTORY,
+    "distinct_id": C.UNIQUE_ID, "user_id": C.UNIQUE_ID, "distinct_id_before_identity": C.UNIQUE_ID,
+    "identified_id": C.UNIQUE_ID, "anon_distinct_id": C.COOKIE_ID, "userid": C.UNIQUE_ID,
+    "org_id": C.ORGANIZATION_ID, "organization_id": C.ORGANIZATION_ID,
+    "company_id": C.ORGANIZATION_ID, "group_id": C.ORGANIZATION_ID, "team_id": C.ORGANIZATION_ID,
+    "workspace_id": C.ORGANIZATION_ID, "account_id": C.ORGANIZATION_ID,
+    "org_ids": C.ORGANIZATION_ID, "organization": C.ORGANIZATION_ID,
+    "time": C.OPERATIONS, "timestamp": C.OPERATIONS, "event": C.OPERATIONS,
+    "insert_id": C.OPERATIONS, "lib": C.OPERATIONS, "lib_version": C.OPERATIONS,
+    "processing_time_ms": C.OPERATIONS, "mp_api_endpoint": C.OPERATIONS, "api_endpoint": C.OPERATIONS,
+    "api_timestamp_ms": C.OPERATIONS, "created": C.OPERATIONS, "last_seen": C.OPERATIONS,
+    "import": C.OPERATIONS, "duration": C.OPERATIONS, "event_name": C.OPERATIONS,
+    "message": C.CONTENT, "body": C.CONTENT, "comment": C.CONTENT, "notes": C.CONTENT,
+    "note": C.CONTENT, "query": C.CONTENT, "search_query": C.CONTENT, "search": C.CONTENT,
+    "prompt": C.CONTENT, "content": C.CONTENT, "text": C.CONTENT, "feedback": C.CONTENT,
+}  # fmt: skip
+_WORDS: list[tuple[re.Pattern[str], Category]] = [
+    (re.compile(r"e-?mail"), C.EMAIL),
+    (re.compile(r"phone|mobile_number"), C.PHONE),
+    (re.compile(r"(^|_)(first|last|full|display)_?name$"), C.NAME),
+    (re.compile(r"(^|_)(city|country|region|timezone)($|_)"), C.LOCATION_IMPRECISE),
+    (re.compile(r"(^|_)(lat|lng|latitude|longitude|geo_?point)($|_)"), C.LOCATION_PRECISE),
+    (re.compile(r"(^|_)ip($|_)|ip_?address"), C.IP_ADDRESS),
+    (re.compile(r"(^|_)(os|browser|device_model|user_agent|screen)($|_)"), C.USER_AGENT),
+    (re.compile(r"(^|_)(device|anon|cookie)_?id$"), C.COOKIE_ID),
+    (re.compile(r"url|referr?er|referring|utm_|(^|_)path$|landing_page"), C.BROWSING_HISTORY),
+    (re.compile(r"(^|_)(org|organi[sz]ation|company|team|workspace|group)_?ids?$"), C.ORGANIZATION_ID),
+    (re.compile(r"(^|_)user_?id$"), C.UNIQUE_ID),
+    (re.compile(r"(^|_)(time|timestamp|_at|insert_id|version)$"), C.OPERATIONS),
+    (re.compile(r"message|comment|note|feedback|prompt|search_term|query"), C.CONTENT),
+]
+
+_UA = re.compile(r"^Mozilla/\d|AppleWebKit|Chrome/\d|Safari/\d|Firefox/\d|^okhttp/|CFNetwork/", re.I)
+_URL = re.compile(r"^(?:https?|ftp|wss?)://\S+$|^www\.\S+$", re.I)
+_DOMAIN = re.compile(r"^(?:[a-z0-9-]+\.)+[a-z]{2,}$", re.I)
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+_WORDS_RE = re.compile(r"[^\W\d_]{2,}")
+
+
+def base_name(path: str) -> str:
+    """``properties.$initial_referrer`` → ``initial_referrer``; list markers dropped."""
+    leaf = path.rsplit(".", 1)[-1].replace("[]", "").lower()
+    leaf = leaf.lstrip("$")
+    if leaf.startswith("mp_"):
+        leaf = leaf[3:]
+    return leaf.replace(" ", "_").replace("-", "_")
+
+
+def category_from_name(path: str) -> Category | None:
+    name = base_name(path)
+    if name in _EXACT:
+        return _EXACT[name]
+    if name == "e_mail":
+        return C.EMAIL
+    for pattern, category in _WORDS:
+        if pattern.search(name):
+            return category
+    return None
+
+
+def value_kind(value: Any) -> str:
+    """A coarse kind of one sampled value."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if not isinstance(value, str):
+        return "other"
+    text = value.strip()
+    if text.lower() in ("true", "false"):
+        return "bool"
+    if EMAIL_SHAPE.fullmatch(text):
+        return "email"
+    if _URL.match(text):
+        return "url"
+    if text.startswith(DEVICE_PREFIX):
+        return "device"
+    if _UA.search(text):
+        return "user_agent"
+    if _TIMESTAMP.match(text):
+        return "timestamp"
+    if _UUID.match(text):
+        return "uuid"
+    if _is_ip(text):
+        return "ip"
+    if _DOMAIN.match(text):
+        return "domain"
+    if text.lstrip("-").replace(".", "", 1).isdigit():
+        return "number"
+    if len(text) >= 40 and len(_WORDS_RE.findall(text)) >= 6:
+        return "prose"
+    return "text"
+
+
+def _is_ip(text: str) -> bool:
+    if not (text[:1].isdigit() or ":" in text) or len(text) > 45:
+        return False
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+# Which category each value kind shows by itself (None: the value alone says nothing).
+_KIND_CATEGORY: dict[str, Category | None] = {
+    "email": C.EMAIL,
+    "url": C.BROWSING_HISTORY,
+    "user_agent": C.USER_AGENT,
+    "ip": C.IP_ADDRESS,
+    "device": C.COOKIE_ID,
+    "prose": C.CONTENT,
+}
+# Value kinds that cannot hold a name's category (an ``email`` property full of booleans).
+_INCOMPATIBLE: dict[Category, set[str]] = {
+    C.EMAIL: {"bool", "number", "timestamp", "uuid", "url", "ip"},
+    C.NAME: {"bool", "number", "timestamp", "email", "url", "ip"},
+    C.PHONE: {"bool", "email", "url", "timestamp"},
+    C.IP_ADDRESS: {"bool", "email", "url", "timestamp"},
+    C.BROWSING_HISTORY: {"bool", "email", "ip", "timestamp"},
+    C.LOCATION_IMPRECISE: {"bool", "email", "url"},
+    C.USER_AGENT: {"email", "url"},
+    C.CONTENT: {"bool"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldCategories:
+    category: Category | None
+    shares: tuple[tuple[Category, float], ...]
+    confidence: float
+
+
+def classify_field(path: str, sample: Sequence[Any]) -> FieldCategories:
+    """The categories of one field, from its name and a sample of its non-empty values."""
+    by_name = category_from_name(path)
+    kinds = Counter(value_kind(v) for v in sample)
+    total = sum(kinds.values())
+    shares: dict[Category, float] = {}
+    if total:
+        for kind, count in kinds.items():
+            category = _KIND_CATEGORY.get(kind)
+            if category is not None:
+                shares[category] = shares.get(category, 0.0) + count / total
+    if by_name is not None:
+        bad = _INCOMPATIBLE.get(by_name, set())
+        compatible = sum(c for k, c in kinds.items() if k not in bad) / total if total else 1.0
+        if compatible >= 0.5:
+            shares[by_name] = max(shares.get(by_name, 0.0), compatible)
+    if not shares:
+        return FieldCategories(None, (), round(0.5 if not total else 0.3, 2))
+    ranked = sorted(shares.items(), key=lambda kv: (-kv[1], kv[0].value))
+    best, share = ranked[0]
+    if by_name is not None and by_name in shares and shares[by_name] >= 0.5 and best is not by_name:
+        # a name that fits most values wins over a minority value kind
+        if shares[by_name] >= share - 0.2:
+            best, share = by_name, shares[by_name]
+    agrees = by_name is best
+    value_backed = _kind_share(kinds, best, total)
+    confidence = 0.5 * share + (0.3 if agrees else 0.0) + 0.2 * value_backed
+    if by_name is None:
+        confidence = 0.2 + 0.7 * share
+    if total == 0:
+        confidence = 0.6 if agrees else 0.3
+    ordered = tuple((c, round(s, 3)) for c, s in ranked)
+    return FieldCategories(best, ordered, round(min(confidence, 0.99), 2))
+
+
+def _kind_share(kinds: Counter[str], category: Category, total: int) -> float:
+    if not total:
+        return 0.0
+    return sum(c for k, c in kinds.items() if _KIND_CATEGORY.get(k) is category) / total

@@ -1,0 +1,136 @@
+"""Scanning values for findings: a fast pass over raw bytes picks candidate records, then
+each value of a candidate goes through the confirming patterns, validators and URL analysis.
+
+The fast pass is a superset: every rule contributes its keywords or prefilter, and any JSON
+escape (``\\u00``, ``\\/``) makes a record a candidate, so the raw bytes never hide a value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from breachdesk.detect.rules import Rule, RuleSet
+from breachdesk.detect.urls import URL_PREFILTER, analyse_url, find_urls
+from breachdesk.detect.validators import Verdict, get_validator, shannon_entropy
+from breachdesk.taxonomy import FindingKind
+
+_ESCAPES = rb"\\u00|\\/"
+_SEPARATED = re.compile(r"[ -]")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A confirmed finding in one value. ``secret`` never leaves the scanning process."""
+
+    kind: FindingKind
+    rule: str
+    secret: str
+    detail: dict[str, Any]
+
+
+def mask_secret(kind: FindingKind, secret: str) -> str:
+    """A form safe to show: enough to recognise the thing, never enough to use it."""
+    if kind is FindingKind.PAYMENT_CARD:
+        digits = "".join(ch for ch in secret if ch.isdigit())
+        return f"…{digits[-4:]}"
+    if kind is FindingKind.EMAIL_IN_URL:
+        local, _, domain = secret.partition("@")
+        return f"{local[:1]}***@{domain}"
+    if secret.startswith("sk-"):
+        prefix = secret[: secret.find("-", 3) + 1] if secret.count("-") >= 2 else "sk-"
+        marker = "T3Bl…" if "T3BlbkFJ" in secret else ""
+        return f"{prefix}…{marker}{secret[-2:]}" if marker else f"{prefix}…{secret[-2:]}"
+    if secret.startswith("eyJ"):
+        return f"{secret[:8]}…"
+    if len(secret) <= 6:
+        return "***"
+    return f"{secret[:2]}…{secret[-2:]}"
+
+
+class Scanner:
+    """Runs a rule set over values. Pickle-free: each scanning process builds its own."""
+
+    def __init__(self, rules: RuleSet, hmac_key: bytes) -> None:
+        self.rules: list[Rule] = list(rules.rules)
+        self._key = hmac_key
+        parts = [r.prefilter_pattern().encode() for r in self.rules]
+        parts += [URL_PREFILTER, _ESCAPES]
+        self.prefilter = re.compile(b"|".join(b"(?:" + p + b")" for p in parts), re.I)
+        self._text_filters = [
+            re.compile(r.prefilter, re.I) if r.prefilter else None for r in self.rules
+        ]
+        self._keywords = [tuple(k.lower() for k in r.keywords) for r in self.rules]
+        self._validators = [get_validator(r.validator) if r.validator else None for r in self.rules]
+
+    def fingerprint(self, kind: FindingKind, secret: str) -> str:
+        digest = hmac.new(self._key, f"{kind.value}:{secret}".encode(), hashlib.sha256)
+        return digest.hexdigest()[:32]
+
+    def is_candidate(self, raw: bytes) -> bool:
+        return self.prefilter.search(raw) is not None
+
+    def scan_value(self, field: str, value: str | int | float) -> list[Hit]:
+        """Every finding in one value (a string, or a JSON number as its decimal form)."""
+        text = value if isinstance(value, str) else _number_text(value)
+        hits = self._scan_text(field, text, bare_number=not isinstance(value, str))
+        if isinstance(value, str):
+            if "://" in text:
+                seen = {h.secret for h in hits}
+                for url in find_urls(text):
+                    for url_hit in analyse_url(url):
+                        if any(url_hit.secret in s or s in url_hit.secret for s in seen):
+                            continue
+                        seen.add(url_hit.secret)
+                        detail = {"where": url_hit.detail} if url_hit.detail else {}
+                        hits.append(Hit(url_hit.kind, url_hit.rule, url_hit.secret, detail))
+            if "%" in text:
+                decoded = unquote(text)
+                if decoded != text:
+                    seen = {h.secret for h in hits}
+                    hits.extend(
+                        h for h in self._scan_text(field, decoded) if h.secret not in seen
+                    )
+        return hits
+
+    def _scan_text(self, field: str, text: str, bare_number: bool = False) -> list[Hit]:
+        hits: list[Hit] = []
+        lowered: str | None = None
+        for i, rule in enumerate(self.rules):
+            text_filter = self._text_filters[i]
+            if text_filter is not None:
+                if not text_filter.search(text) and not _context_in(rule, field.lower()):
+                    continue
+            else:
+                lowered = lowered if lowered is not None else text.lower()
+                if not any(k in lowered for k in self._keywords[i]):
+                    continue
+            validator = self._validators[i]
+            for match in rule.pattern.finditer(text):
+                candidate = match.group(rule.group)
+                verdict = validator(candidate) if validator else Verdict(True)
+                if not verdict:
+                    continue
+                if rule.min_entropy and shannon_entropy(candidate) < rule.min_entropy:
+                    continue
+                if rule.bare_context and not _SEPARATED.search(candidate):
+                    near = text[max(0, match.start() - 40) : match.end() + 40].lower()
+                    whole = bare_number or match.group(0).strip() == text.strip()
+                    if not _context_in(rule, field.lower()) and (whole or not _context_in(rule, near)):
+                        continue
+                hits.append(Hit(rule.kind, rule.id, candidate, verdict.detail))
+        return hits
+
+
+def _context_in(rule: Rule, text: str) -> bool:
+    return any(word in text for word in rule.bare_context)
+
+
+def _number_text(value: int | float) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

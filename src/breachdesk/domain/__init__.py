@@ -1,0 +1,1 @@
+"""Pure domain: typed records and the logic on them. Imports no I/O library."""

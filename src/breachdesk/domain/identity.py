@@ -1,0 +1,119 @@
+"""Identity keys and their normalisation (DESIGN.md §3).
+
+A record identifies people through *identity tokens*: a kind and a normalised value.
+Ids compare as strings (an integer becomes its decimal form); emails are trimmed, NFC
+normalised and casefolded, with no removal of dots or ``+tags``. A user id that looks like
+an email is an email token; a 32- or 64-hex-digit id is a ``hashed_email`` token, which
+matches a directory user id equal to it or the MD5 / SHA-256 of a directory email.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from enum import StrEnum
+from typing import NamedTuple
+
+
+class TokenKind(StrEnum):
+    USER_ID = "user_id"
+    EMAIL = "email"
+    HASHED_EMAIL = "hashed_email"
+    DEVICE_ID = "device_id"
+
+
+class Token(NamedTuple):
+    """One identity a record carries."""
+
+    kind: TokenKind
+    value: str
+
+
+EMAIL_SHAPE = re.compile(r"[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\"]+")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+DEVICE_PREFIX = "$device:"
+
+
+def normalize_email(value: str) -> str:
+    """Trim, NFC-normalise and casefold an email address."""
+    return unicodedata.normalize("NFC", value.strip()).casefold()
+
+
+def normalize_id(value: object) -> str | None:
+    """An id as the string it is compared by, or None when the value is no id."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, str):
+        text = value.strip()
+        return text or None
+    return None
+
+
+def is_email_shaped(text: str) -> bool:
+    return EMAIL_SHAPE.fullmatch(text.strip()) is not None
+
+
+def is_hashed_shape(text: str) -> bool:
+    return len(text) in (32, 64) and _HEX.fullmatch(text) is not None
+
+
+def user_id_token(value: object) -> Token | None:
+    """The token for a value found under a user-id key."""
+    text = normalize_id(value)
+    if text is None:
+        return None
+    if text.startswith(DEVICE_PREFIX):
+        return Token(TokenKind.DEVICE_ID, text)
+    if is_email_shaped(text):
+        return Token(TokenKind.EMAIL, normalize_email(text))
+    if is_hashed_shape(text):
+        return Token(TokenKind.HASHED_EMAIL, text)
+    return Token(TokenKind.USER_ID, text)
+
+
+def email_token(value: object) -> Token | None:
+    """The token for a value found under an email key."""
+    if not isinstance(value, str):
+        return None
+    text = normalize_email(value)
+    return Token(TokenKind.EMAIL, text) if text else None
+
+
+def device_token(value: object) -> Token | None:
+    text = normalize_id(value)
+    return Token(TokenKind.DEVICE_ID, text) if text is not None else None
+
+
+def email_digests(email: str) -> tuple[str, str]:
+    """MD5 and SHA-256 hex digests of a normalised email, as analytics tools hash them."""
+    raw = email.encode("utf-8")
+    return (
+        hashlib.md5(raw, usedforsecurity=False).hexdigest(),
+        hashlib.sha256(raw).hexdigest(),
+    )
+
+
+def mask_email(email: str) -> str:
+    """``alice@example.org`` → ``a***@example.org``."""
+    local, sep, domain = email.partition("@")
+    if not sep:
+        return mask_text(email)
+    return f"{local[:1]}***@{domain}"
+
+
+def mask_text(value: str, keep: int = 4) -> str:
+    """A masked form that shows the shape and a few characters, never the whole value."""
+    if len(value) <= keep * 2 + 2:
+        return value[:1] + "***" if value else ""
+    return f"{value[:keep]}…{value[-keep:]}"
+
+
+def mask_token(token: Token) -> str:
+    if token.kind is TokenKind.EMAIL:
+        return mask_email(token.value)
+    return mask_text(token.value, keep=3)

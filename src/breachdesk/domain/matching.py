@@ -1,0 +1,80 @@
+"""The reference matcher: small, slow and obviously correct (DESIGN.md §3 "Matching
+semantics"). The engine's matcher must agree with it; property tests hold them together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from breachdesk.domain.directory import DirectoryUser, Membership, Role
+from breachdesk.domain.identity import Token, TokenKind, email_digests
+
+
+@dataclass(frozen=True, slots=True)
+class MatchOutcome:
+    """Which directory users each record identifies, and what follows for organizations."""
+
+    users_by_record: tuple[frozenset[str], ...]
+    affected_users: frozenset[str]
+    affected_orgs: frozenset[str]
+    admins_to_notify: Mapping[str, frozenset[str]]  # org_id -> admin user ids
+    anonymous_records: int
+    unmatched_records: int
+    unmatched_identities: frozenset[Token]
+
+
+def _identifies(token: Token, user: DirectoryUser) -> bool:
+    if token.kind is TokenKind.USER_ID:
+        return token.value == user.user_id
+    if token.kind is TokenKind.EMAIL:
+        return token.value in user.emails
+    if token.kind is TokenKind.HASHED_EMAIL:
+        wanted = token.value.lower()
+        return token.value == user.user_id or any(wanted in email_digests(e) for e in user.emails)
+    return False
+
+
+def match_reference(
+    records: Sequence[tuple[frozenset[Token], frozenset[str]]],
+    users: Sequence[DirectoryUser],
+    memberships: Iterable[Membership],
+) -> MatchOutcome:
+    """Match ``records`` (each: its identity tokens and its org-key values) to ``users``."""
+    memberships = list(memberships)
+    by_record: list[frozenset[str]] = []
+    anonymous = unmatched = 0
+    unmatched_ids: set[Token] = set()
+    seen_orgs: set[str] = set()
+    for tokens, orgs in records:
+        seen_orgs |= orgs
+        found = frozenset(u.user_id for u in users for t in tokens if _identifies(t, u))
+        by_record.append(found)
+        personal = {t for t in tokens if t.kind is not TokenKind.DEVICE_ID}
+        if not personal:
+            anonymous += 1
+        elif not found:
+            unmatched += 1
+            unmatched_ids |= personal
+    affected = frozenset().union(*by_record) if by_record else frozenset()
+    known_orgs = {m.org_id for m in memberships}
+    orgs = {m.org_id for m in memberships if m.user_id in affected}
+    orgs |= seen_orgs & known_orgs
+    active = {u.user_id for u in users if u.active}
+    admins = {
+        org: frozenset(
+            m.user_id
+            for m in memberships
+            if m.org_id == org and m.role in (Role.OWNER, Role.ADMIN) and m.user_id in active
+        )
+        for org in orgs
+    }
+    return MatchOutcome(
+        users_by_record=tuple(by_record),
+        affected_users=affected,
+        affected_orgs=frozenset(orgs),
+        admins_to_notify=admins,
+        anonymous_records=anonymous,
+        unmatched_records=unmatched,
+        unmatched_identities=frozenset(unmatched_ids),
+    )

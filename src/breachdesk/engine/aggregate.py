@@ -1,0 +1,127 @@
+"""What one scan of records leaves behind: counts per field, value samples, identity
+signatures with the fields they exposed, findings, rejects. Mergeable, in input order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from breachdesk.domain.identity import Token
+from breachdesk.sources.base import RejectReason
+from breachdesk.taxonomy import FindingKind
+
+SAMPLE_PER_FIELD = 200
+
+Signature = tuple[Token, ...]
+
+
+@dataclass(slots=True)
+class RawFinding:
+    """One finding; ``record`` is relative to its work unit until the merge fixes it."""
+
+    source: int
+    line: int
+    record: int
+    field: str
+    kind: FindingKind
+    rule: str
+    signature: Signature
+    fingerprint: str
+    masked: str
+    detail: dict[str, Any]
+
+
+@dataclass(slots=True)
+class RejectRow:
+    source: int
+    line: int
+    reason: RejectReason
+    message: str
+
+
+@dataclass(slots=True)
+class SignatureStats:
+    records: int = 0
+    shapes: set[int] = field(default_factory=set)  # ids of non-empty field sets
+    kinds: set[FindingKind] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class UnitResult:
+    """The aggregate of one work unit (or, after merging, of the whole run)."""
+
+    source: int = -1
+    lines: int = 0
+    blank: int = 0
+    read: int = 0
+    numbered: int = 0  # record numbers used by the unit (read + rejected non-blank lines)
+    rejects: list[RejectRow] = field(default_factory=list)
+    present: dict[str, int] = field(default_factory=dict)
+    samples: dict[str, list[Any]] = field(default_factory=dict)
+    scanned_values: int = 0
+    scanned_fields: set[str] = field(default_factory=set)
+    shapes: list[tuple[str, ...]] = field(default_factory=list)
+    signatures: dict[Signature, SignatureStats] = field(default_factory=dict)
+    org_ids: set[str] = field(default_factory=set)
+    anonymous: int = 0
+    findings: list[RawFinding] = field(default_factory=list)
+    time_first: float | None = None
+    time_last: float | None = None
+
+
+class RunAggregate:
+    """Merges unit results in input order into run-wide figures."""
+
+    def __init__(self) -> None:
+        self.total = UnitResult()
+        self.per_source: dict[int, UnitResult] = {}
+        self._shape_ids: dict[tuple[str, ...], int] = {}
+        self._next_record: dict[int, int] = {}
+
+    def merge(self, unit: UnitResult) -> None:
+        total = self.total
+        src = self.per_source.setdefault(unit.source, UnitResult(source=unit.source))
+        base = self._next_record.get(unit.source, 0)
+        self._next_record[unit.source] = base + unit.numbered
+        for part in (total, src):
+            part.lines += unit.lines
+            part.blank += unit.blank
+            part.read += unit.read
+        total.rejects.extend(unit.rejects)
+        src.rejects.extend(unit.rejects)
+        for path, count in unit.present.items():
+            total.present[path] = total.present.get(path, 0) + count
+        for path, values in unit.samples.items():
+            kept = total.samples.setdefault(path, [])
+            if len(kept) < SAMPLE_PER_FIELD:
+                kept.extend(values[: SAMPLE_PER_FIELD - len(kept)])
+        total.scanned_values += unit.scanned_values
+        total.scanned_fields |= unit.scanned_fields
+        remap = [self._shape_id(shape) for shape in unit.shapes]
+        for sig, stats in unit.signatures.items():
+            mine = total.signatures.get(sig)
+            if mine is None:
+                mine = total.signatures[sig] = SignatureStats()
+            mine.records += stats.records
+            mine.shapes.update(remap[s] for s in stats.shapes)
+            mine.kinds |= stats.kinds
+        total.org_ids |= unit.org_ids
+        total.anonymous += unit.anonymous
+        for finding in unit.findings:
+            finding.record += base
+            total.findings.append(finding)
+        for stamp in (unit.time_first, unit.time_last):
+            if stamp is None:
+                continue
+            if total.time_first is None or stamp < total.time_first:
+                total.time_first = stamp
+            if total.time_last is None or stamp > total.time_last:
+                total.time_last = stamp
+
+    def _shape_id(self, shape: tuple[str, ...]) -> int:
+        found = self._shape_ids.get(shape)
+        if found is None:
+            found = self._shape_ids[shape] = len(self.total.shapes)
+            self.total.shapes.append(shape)
+        return found
+

@@ -1,0 +1,94 @@
+"""Settings: defaults embedded here, overridden by a workspace's ``breachdesk.toml``, then
+by ``BREACHDESK_*`` environment variables.
+
+Defaults are the safe ones: dry run on, values masked, the store inside the workspace.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, ClassVar
+
+import tomli_w
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from breachdesk.errors import SettingsError
+
+SETTINGS_FILE = "breachdesk.toml"
+
+
+class IdentityKeys(BaseSettings):
+    """Extra field names, beyond each reader's own, that identify a person or organization."""
+
+    user_ids: list[str] = Field(default_factory=list)
+    emails: list[str] = Field(default_factory=list)
+    device_ids: list[str] = Field(default_factory=list)
+    org_keys: list[str] = Field(default_factory=list)
+
+
+class Settings(BaseSettings):
+    """An incident's settings (``breachdesk.toml`` in its workspace)."""
+
+    model_config = SettingsConfigDict(env_prefix="BREACHDESK_", extra="forbid")
+    toml_path: ClassVar[Path | None] = None
+
+    inputs: list[str] = Field(default_factory=list)
+    directory: str | None = None
+    store_url: str = "sqlite:///desk.db"
+    hmac_key_path: str = "keys/hmac.key"
+    official_domains: list[str] = Field(default_factory=lambda: ["example.com"])
+    sender: str = "security@example.com"
+    dkim_selectors: list[str] = Field(default_factory=lambda: ["bd2026"])
+    dry_run: bool = True
+    identity_keys: IdentityKeys = Field(default_factory=IdentityKeys)
+    max_record_bytes: int = Field(default=1 << 20, gt=0)
+    workers: int = Field(default=0, ge=0, description="scan processes; 0 = one per core")
+    allow_duplicate_emails: bool = False
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls.toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_path))
+        return tuple(sources)
+
+
+def load_settings(workspace: Path | None = None, **overrides: Any) -> Settings:
+    """Settings for ``workspace`` (its ``breachdesk.toml`` if present), with ``overrides``."""
+    path = workspace / SETTINGS_FILE if workspace is not None else None
+    if path is not None and path.exists():
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    bound = type("WorkspaceSettings", (Settings,), {"toml_path": path if path else None})
+    try:
+        return bound(**overrides)  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise SettingsError(f"{path or 'settings'}: field {field}: {first['msg']}") from None
+
+
+def write_settings(workspace: Path, settings: Settings) -> Path:
+    """Write the incident's settings to ``WORKSPACE/breachdesk.toml``."""
+    data = settings.model_dump(mode="json", exclude_none=True)
+    path = workspace / SETTINGS_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,300 @@
+"""Recognising an input's shape from its content and cutting it into work units.
+
+JSON Lines files are cut into blocks of whole lines (scanned in parallel); paged JSON and
+CSV are framed here into records that keep their physical line and record number. A
+malformed record becomes a :class:`Reject` with its line and reason; nothing is dropped
+silently.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import orjson
+
+from breachdesk.sources.base import Framing, Reader, RejectReason
+from breachdesk.sources.files import InputFile
+from breachdesk.sources.mixpanel import canonical_column
+from breachdesk.sources.registry import readers
+
+BOM = codecs.BOM_UTF8
+HEAD_BYTES = 256 * 1024
+BLOCK_BYTES = 4 * 1024 * 1024
+_PAGED = re.compile(rb'\A\s*\{\s*"(page|page_size|session_id|status|total|results|computed_at)"')
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    source: int
+    line: int
+    reason: RejectReason
+    message: str
+    numbered: bool = False  # takes a record number (a JSON line does; a CSV row has its own)
+
+
+@dataclass(frozen=True, slots=True)
+class LineBlock:
+    """Whole JSON lines of one file; the worker parses and numbers them."""
+
+    source: int
+    reader: str
+    first_line: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RecordBatch:
+    """Records already framed: (physical line, record number, property bag)."""
+
+    source: int
+    reader: str
+    records: list[tuple[int, int, dict[str, Any]]]
+    blank: int = 0
+
+
+WorkUnit = LineBlock | RecordBatch | Reject
+
+
+@dataclass(frozen=True, slots=True)
+class Recognised:
+    reader: Reader | None
+    empty: bool
+    reason: str
+
+
+def recognise(item: InputFile) -> Recognised:
+    """Which reader fits this input, judged from its first bytes."""
+    with item.open() as fh:
+        head = fh.read(HEAD_BYTES)
+    if head.startswith(BOM):
+        head = head[len(BOM) :]
+    if not head.strip():
+        return Recognised(None, True, "empty")
+    if b"\x00" in head[:4096]:
+        return Recognised(None, False, "binary content, not a known export")
+    candidates = list(readers())
+    if _PAGED.match(head):
+        for reader in candidates:
+            if reader.framing is Framing.DOCUMENT:
+                return Recognised(reader, False, "")
+    stripped = head.lstrip()
+    if stripped.startswith(b"{"):
+        objects: list[Any] = []
+        for line in head.split(b"\n")[:50]:
+            try:
+                objects.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                continue
+        for reader in candidates:
+            if reader.framing is Framing.LINES and reader.sniff(objects):
+                return Recognised(reader, False, "")
+        return Recognised(None, False, "JSON of no known shape (not Mixpanel events or people)")
+    first_line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    try:
+        header = next(csv.reader([first_line]))
+    except (csv.Error, StopIteration):
+        header = []
+    for reader in candidates:
+        if reader.framing is Framing.CSV and reader.sniff([header]):
+            return Recognised(reader, False, "")
+    return Recognised(None, False, "no known shape (not JSON Lines, paged JSON or an export CSV)")
+
+
+def frame(item: InputFile, source: int, reader: Reader, max_record: int) -> Iterator[WorkUnit]:
+    """Cut one input into work units for the scan."""
+    with item.open() as fh:
+        if reader.framing is Framing.LINES:
+            yield from _line_blocks(fh, source, reader.name, max_record)
+        elif reader.framing is Framing.DOCUMENT:
+            yield from _document(fh, source, reader, max_record)
+        else:
+            yield from _csv_rows(fh, source, reader, max_record)
+
+
+def _line_blocks(fh: IO[bytes], source: int, reader: str, max_record: int) -> Iterator[WorkUnit]:
+    line_no = 1
+    carry = b""
+    skipping = False  # inside a line already rejected as too large
+    first = True
+    while True:
+        buf = fh.read(BLOCK_BYTES)
+        if not buf:
+            break
+        if first:
+            buf = buf[len(BOM) :] if buf.startswith(BOM) else buf
+            first = False
+        if skipping:
+            cut = buf.find(b"\n")
+            if cut < 0:
+                continue
+            buf = buf[cut + 1 :]
+            line_no += 1
+            skipping = False
+        data = carry + buf
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+            if len(carry) > max_record:
+                yield Reject(
+                    source, line_no, RejectReason.TOO_LARGE, f"over {max_record} bytes", True
+                )
+                carry, skipping = b"", True
+            continue
+        block, carry = data[: cut + 1], data[cut + 1 :]
+        yield LineBlock(source, reader, line_no, block)
+        line_no += block.count(b"\n")
+    if skipping:
+        return
+    if carry:
+        if len(carry) > max_record:
+            yield Reject(source, line_no, RejectReason.TOO_LARGE, f"over {max_record} bytes", True)
+        else:
+            yield LineBlock(source, reader, line_no, carry)
+
+
+def _document(
+    fh: IO[bytes], source: int, reader: Reader, max_record: int
+) -> Iterator[WorkUnit]:
+    raw = fh.read()
+    if raw.startswith(BOM):
+        raw = raw[len(BOM) :]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        yield Reject(source, line, RejectReason.INVALID_UTF8, "the page is not valid UTF-8")
+        return
+    records: list[tuple[int, int, dict[str, Any]]] = []
+    try:
+        for line, number, obj in _results(text):
+            if not isinstance(obj, dict):
+                yield Reject(source, line, RejectReason.NOT_AN_OBJECT, "result is not an object")
+                continue
+            bag = reader.to_record(obj)
+            if bag is None:
+                yield Reject(source, line, RejectReason.UNKNOWN_SHAPE, "result has no $distinct_id")
+                continue
+            records.append((line, number, bag))
+            if len(records) >= 5000:
+                yield RecordBatch(source, reader.name, records)
+                records = []
+    except ValueError as exc:
+        line = getattr(exc, "lineno", 1)
+        yield Reject(source, line, RejectReason.INVALID_JSON, f"page is not valid JSON: {exc}")
+    if records:
+        yield RecordBatch(source, reader.name, records)
+
+
+_WS = re.compile(r"\s*")
+
+
+def _results(text: str) -> Iterator[tuple[int, int, Any]]:
+    """(line, record number, value) of each element of the page's ``results`` array."""
+    decoder = json.JSONDecoder()
+    pos = _WS.match(text, 0).end()  # type: ignore[union-attr]
+    if text[pos : pos + 1] != "{":
+        raise json.JSONDecodeError("expected an object", text, pos)
+    pos += 1
+    line, line_pos, number = 1, 0, 0
+    while True:
+        pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+        if text[pos : pos + 1] == "}":
+            return
+        key, pos = decoder.raw_decode(text, pos)
+        pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+        if text[pos : pos + 1] != ":":
+            raise json.JSONDecodeError("expected ':'", text, pos)
+        pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
+        if key == "results" and text[pos : pos + 1] == "[":
+            pos += 1
+            while True:
+                pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+                if text[pos : pos + 1] == "]":
+                    pos += 1
+                    break
+                line += text.count("\n", line_pos, pos)
+                line_pos = pos
+                value, pos = decoder.raw_decode(text, pos)
+                number += 1
+                yield line, number, value
+                pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+                if text[pos : pos + 1] == ",":
+                    pos += 1
+        else:
+            _, pos = decoder.raw_decode(text, pos)
+        pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+        if text[pos : pos + 1] == ",":
+            pos += 1
+
+
+def _csv_rows(fh: IO[bytes], source: int, reader: Reader, max_record: int) -> Iterator[WorkUnit]:
+    bad_lines: list[int] = []
+    counter = {"line": 0}
+
+    def decoded() -> Iterator[str]:
+        for raw in fh:
+            counter["line"] += 1
+            if counter["line"] == 1 and raw.startswith(BOM):
+                raw = raw[len(BOM) :]
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError:
+                bad_lines.append(counter["line"])
+                yield raw.decode("utf-8", errors="replace")
+
+    csv.field_size_limit(max(max_record, 131072))
+    rows = csv.reader(decoded())
+    try:
+        header = next(rows)
+    except StopIteration:
+        return
+    columns = [canonical_column(h) for h in header]
+    records: list[tuple[int, int, dict[str, Any]]] = []
+    number = blank = 0
+    last = rows.line_num
+    while True:
+        start = last + 1
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            last = rows.line_num
+            number += 1
+            yield Reject(source, start, RejectReason.WRONG_FIELD_COUNT, f"unparsable row: {exc}")
+            continue
+        last = rows.line_num
+        if not row or (len(row) == 1 and not row[0].strip()):
+            blank += 1
+            continue
+        number += 1
+        if bad_lines and bad_lines[-1] >= start:
+            yield Reject(source, start, RejectReason.INVALID_UTF8, "row is not valid UTF-8")
+            continue
+        if len(row) != len(columns):
+            yield Reject(
+                source,
+                start,
+                RejectReason.WRONG_FIELD_COUNT,
+                f"{len(row)} fields, header has {len(columns)}",
+            )
+            continue
+        if sum(len(c) for c in row) > max_record:
+            yield Reject(source, start, RejectReason.TOO_LARGE, f"over {max_record} bytes")
+            continue
+        bag = reader.to_record(dict(zip(columns, row, strict=True)))
+        if bag is None:
+            yield Reject(source, start, RejectReason.UNKNOWN_SHAPE, "row has no known shape")
+            continue
+        records.append((start, number, bag))
+        if len(records) >= 5000:
+            yield RecordBatch(source, reader.name, records, blank)
+            records, blank = [], 0
+    if records or blank:
+        yield RecordBatch(source, reader.name, records, blank)
