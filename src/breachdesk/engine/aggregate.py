@@ -44,6 +44,7 @@ class SignatureStats:
     records: int = 0
     shapes: set[int] = field(default_factory=set)  # ids of non-empty field sets
     kinds: set[FindingKind] = field(default_factory=set)
+    country: str = ""  # the first country code the export gave for these records
 
 
 @dataclass(slots=True)
@@ -57,6 +58,7 @@ class UnitResult:
     numbered: int = 0  # record numbers used by the unit (read + rejected non-blank lines)
     rejects: list[RejectRow] = field(default_factory=list)
     present: dict[str, int] = field(default_factory=dict)
+    empty_paths: set[str] = field(default_factory=set)  # seen, but only ever empty so far
     samples: dict[str, list[Any]] = field(default_factory=dict)
     scanned_values: int = 0
     scanned_fields: set[str] = field(default_factory=set)
@@ -95,6 +97,7 @@ class RunAggregate:
             kept = total.samples.setdefault(path, [])
             if len(kept) < SAMPLE_PER_FIELD:
                 kept.extend(values[: SAMPLE_PER_FIELD - len(kept)])
+        total.empty_paths |= unit.empty_paths
         total.scanned_values += unit.scanned_values
         total.scanned_fields |= unit.scanned_fields
         remap = [self._shape_id(shape) for shape in unit.shapes]
@@ -105,6 +108,8 @@ class RunAggregate:
             mine.records += stats.records
             mine.shapes.update(remap[s] for s in stats.shapes)
             mine.kinds |= stats.kinds
+            if not mine.country:
+                mine.country = stats.country
         total.org_ids |= unit.org_ids
         total.anonymous += unit.anonymous
         for finding in unit.findings:

@@ -45,6 +45,7 @@ SENTINELS = frozenset({"$direct"})
 class ScanConfig:
     keys: dict[str, IdentityKeys]  # per reader, already extended by settings
     time_keys: dict[str, str]  # per reader: the field holding the event time
+    country_keys: tuple[str, ...]  # fields holding an ISO country code
     hmac_key: bytes
     max_record: int
     rule_files: tuple[Path, ...] = ()
@@ -217,6 +218,12 @@ class _UnitScan:
             stats = res.signatures[signature] = SignatureStats()
         stats.records += 1
         stats.shapes.add(shape_id)
+        if not stats.country:
+            for key in self.worker.config.country_keys:
+                code = bag.get(key)
+                if isinstance(code, str) and len(code) == 2 and code.isalpha():
+                    stats.country = code.upper()
+                    break
         if hits:
             scanner = self.worker.scanner
             for path, value in hits:
@@ -251,6 +258,7 @@ class _UnitScan:
             kind = type(value)
             if kind is str:
                 if not value or value in SENTINELS:
+                    res.empty_paths.add(path)
                     continue
             elif kind is int or kind is float:
                 pass
@@ -262,13 +270,18 @@ class _UnitScan:
             elif kind is dict:
                 if value:
                     self._walk(value, path + ".", paths, hits)
+                else:
+                    res.empty_paths.add(path)
                 continue
             elif kind is list:
                 if value:
                     self._has_lists = True
                     self._walk_list(value, path + "[]", paths, hits)
+                else:
+                    res.empty_paths.add(path)
                 continue
             else:
+                res.empty_paths.add(path)
                 continue
             paths.append(path)
             res.scanned_values += 1

@@ -1,0 +1,5 @@
+"""``python -m breachdesk``."""
+
+from breachdesk.cli import main
+
+main()

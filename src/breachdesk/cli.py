@@ -1,0 +1,211 @@
+"""The ``breachdesk`` command: parse, call one service, render. Nothing else lives here.
+
+Exit codes: 0 done, nothing sensitive found · 1 done, sensitive findings present ·
+2 bad input or usage · 3 internal error.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from breachdesk.errors import EXIT_INTERNAL, BreachdeskError
+
+EXIT_CODES = (
+    "Exit codes: 0 done, nothing sensitive found; 1 done, sensitive findings present; "
+    "2 bad input or usage; 3 internal error."
+)
+
+app = typer.Typer(
+    name="breachdesk",
+    help=f"Respond to a breached vendor's leaked export. {EXIT_CODES}",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+STAGES = {"scan": "Reading and scanning records", "match": "Matching to the directory"}
+
+
+class _Bars:
+    """Rich progress bars on standard error for the stages a service reports."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=False,
+            disable=not enabled,
+        )
+        self.tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> Callable[[str, int, int | None], None]:
+        self.progress.__enter__()
+        return self.update
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(None, None, None)
+
+    def update(self, stage: str, done: int, total: int | None) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(STAGES.get(stage, stage), total=total)
+        self.progress.update(self.tasks[stage], completed=done, total=total)
+
+
+def _fail(exc: BaseException) -> None:
+    if isinstance(exc, BreachdeskError):
+        err.print(f"breachdesk: error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(exc.exit_code)
+    if os.environ.get("BREACHDESK_DEBUG"):
+        traceback.print_exc()
+    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    place = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
+    # the message of an unexpected error may hold a value from the export: show its type only
+    err.print(
+        f"breachdesk: internal error: {type(exc).__name__}{place} "
+        "(set BREACHDESK_DEBUG=1 for the traceback)",
+        markup=False,
+    )
+    raise typer.Exit(EXIT_INTERNAL)
+
+
+def _summary(impact: dict[str, Any], workspace: Path) -> None:
+    table = Table(title="breachdesk assess", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rec = impact["records"]
+    table.add_row("records read", f"{rec['read']:,}")
+    table.add_row("records rejected", f"{rec['rejected']:,}")
+    table.add_row("anonymous records", f"{rec['anonymous']:,}")
+    if impact["affected"] is not None:
+        aff = impact["affected"]
+        table.add_row("unmatched records", f"{rec['unmatched_records']:,}")
+        table.add_row("affected users", f"{aff['users']:,}")
+        table.add_row("affected organizations", f"{aff['organizations']:,}")
+        table.add_row("admins to notify", f"{aff['admins_to_notify']:,}")
+        table.add_row("users without MFA", f"{aff['users_without_mfa']:,}")
+        table.add_row("users with MFA unknown", f"{aff['users_mfa_unknown']:,}")
+        table.add_row("unmatched identities", f"{aff['unmatched_identities']:,}")
+    table.add_row("fields", f"{len(impact['fields']):,}")
+    table.add_row("values scanned", f"{impact['scanned']['values']:,}")
+    out.print(table)
+    findings = Table(title="findings", title_justify="left")
+    findings.add_column("kind")
+    findings.add_column("count", justify="right")
+    findings.add_column("distinct", justify="right")
+    findings.add_column("statement")
+    for f in impact["findings"]:
+        style = "bold red" if f["count"] and f["kind"] != "email_in_url" else None
+        findings.add_row(
+            f["kind"], f"{f['count']:,}", f"{f['distinct_values']:,}", f["statement"], style=style
+        )
+    out.print(findings)
+    out.print(f"report: {workspace / 'report.html'}", markup=False, highlight=False)
+
+
+@app.command()
+def assess(
+    exports: Annotated[
+        list[Path], typer.Argument(help="Export files or folders (plain, gzip or zip).")
+    ],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="The incident workspace to write (created if needed).")
+    ],
+    directory: Annotated[
+        Path | None,
+        typer.Option(help="Folder with users, organizations and memberships (.csv or .parquet)."),
+    ] = None,
+    allow_duplicate_emails: Annotated[
+        bool, typer.Option(help="Match an email shared by several directory users to all.")
+    ] = False,
+    reveal: Annotated[
+        bool, typer.Option(help="Add raw identities to unmatched.csv (personal data).")
+    ] = False,
+    workers: Annotated[
+        int | None, typer.Option(help="Scan processes (default: one per core).", min=1)
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print impact.json instead of the summary.")
+    ] = False,
+) -> None:
+    """Inventory, scan and (with --directory) match a vendor's export into a workspace.
+
+    Exit codes: 0 done, nothing sensitive found; 1 done, sensitive findings present;
+    2 bad input or usage; 3 internal error.
+    """
+    from breachdesk.services.assess import AssessRequest
+    from breachdesk.services.assess import assess as run_assess
+
+    request = AssessRequest(
+        exports=exports,
+        out=out_dir,
+        directory=directory,
+        allow_duplicate_emails=allow_duplicate_emails,
+        reveal=reveal,
+        workers=workers,
+        command=shlex.join(["breachdesk", *sys.argv[1:]]),
+    )
+    try:
+        with _Bars(enabled=not json_out and err.is_terminal) as progress:
+            result = run_assess(request, progress)
+    except (BreachdeskError, Exception) as exc:  # noqa: BLE001 - mapped to exit codes
+        _fail(exc)
+        return
+    if json_out:
+        sys.stdout.write(orjson.dumps(result.impact, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        _summary(result.impact, result.workspace)
+        for note in result.notes:
+            err.print(f"note: {note}", markup=False, highlight=False)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for the demo incident.")
+    ] = Path("breachdesk-demo"),
+    users: Annotated[int, typer.Option(help="Directory users.", min=50)] = 30_000,
+    events: Annotated[int, typer.Option(help="Events in the event export.", min=100)] = 300_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same incident).")] = 7,
+) -> None:
+    """Build a realistic demo incident (export, directory, ground truth) and assess it."""
+    from breachdesk.services.demo import DemoRequest, run_demo
+
+    try:
+        with _Bars(enabled=err.is_terminal) as progress:
+            result = run_demo(DemoRequest(out_dir, users, events, seed), progress)
+    except (BreachdeskError, Exception) as exc:  # noqa: BLE001 - mapped to exit codes
+        _fail(exc)
+        return
+    _summary(result.assess.impact, result.assess.workspace)
+    out.print(
+        f"demo: export in {result.export_dir}, directory in {result.directory_dir}, "
+        f"ground truth in {result.truth_path}",
+        markup=False,
+        highlight=False,
+    )
+    out.print(
+        "demo: the planted secrets above are expected; assess alone would exit 1 for them.",
+        markup=False,
+    )
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,259 @@
+"""The engine's matcher: identity signatures joined to the directory in DuckDB.
+
+Signatures (the distinct identity sets the export's records carry, with their record
+counts and a bitmask of the categories their non-empty fields and findings expose) and the
+directory's columns go in as Arrow tables; affected users, organizations, admins and
+unmatched identities come out. The reference matcher in ``domain.matching`` states the
+same rules in plain Python; property tests keep the two in agreement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from breachdesk.directory.loader import Directory
+from breachdesk.domain.identity import TokenKind
+from breachdesk.domain.impact import (
+    UNMATCHED_REASONS,
+    AffectedOrganization,
+    AffectedUser,
+    Impact,
+    UnmatchedIdentity,
+)
+from breachdesk.engine.aggregate import Signature
+from breachdesk.taxonomy import Category
+
+CATEGORY_BITS = {category: 1 << i for i, category in enumerate(Category)}
+
+
+def categories_of(mask: int) -> tuple[str, ...]:
+    return tuple(sorted(c.value for c, bit in CATEGORY_BITS.items() if mask & bit))
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureRow:
+    """One distinct identity set of the export, as the matcher needs it."""
+
+    signature: Signature
+    records: int
+    mask: int
+    country: str
+
+
+def match_impact(
+    rows: Sequence[SignatureRow],
+    org_ids_seen: set[str],
+    directory: Directory,
+    wanted_signatures: Sequence[int] = (),
+) -> Impact:
+    con = duckdb.connect(config={"threads": 2})
+    try:
+        return _match(con, rows, org_ids_seen, directory, wanted_signatures)
+    finally:
+        con.close()
+
+
+def _match(
+    con: duckdb.DuckDBPyConnection,
+    rows: Sequence[SignatureRow],
+    org_ids_seen: set[str],
+    directory: Directory,
+    wanted_signatures: Sequence[int],
+) -> Impact:
+    tok_sig: list[int] = []
+    tok_kind: list[str] = []
+    tok_value: list[str] = []
+    hashed = False
+    for i, row in enumerate(rows):
+        for token in row.signature:
+            if token.kind is TokenKind.DEVICE_ID:
+                continue
+            tok_sig.append(i)
+            tok_kind.append(token.kind.value)
+            tok_value.append(token.value)
+            hashed = hashed or token.kind is TokenKind.HASHED_EMAIL
+    personal = [any(t.kind is not TokenKind.DEVICE_ID for t in r.signature) for r in rows]
+    con.register(
+        "sig",
+        pa.table(
+            {
+                "sig_id": pa.array(range(len(rows)), pa.int64()),
+                "records": pa.array([r.records for r in rows], pa.int64()),
+                "mask": pa.array([r.mask for r in rows], pa.int64()),
+                "country": pa.array([r.country for r in rows], pa.string()),
+                "personal": pa.array(personal, pa.bool_()),
+            }
+        ),
+    )
+    con.register(
+        "tok",
+        pa.table(
+            {
+                "sig_id": pa.array(tok_sig, pa.int64()),
+                "kind": pa.array(tok_kind, pa.string()),
+                "value": pa.array(tok_value, pa.string()),
+            }
+        ),
+    )
+    n_users = len(directory.user_ids)
+    con.register(
+        "users",
+        pa.table(
+            {
+                "idx": pa.array(range(n_users), pa.int64()),
+                "user_id": pa.array(directory.user_ids, pa.string()),
+                "active": pa.array(directory.active, pa.bool_()),
+            }
+        ),
+    )
+    e_idx = [i for i, emails in enumerate(directory.emails) for _ in emails]
+    e_val = [e for emails in directory.emails for e in emails]
+    con.register(
+        "emails",
+        pa.table({"idx": pa.array(e_idx, pa.int64()), "email": pa.array(e_val, pa.string())}),
+    )
+    con.register(
+        "mb",
+        pa.table(
+            {
+                "user_id": pa.array([m.user_id for m in directory.memberships], pa.string()),
+                "org_id": pa.array([m.org_id for m in directory.memberships], pa.string()),
+                "role": pa.array([m.role.value for m in directory.memberships], pa.string()),
+            }
+        ),
+    )
+    known_orgs = set(directory.org_ids)
+    con.register(
+        "seen_orgs",
+        pa.table({"org_id": pa.array(sorted(org_ids_seen & known_orgs), pa.string())}),
+    )
+    hashed_sql = (
+        """
+        UNION ALL
+        SELECT t.sig_id, e.idx FROM tok t JOIN emails e ON lower(t.value) = md5(e.email)
+        WHERE t.kind = 'hashed_email' AND length(t.value) = 32
+        UNION ALL
+        SELECT t.sig_id, e.idx FROM tok t JOIN emails e ON lower(t.value) = sha256(e.email)
+        WHERE t.kind = 'hashed_email' AND length(t.value) = 64
+        """
+        if hashed
+        else ""
+    )
+    con.execute(
+        f"""
+        CREATE TEMP TABLE m AS SELECT DISTINCT sig_id, idx FROM (
+            SELECT t.sig_id, u.idx FROM tok t JOIN users u ON t.value = u.user_id
+            WHERE t.kind IN ('user_id', 'hashed_email')
+            UNION ALL
+            SELECT t.sig_id, e.idx FROM tok t JOIN emails e ON t.value = e.email
+            WHERE t.kind = 'email'
+            {hashed_sql}
+        )
+        """  # noqa: S608 - no value is interpolated, only fixed SQL text
+    )
+    con.execute(
+        """
+        CREATE TEMP TABLE affected AS
+        SELECT m.idx, bit_or(s.mask) AS mask,
+               arg_min(s.country, s.sig_id) FILTER (WHERE s.country <> '') AS export_country
+        FROM m JOIN sig s USING (sig_id) GROUP BY m.idx
+        """
+    )
+    con.execute(
+        """
+        CREATE TEMP TABLE mbi AS
+        SELECT mb.user_id, mb.org_id, mb.role, u.idx, u.active
+        FROM mb LEFT JOIN users u ON mb.user_id = u.user_id
+        """
+    )
+    user_orgs = dict(
+        con.execute(
+            """
+            SELECT a.idx, list(DISTINCT mbi.org_id ORDER BY mbi.org_id)
+            FROM affected a JOIN mbi ON mbi.idx = a.idx GROUP BY a.idx
+            """
+        ).fetchall()
+    )
+    users: list[AffectedUser] = []
+    for idx, mask, export_country in con.execute(
+        "SELECT idx, mask, export_country FROM affected"
+    ).fetchall():
+        country = directory.countries[idx]
+        source = "directory" if country else ("export" if export_country else "")
+        users.append(
+            AffectedUser(
+                user_id=directory.user_ids[idx],
+                exposed=categories_of(mask),
+                organizations=tuple(user_orgs.get(idx, ())),
+                mfa_enabled=directory.mfa[idx],
+                locale=directory.locales[idx],
+                country=country or export_country or "",
+                country_source=source,
+                region=directory.regions[idx],
+                active=directory.active[idx],
+            )
+        )
+    users.sort(key=lambda u: u.user_id)
+    orgs = con.execute(
+        """
+        WITH aff_orgs AS (
+            SELECT DISTINCT mbi.org_id FROM mbi JOIN affected a ON mbi.idx = a.idx
+            UNION SELECT org_id FROM seen_orgs
+        ),
+        members AS (
+            SELECT mbi.org_id, count(DISTINCT mbi.idx) AS n
+            FROM mbi JOIN affected a ON mbi.idx = a.idx GROUP BY mbi.org_id
+        ),
+        admins AS (
+            SELECT org_id, list(DISTINCT user_id ORDER BY user_id) AS ids FROM mbi
+            WHERE role IN ('owner', 'admin') AND active GROUP BY org_id
+        )
+        SELECT o.org_id, coalesce(members.n, 0), coalesce(admins.ids, [])
+        FROM aff_orgs o LEFT JOIN members USING (org_id) LEFT JOIN admins USING (org_id)
+        ORDER BY o.org_id
+        """
+    ).fetchall()
+    organizations = tuple(
+        AffectedOrganization(org_id, int(n), tuple(ids)) for org_id, n, ids in orgs
+    )
+    con.execute(
+        """
+        CREATE TEMP TABLE unmatched_sigs AS
+        SELECT sig_id, records FROM sig
+        WHERE personal AND sig_id NOT IN (SELECT sig_id FROM m)
+        """
+    )
+    unmatched_records = con.execute(
+        "SELECT coalesce(sum(records), 0) FROM unmatched_sigs"
+    ).fetchone()
+    identities = con.execute(
+        """
+        SELECT t.kind, t.value, sum(u.records) FROM tok t JOIN unmatched_sigs u USING (sig_id)
+        GROUP BY t.kind, t.value ORDER BY t.kind, t.value
+        """
+    ).fetchall()
+    unmatched = tuple(
+        UnmatchedIdentity(TokenKind(kind), value, int(n), UNMATCHED_REASONS[TokenKind(kind)])
+        for kind, value, n in identities
+    )
+    by_signature: dict[int, tuple[str, ...]] = {}
+    if wanted_signatures:
+        con.register("wanted", pa.table({"sig_id": pa.array(sorted(set(wanted_signatures)), pa.int64())}))
+        for sig_id, ids in con.execute(
+            """
+            SELECT m.sig_id, list(u.user_id ORDER BY u.user_id)
+            FROM m JOIN wanted USING (sig_id) JOIN users u ON u.idx = m.idx GROUP BY m.sig_id
+            """
+        ).fetchall():
+            by_signature[int(sig_id)] = tuple(ids)
+    return Impact(
+        users=tuple(users),
+        organizations=organizations,
+        unmatched=unmatched,
+        unmatched_records=int(unmatched_records[0]) if unmatched_records else 0,
+        users_by_signature=by_signature,
+    )

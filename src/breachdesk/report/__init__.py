@@ -1,0 +1,1 @@
+"""Writing the workspace's outputs: impact.json, CSV tables and report.html."""

@@ -1,0 +1,61 @@
+"""Atomic, owner-only file writes, and CSV that a spreadsheet cannot turn into formulas."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def write_private(path: Path, data: bytes) -> str:
+    """Write ``data`` to ``path`` atomically (temporary name, then rename), mode 0600.
+
+    Returns the SHA-256 of what was written.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return hashlib.sha256(data).hexdigest()
+
+
+def safe_cell(value: object) -> str:
+    """A cell as text, with ``'`` before anything a spreadsheet would read as a formula."""
+    text = "" if value is None else str(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """CSV text sorted by its first column (then the rest), formula-safe, LF line ends."""
+    cells = sorted(([safe_cell(v) for v in row] for row in rows), key=_sort_key)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(cells)
+    return out.getvalue().encode("utf-8")
+
+
+def _sort_key(row: list[str]) -> tuple[object, ...]:
+    return tuple(_natural(c) for c in row)
+
+
+def _natural(cell: str) -> tuple[int, int, str]:
+    # numbers sort as numbers (line 9 before line 10), text as text
+    if cell.isdigit():
+        return (0, int(cell), "")
+    return (1, 0, cell)

@@ -1,0 +1,234 @@
+"""Turning a run's aggregate and impact into the workspace files of DESIGN.md §3."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from breachdesk.detect.inventory import FieldEntry
+from breachdesk.directory.loader import Directory
+from breachdesk.domain.identity import Token, TokenKind, mask_token
+from breachdesk.domain.impact import Impact
+from breachdesk.engine.aggregate import RunAggregate
+from breachdesk.engine.match import SignatureRow
+from breachdesk.report.files import csv_bytes, write_private
+from breachdesk.report.html import render_report
+from breachdesk.taxonomy import FindingKind
+
+IMPACT_SCHEMA = "breachdesk.impact/1"
+
+
+@dataclass
+class AssessOutputs:
+    workspace: Path
+    provenance: dict[str, Any]
+    aggregate: RunAggregate
+    inventory: list[FieldEntry]
+    rows: list[SignatureRow]
+    impact: Impact | None
+    directory: Directory | None
+    skipped: list[tuple[str, str]]
+    sources: list[str]
+    reveal: bool = False
+
+
+@dataclass
+class Written:
+    impact: dict[str, Any]
+    hashes: dict[str, str]
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+
+
+def _finding_users(out: AssessOutputs) -> list[tuple[str, ...]]:
+    """For each finding, the directory users (or, without a directory, the record's id)."""
+    total = out.aggregate.total
+    result: list[tuple[str, ...]] = []
+    if out.impact is not None:
+        index = {row.signature: i for i, row in enumerate(out.rows)}
+        for finding in total.findings:
+            result.append(out.impact.users_by_signature.get(index[finding.signature], ()))
+        return result
+    for finding in total.findings:
+        ids = tuple(t.value for t in finding.signature if t.kind is TokenKind.USER_ID)
+        result.append(ids[:1])
+    return result
+
+
+def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
+    total = out.aggregate.total
+    rejected = len(total.rejects)
+    records = {
+        "lines": total.read + rejected + total.blank,
+        "read": total.read,
+        "rejected": rejected,
+        "anonymous": total.anonymous,
+        "unmatched_records": out.impact.unmatched_records if out.impact else None,
+    }
+    fields = [
+        {
+            "path": f.path,
+            "category": f.category.value if f.category else None,
+            "categories": [{"category": c.value, "share": s} for c, s in f.shares],
+            "confidence": f.confidence,
+            "present": f.present,
+        }
+        for f in out.inventory
+    ]
+    scanned = {"values": total.scanned_values, "fields": len(total.scanned_fields)}
+    finding_users = _finding_users(out)
+    findings = []
+    for kind in FindingKind:
+        mine = [(f, users) for f, users in zip(total.findings, finding_users, strict=True) if f.kind is kind]
+        rules = Counter(f.rule for f, _ in mine)
+        paths = sorted({f.field for f, _ in mine})
+        if out.impact is not None:
+            people = len({u for _, users in mine for u in users})
+        else:
+            people = len({f.signature for f, _ in mine if _personal(f.signature)})
+        distinct = len({f.fingerprint for f, _ in mine})
+        if mine:
+            statement = (
+                f"present: {len(mine):,} values ({distinct:,} distinct) in "
+                f"{len(paths):,} fields; {scanned['values']:,} values in "
+                f"{scanned['fields']:,} fields scanned"
+            )
+        else:
+            statement = f"absent: {scanned['values']:,} values in {scanned['fields']:,} fields scanned"
+        findings.append(
+            {
+                "kind": kind.value,
+                "count": len(mine),
+                "distinct_values": distinct,
+                "users": people,
+                "rules": [{"rule": r, "count": n} for r, n in sorted(rules.items())],
+                "fields": paths,
+                "statement": statement,
+            }
+        )
+    affected = None
+    by_country: dict[str, dict[str, Any]] = {}
+    if out.impact is not None:
+        impact = out.impact
+        affected = {
+            "users": len(impact.users),
+            "organizations": len(impact.organizations),
+            "admins_to_notify": impact.admins_to_notify,
+            "unmatched_identities": len(impact.unmatched),
+            "users_without_mfa": impact.users_without_mfa,
+            "users_mfa_unknown": impact.users_mfa_unknown,
+        }
+        counts: Counter[str] = Counter()
+        sources: dict[str, set[str]] = defaultdict(set)
+        for user in impact.users:
+            if user.country:
+                counts[user.country] += 1
+                sources[user.country].add(user.country_source)
+        for country in sorted(counts):
+            source = "directory" if "directory" in sources[country] else "export"
+            by_country[country] = {"users": counts[country], "source": source}
+    else:
+        counts = Counter(r.country for r in out.rows if r.country and _personal(r.signature))
+        for country in sorted(counts):
+            by_country[country] = {"users": counts[country], "source": "export"}
+    provenance = dict(out.provenance)
+    provenance["finished"] = finished
+    provenance["event_time"] = (
+        {"first": _iso(total.time_first), "last": _iso(total.time_last)}
+        if total.time_first is not None and total.time_last is not None
+        else None
+    )
+    keys = ["tool_version", "rules_version", "command", "started", "finished", "inputs",
+            "directory", "event_time"]  # fmt: skip
+    return {
+        "schema": IMPACT_SCHEMA,
+        "provenance": {k: provenance[k] for k in keys},
+        "records": records,
+        "fields": fields,
+        "scanned": scanned,
+        "findings": findings,
+        "affected": affected,
+        "by_country": by_country,
+    }
+
+
+def _personal(signature: tuple[Token, ...]) -> bool:
+    return any(t.kind is not TokenKind.DEVICE_ID for t in signature)
+
+
+def write_outputs(out: AssessOutputs, finished: str) -> Written:
+    ws = out.workspace
+    impact = build_impact(out, finished)
+    hashes: dict[str, str] = {}
+    total = out.aggregate.total
+
+    def put(name: str, data: bytes) -> None:
+        hashes[name] = write_private(ws / name, data)
+
+    users_rows: list[list[object]] = []
+    org_rows: list[list[object]] = []
+    unmatched_rows: list[list[object]] = []
+    if out.impact is not None:
+        for u in out.impact.users:
+            mfa = "" if u.mfa_enabled is None else ("true" if u.mfa_enabled else "false")
+            users_rows.append(
+                [u.user_id, ";".join(u.exposed), ";".join(u.organizations), mfa, u.locale,
+                 u.country, u.region, "active" if u.active else "deactivated"]
+            )  # fmt: skip
+        for o in out.impact.organizations:
+            org_rows.append([o.org_id, o.affected_members, ";".join(o.admins_to_notify)])
+        for ident in out.impact.unmatched:
+            token = Token(ident.kind, ident.value)
+            row: list[object] = [mask_token(token), ident.kind.value, ident.records, ident.reason]
+            if out.reveal:
+                row.append(ident.value)
+            unmatched_rows.append(row)
+    put(
+        "affected_users.csv",
+        csv_bytes(
+            ["user_id", "exposed", "organizations", "mfa_enabled", "locale", "country",
+             "region", "status"],
+            users_rows,
+        ),
+    )  # fmt: skip
+    put(
+        "affected_organizations.csv",
+        csv_bytes(["org_id", "affected_members", "admins_to_notify"], org_rows),
+    )
+    unmatched_header = ["identity_masked", "kind", "records", "reason"]
+    if out.reveal:
+        unmatched_header.append("identity")
+    put("unmatched.csv", csv_bytes(unmatched_header, unmatched_rows))
+    finding_users = _finding_users(out)
+    put(
+        "findings.csv",
+        csv_bytes(
+            ["source", "line", "record", "field", "kind", "rule", "user_id", "fingerprint",
+             "masked_value", "detail"],
+            (
+                [out.sources[f.source], f.line, f.record, f.field, f.kind.value, f.rule,
+                 ";".join(users), f.fingerprint, f.masked,
+                 orjson.dumps(f.detail, option=orjson.OPT_SORT_KEYS).decode() if f.detail else ""]
+                for f, users in zip(total.findings, finding_users, strict=True)
+            ),
+        ),
+    )  # fmt: skip
+    put(
+        "rejected.csv",
+        csv_bytes(
+            ["source", "line", "reason", "message"],
+            ([out.sources[r.source], r.line, r.reason.value, r.message] for r in total.rejects),
+        ),
+    )
+    put("skipped.csv", csv_bytes(["source", "reason"], out.skipped))
+    put("report.html", render_report(impact, out).encode("utf-8"))
+    # impact.json last: its presence with a newer "finished" marks a complete run
+    put("impact.json", orjson.dumps(impact, option=orjson.OPT_INDENT_2) + b"\n")
+    return Written(impact, hashes)

@@ -1,0 +1,152 @@
+"""The demo use case: build a realistic incident with its ground truth, then assess it."""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from breachdesk.demo.export import ExportWriter
+from breachdesk.demo.people import DemoOrg, DemoUser, build_directory
+from breachdesk.report.files import write_private
+from breachdesk.services.assess import AssessRequest, AssessResult, ProgressFn, assess
+from breachdesk.services.workspace import prepare_workspace
+
+
+@dataclass(frozen=True)
+class DemoRequest:
+    out: Path
+    users: int = 30_000
+    events: int = 300_000
+    seed: int = 7
+    workers: int | None = None
+
+
+@dataclass
+class DemoResult:
+    export_dir: Path
+    directory_dir: Path
+    truth_path: Path
+    assess: AssessResult
+
+
+def write_directory(folder: Path, users: list[DemoUser], orgs: list[DemoOrg]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+
+    def table(name: str, header: list[str], rows: list[list[Any]]) -> None:
+        path = folder / name
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows(rows)
+
+    table(
+        "users.csv",
+        ["user_id", "email", "name", "locale", "country", "mfa_enabled", "status", "region",
+         "other_emails"],
+        [
+            [u.user_id, u.email, u.name, u.locale, u.country,
+             "" if u.mfa is None else str(u.mfa).lower(),
+             "active" if u.active else "deactivated", u.region, ";".join(u.other_emails)]
+            for u in users
+        ],
+    )  # fmt: skip
+    table("organizations.csv", ["org_id", "name"], [[o.org_id, o.name] for o in orgs])
+    table(
+        "memberships.csv",
+        ["user_id", "org_id", "role"],
+        [[uid, o.org_id, role] for o in orgs for uid, role in o.members],
+    )
+
+
+def ground_truth(writer: ExportWriter, users: list[DemoUser], orgs: list[DemoOrg]) -> dict[str, Any]:
+    truth = writer.truth
+    by_id = {u.user_id: u for u in users}
+    known = {o.org_id for o in orgs}
+    affected = set(truth.users)
+    org_rows: dict[str, Any] = {}
+    admins: set[str] = set()
+    for org in orgs:
+        members = {uid for uid, _ in org.members}
+        hit = members & affected
+        if not hit and org.org_id not in truth.orgs_seen:
+            continue
+        notify = sorted(
+            uid for uid, role in org.members if role in ("owner", "admin") and by_id[uid].active
+        )
+        admins.update(notify)
+        org_rows[org.org_id] = {"affected_members": len(hit), "admins_to_notify": notify}
+    assert truth.orgs_seen - known <= {""} | (truth.orgs_seen - known)
+    return {
+        "affected_users": {uid: sorted(cats) for uid, cats in sorted(truth.users.items())},
+        "affected_organizations": org_rows,
+        "admins_to_notify": len(admins),
+        "unmatched_identities": len(truth.unmatched),
+        "unmatched_records": truth.unmatched_records,
+        "anonymous": truth.anonymous,
+        "read": truth.read,
+        "rejected": truth.rejected,
+        "users_without_mfa": sum(1 for uid in affected if by_id[uid].mfa is False),
+        "users_mfa_unknown": sum(1 for uid in affected if by_id[uid].mfa is None),
+        "planted": truth.planted,
+    }
+
+
+def build_demo(request: DemoRequest, progress: ProgressFn) -> tuple[Path, Path, Path]:
+    rng = random.Random(request.seed)
+    root = prepare_workspace(request.out)
+    export_dir = root / "export"
+    directory_dir = root / "directory"
+    export_dir.mkdir(exist_ok=True)
+    progress("demo: people", 0, None)
+    users, orgs = build_directory(rng, request.users)
+    write_directory(directory_dir, users, orgs)
+    exported = [u for u in users if rng.random() < 0.6]
+    n = len(exported)
+    jsonl, paged, ui_csv = exported[: n * 4 // 10], exported[n * 4 // 10 : n * 7 // 10], exported[n * 7 // 10 : n * 9 // 10]
+    ghosts = [f"gone_{k}" for k in range(150)] + [f"ghost.{k}@gone.example" for k in range(150)]
+    writer = ExportWriter(rng, users, orgs)
+    writer.write_people_jsonl(export_dir / "people.jsonl", jsonl, ghosts)
+    writer.write_people_pages(export_dir / "people_pages.zip", paged)
+    writer.write_people_csv(export_dir / "people_ui_export.csv", ui_csv)
+    total = request.events
+    writer.write_events(
+        export_dir / "events.jsonl.gz",
+        exported,
+        total,
+        ghosts,
+        lambda done: progress("demo: events", done, total),
+    )
+    progress("demo: events", total, total)
+    (export_dir / "README.txt").write_text(
+        "Export produced by the vendor's support team at the customer's request.\n",
+        encoding="utf-8",
+    )
+    truth_path = root / "truth.json"
+    truth = ground_truth(writer, users, orgs)
+    write_private(truth_path, orjson.dumps(truth, option=orjson.OPT_INDENT_2))
+    return export_dir, directory_dir, truth_path
+
+
+def run_demo(request: DemoRequest, progress: ProgressFn | None = None) -> DemoResult:
+    report = progress or (lambda stage, done, total: None)
+    export_dir, directory_dir, truth_path = build_demo(request, report)
+    result = assess(
+        AssessRequest(
+            exports=[export_dir],
+            out=request.out / "workspace",
+            directory=directory_dir,
+            workers=request.workers,
+            command=f"breachdesk assess {export_dir} --directory {directory_dir} "
+            f"--out {request.out / 'workspace'}",
+        ),
+        report,
+    )
+    return DemoResult(export_dir, directory_dir, truth_path, result)
