@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from breachdesk.errors import (  # noqa: E402
+from breachdesk.errors import (
     BreachdeskError,
     DirectoryError,
     ExportError,
@@ -16,9 +16,9 @@ from breachdesk.errors import (  # noqa: E402
     SettingsError,
     StoreError,
 )
-from breachdesk.services.assess import AssessRequest, AssessResult, assess  # noqa: E402
-from breachdesk.settings import Settings, load_settings  # noqa: E402
-from breachdesk.taxonomy import Category, FindingKind  # noqa: E402
+from breachdesk.services.assess import AssessRequest, AssessResult, assess
+from breachdesk.settings import Settings, load_settings
+from breachdesk.taxonomy import Category, FindingKind
 
 __all__ = [
     "AssessRequest",

@@ -164,7 +164,7 @@ def assess(
     try:
         with _Bars(enabled=not json_out and err.is_terminal) as progress:
             result = run_assess(request, progress)
-    except (BreachdeskError, Exception) as exc:  # noqa: BLE001 - mapped to exit codes
+    except (BreachdeskError, Exception) as exc:
         _fail(exc)
         return
     if json_out:
@@ -178,9 +178,9 @@ def assess(
 
 @app.command()
 def demo(
-    out_dir: Annotated[
-        Path, typer.Option("--out", help="Folder for the demo incident.")
-    ] = Path("breachdesk-demo"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the demo incident.")] = Path(
+        "breachdesk-demo"
+    ),
     users: Annotated[int, typer.Option(help="Directory users.", min=50)] = 30_000,
     events: Annotated[int, typer.Option(help="Events in the event export.", min=100)] = 300_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same incident).")] = 7,
@@ -191,7 +191,7 @@ def demo(
     try:
         with _Bars(enabled=err.is_terminal) as progress:
             result = run_demo(DemoRequest(out_dir, users, events, seed), progress)
-    except (BreachdeskError, Exception) as exc:  # noqa: BLE001 - mapped to exit codes
+    except (BreachdeskError, Exception) as exc:
         _fail(exc)
         return
     _summary(result.assess.impact, result.assess.workspace)

@@ -137,7 +137,8 @@ class ExportWriter:
             os_name, browser = rng.choice(OSES)
             found = {
                 "$city": city, "$region": region, "mp_country_code": user.country,
-                "$os": os_name, "$browser": browser, "$browser_version": rng.choice([118, 119, 120, 121]),
+                "$os": os_name, "$browser": browser,
+                "$browser_version": rng.choice([118, 119, 120, 121]),
                 "$screen_width": rng.choice([1280, 1440, 1920, 390]),
                 "$device_id": f"{rng.getrandbits(64):016x}-{rng.getrandbits(32):08x}",
                 "$initial_referrer": rng.choice(REFERRERS),
@@ -181,7 +182,8 @@ class ExportWriter:
                    (0.61, "email_url"), (0.74, "oauth")]}  # fmt: skip
         bad = {int(n_events * f): kind for f, kind in
                [(0.05, "truncated"), (0.15, "array"), (0.25, "utf8"), (0.45, "truncated"),
-                (0.55, "string"), (0.65, "utf8"), (0.85, "truncated"), (0.9, "too_large")]}  # fmt: skip
+                (0.55, "string"), (0.65, "utf8"), (0.85, "truncated"),
+                (0.9, "too_large")]}  # fmt: skip
         line = 0
         with gzip.open(path, "wb", compresslevel=1) as gz:
             buf = io.BytesIO()
@@ -199,7 +201,8 @@ class ExportWriter:
                     device = f"$device:{rng.getrandbits(64):016x}"
                     props: dict[str, Any] = {
                         "time": stamp, "distinct_id": device, "$device_id": device[8:],
-                        "$insert_id": f"{rng.getrandbits(64):016x}", "$current_url": SITE + "/pricing",
+                        "$insert_id": f"{rng.getrandbits(64):016x}",
+                        "$current_url": SITE + "/pricing",
                         "mp_lib": "web", "$os": "Windows",
                     }  # fmt: skip
                     self.truth.record(None, props, [])
@@ -230,7 +233,9 @@ class ExportWriter:
                         props["org_id"] = org
                     if i % 997 == 3:
                         # an organization page viewed by a non-member: that org is affected too
-                        props["company_id"] = self.orgs[(int(user.user_id) * 31) % len(self.orgs)].org_id
+                        props["company_id"] = self.orgs[
+                            (int(user.user_id) * 31) % len(self.orgs)
+                        ].org_id
                     if i > n_events * 0.95:
                         props["plan_seats"] = "twenty"  # type changes late: number, then text
                     elif i % 10 == 0:
@@ -332,7 +337,9 @@ class ExportWriter:
                     results.append({"$distinct_id": user.user_id, "$properties": props})
                 doc = {"page": page, "page_size": page_size, "session_id": "demo",
                        "status": "ok", "total": len(people), "results": results}  # fmt: skip
-                archive.writestr(f"people/page-{page:04d}.json", json.dumps(doc, indent=2, ensure_ascii=False))
+                archive.writestr(
+                    f"people/page-{page:04d}.json", json.dumps(doc, indent=2, ensure_ascii=False)
+                )
 
     def write_people_csv(self, path: Path, people: list[DemoUser]) -> None:
         header = ["Distinct ID", "Email", "Name", "City", "Region", "Country Code",
@@ -347,8 +354,9 @@ class ExportWriter:
             row = [user.user_id, p["$email"], p["$name"], p["$city"], p["$region"],
                    p["$country_code"], p["$os"], p["$browser"], p["$last_seen"]]  # fmt: skip
             bag = {"$distinct_id": user.user_id, "$email": p["$email"], "$name": p["$name"],
-                   "$city": p["$city"], "$region": p["$region"], "$country_code": p["$country_code"],
-                   "$os": p["$os"], "$browser": p["$browser"], "$last_seen": p["$last_seen"]}  # fmt: skip
+                   "$city": p["$city"], "$region": p["$region"],
+                   "$country_code": p["$country_code"], "$os": p["$os"],
+                   "$browser": p["$browser"], "$last_seen": p["$last_seen"]}  # fmt: skip
             self.truth.record(user, bag, [])
             writer.writerow(row)
         out.write("100000,only-three,fields\n")  # wrong field count

@@ -107,10 +107,10 @@ def build_directory(rng: random.Random, n_users: int) -> tuple[list[DemoUser], l
                 user.orgs.append(orgs[k].org_id)
     by_org: dict[str, list[DemoUser]] = {}
     for user in users:
-        for org in user.orgs:
-            by_org.setdefault(org, []).append(user)
-    for org in orgs:
-        members = by_org.get(org.org_id, [])
+        for org_id in user.orgs:
+            by_org.setdefault(org_id, []).append(user)
+    for demo_org in orgs:
+        members = by_org.get(demo_org.org_id, [])
         for j, user in enumerate(members):
             if j == 0:
                 role = "owner"
@@ -120,5 +120,5 @@ def build_directory(rng: random.Random, n_users: int) -> tuple[list[DemoUser], l
                 role = "billing"  # not a known role: read as member
             else:
                 role = "member"
-            org.members.append((user.user_id, role))
+            demo_org.members.append((user.user_id, role))
     return users, orgs

@@ -56,7 +56,8 @@ _EXACT: dict[str, Category] = {
     "org_ids": C.ORGANIZATION_ID, "organization": C.ORGANIZATION_ID,
     "time": C.OPERATIONS, "timestamp": C.OPERATIONS, "event": C.OPERATIONS,
     "insert_id": C.OPERATIONS, "lib": C.OPERATIONS, "lib_version": C.OPERATIONS,
-    "processing_time_ms": C.OPERATIONS, "mp_api_endpoint": C.OPERATIONS, "api_endpoint": C.OPERATIONS,
+    "processing_time_ms": C.OPERATIONS, "mp_api_endpoint": C.OPERATIONS,
+    "api_endpoint": C.OPERATIONS,
     "api_timestamp_ms": C.OPERATIONS, "created": C.OPERATIONS, "last_seen": C.OPERATIONS,
     "import": C.OPERATIONS, "duration": C.OPERATIONS, "event_name": C.OPERATIONS,
     "message": C.CONTENT, "body": C.CONTENT, "comment": C.CONTENT, "notes": C.CONTENT,
@@ -73,16 +74,23 @@ _WORDS: list[tuple[re.Pattern[str], Category]] = [
     (re.compile(r"(^|_)(os|browser|device_model|user_agent|screen)($|_)"), C.USER_AGENT),
     (re.compile(r"(^|_)(device|anon|cookie)_?id$"), C.COOKIE_ID),
     (re.compile(r"url|referr?er|referring|utm_|(^|_)path$|landing_page"), C.BROWSING_HISTORY),
-    (re.compile(r"(^|_)(org|organi[sz]ation|company|team|workspace|group)_?ids?$"), C.ORGANIZATION_ID),
+    (
+        re.compile(r"(^|_)(org|organi[sz]ation|company|team|workspace|group)_?ids?$"),
+        C.ORGANIZATION_ID,
+    ),
     (re.compile(r"(^|_)user_?id$"), C.UNIQUE_ID),
     (re.compile(r"(^|_)(time|timestamp|_at|insert_id|version)$"), C.OPERATIONS),
     (re.compile(r"message|comment|note|feedback|prompt|search_term|query"), C.CONTENT),
 ]
 
-_UA = re.compile(r"^Mozilla/\d|AppleWebKit|Chrome/\d|Safari/\d|Firefox/\d|^okhttp/|CFNetwork/", re.I)
+_UA = re.compile(
+    r"^Mozilla/\d|AppleWebKit|Chrome/\d|Safari/\d|Firefox/\d|^okhttp/|CFNetwork/", re.I
+)
 _URL = re.compile(r"^(?:https?|ftp|wss?)://\S+$|^www\.\S+$", re.I)
 _DOMAIN = re.compile(r"^(?:[a-z0-9-]+\.)+[a-z]{2,}$", re.I)
-_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+_TIMESTAMP = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+)
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 _WORDS_RE = re.compile(r"[^\W\d_]{2,}")
 
@@ -201,10 +209,10 @@ def classify_field(path: str, sample: Sequence[Any]) -> FieldCategories:
         return FieldCategories(None, (), round(0.5 if not total else 0.3, 2))
     ranked = sorted(shares.items(), key=lambda kv: (-kv[1], kv[0].value))
     best, share = ranked[0]
-    if by_name is not None and by_name in shares and shares[by_name] >= 0.5 and best is not by_name:
+    name_share = shares.get(by_name, 0.0) if by_name is not None else 0.0
+    if by_name is not None and best is not by_name and name_share >= max(0.5, share - 0.2):
         # a name that fits most values wins over a minority value kind
-        if shares[by_name] >= share - 0.2:
-            best, share = by_name, shares[by_name]
+        best, share = by_name, name_share
     agrees = by_name is best
     value_backed = _kind_share(kinds, best, total)
     confidence = 0.5 * share + (0.3 if agrees else 0.0) + 0.2 * value_backed

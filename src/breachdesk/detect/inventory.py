@@ -25,6 +25,8 @@ def build_inventory(total: UnitResult) -> list[FieldEntry]:
     for path in sorted(paths):
         found = classify_field(path, total.samples.get(path, []))
         entries.append(
-            FieldEntry(path, found.category, found.shares, found.confidence, total.present.get(path, 0))
+            FieldEntry(
+                path, found.category, found.shares, found.confidence, total.present.get(path, 0)
+            )
         )
     return entries

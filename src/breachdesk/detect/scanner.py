@@ -92,9 +92,7 @@ class Scanner:
                 decoded = unquote(text)
                 if decoded != text:
                     seen = {h.secret for h in hits}
-                    hits.extend(
-                        h for h in self._scan_text(field, decoded) if h.secret not in seen
-                    )
+                    hits.extend(h for h in self._scan_text(field, decoded) if h.secret not in seen)
         return hits
 
     def _scan_text(self, field: str, text: str, bare_number: bool = False) -> list[Hit]:
@@ -120,7 +118,9 @@ class Scanner:
                 if rule.bare_context and not _SEPARATED.search(candidate):
                     near = text[max(0, match.start() - 40) : match.end() + 40].lower()
                     whole = bare_number or match.group(0).strip() == text.strip()
-                    if not _context_in(rule, field.lower()) and (whole or not _context_in(rule, near)):
+                    if not _context_in(rule, field.lower()) and (
+                        whole or not _context_in(rule, near)
+                    ):
                         continue
                 hits.append(Hit(rule.kind, rule.id, candidate, verdict.detail))
         return hits

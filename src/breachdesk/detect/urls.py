@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from breachdesk.detect.validators import shannon_entropy
@@ -39,7 +40,9 @@ SECRET_PATH_WORDS = re.compile(
 )
 EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
-_PLACEHOLDER = re.compile(r"^(?:\$\{.*\}|\{\{.*\}\}|<.*>|%s|\*+|x+|\.+|redacted|null|undefined)$", re.I)
+_PLACEHOLDER = re.compile(
+    r"^(?:\$\{.*\}|\{\{.*\}\}|<.*>|%s|\*+|x+|\.+|redacted|null|undefined)$", re.I
+)
 _NOT_SECRET = frozenset({"true", "false", "yes", "no", "null", "none", "undefined", "1", "0"})
 
 
@@ -72,7 +75,7 @@ def analyse_url(url: str) -> Iterator[UrlHit]:
     netloc = parts.netloc
     if "@" in netloc:
         userinfo = netloc.rsplit("@", 1)[0]
-        user, sep, password = userinfo.partition(":")
+        _, sep, password = userinfo.partition(":")
         password = unquote(password)
         if sep and password and not _PLACEHOLDER.match(password):
             yield UrlHit(FindingKind.CREDENTIAL, "url-userinfo-password", password, "userinfo")
@@ -88,8 +91,10 @@ def analyse_url(url: str) -> Iterator[UrlHit]:
             if key in SECRET_PARAMS and looks_secret(value):
                 yield UrlHit(FindingKind.CREDENTIAL, "url-secret-param", value, f"{where}:{key}")
     segments = [unquote(s) for s in parts.path.split("/") if s]
-    for before, segment in zip(segments, segments[1:], strict=False):
-        if SECRET_PATH_WORDS.match(before) and looks_secret(segment, min_length=20, min_entropy=3.5):
+    for before, segment in pairwise(segments):
+        if SECRET_PATH_WORDS.match(before) and looks_secret(
+            segment, min_length=20, min_entropy=3.5
+        ):
             yield UrlHit(FindingKind.CREDENTIAL, "url-secret-path", segment, f"path:{before}")
     decoded = unquote(url)
     for match in EMAIL_IN_TEXT.finditer(decoded):

@@ -43,7 +43,8 @@ def get_validator(name: str) -> Validator:
     try:
         return _VALIDATORS[name]
     except KeyError:
-        raise KeyError(f"unknown validator {name!r}; known: {', '.join(sorted(_VALIDATORS))}")
+        known = ", ".join(sorted(_VALIDATORS))
+        raise KeyError(f"unknown validator {name!r}; known: {known}") from None
 
 
 def validator_names() -> list[str]:

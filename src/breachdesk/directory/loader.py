@@ -72,15 +72,15 @@ def directory_digest(folder: Path) -> str:
         path = _table_path(folder, stem)
         inner = hashlib.sha256()
         with path.open("rb") as fh:
-            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+            while block := fh.read(1 << 20):
                 inner.update(block)
         outer.update(f"{path.name}\0{inner.hexdigest()}\n".encode())
     return outer.hexdigest()
 
 
-def _rows(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> Iterator[
-    tuple[int, dict[str, str]]
-]:
+def _rows(
+    path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> Iterator[tuple[int, dict[str, str]]]:
     """(line, row) with every required column present; values as stripped strings."""
     if path.suffix == ".parquet":
         yield from _parquet_rows(path, required, optional)
@@ -232,11 +232,16 @@ def load_directory(folder: Path, allow_duplicate_emails: bool = False) -> Direct
             d.org_ids.append(row["org_id"])
         d.memberships.append(Membership(row["user_id"], row["org_id"], role))
     if odd_roles:
-        d.notes.append(f"{members_path.name}: {odd_roles} memberships with another role read as member")
+        d.notes.append(
+            f"{members_path.name}: {odd_roles} memberships with another role read as member"
+        )
     if unknown_users:
         d.notes.append(f"{members_path.name}: {unknown_users} memberships name no directory user")
     if unknown_orgs:
-        d.notes.append(f"{members_path.name}: {unknown_orgs} memberships name an org missing from {orgs_path.name}")
+        d.notes.append(
+            f"{members_path.name}: {unknown_orgs} memberships name an org missing from "
+            f"{orgs_path.name}"
+        )
     return d
 
 
@@ -253,6 +258,7 @@ def _check_duplicate_emails(d: Directory, path: Path, allow: bool) -> None:
         shown = "; ".join(", ".join(g) for g in groups[:5])
         more = f" and {len(groups) - 5} more" if len(groups) > 5 else ""
         raise DirectoryError(
-            f"{path}: {len(groups)} normalised emails shared by several users (user ids {shown}{more});"
+            f"{path}: {len(groups)} normalised emails shared by several users "
+            f"(user ids {shown}{more});"
             " pass --allow-duplicate-emails to match such an email to all of them"
         )

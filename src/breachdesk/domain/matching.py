@@ -39,15 +39,19 @@ def match_reference(
     records: Sequence[tuple[frozenset[Token], frozenset[str]]],
     users: Sequence[DirectoryUser],
     memberships: Iterable[Membership],
+    org_ids: Iterable[str] = (),
 ) -> MatchOutcome:
-    """Match ``records`` (each: its identity tokens and its org-key values) to ``users``."""
+    """Match ``records`` (each: its identity tokens and its org-key values) to ``users``.
+
+    ``org_ids`` are the directory's organizations; those named by memberships count too.
+    """
     memberships = list(memberships)
     by_record: list[frozenset[str]] = []
     anonymous = unmatched = 0
     unmatched_ids: set[Token] = set()
     seen_orgs: set[str] = set()
-    for tokens, orgs in records:
-        seen_orgs |= orgs
+    for tokens, record_orgs in records:
+        seen_orgs |= record_orgs
         found = frozenset(u.user_id for u in users for t in tokens if _identifies(t, u))
         by_record.append(found)
         personal = {t for t in tokens if t.kind is not TokenKind.DEVICE_ID}
@@ -56,8 +60,8 @@ def match_reference(
         elif not found:
             unmatched += 1
             unmatched_ids |= personal
-    affected = frozenset().union(*by_record) if by_record else frozenset()
-    known_orgs = {m.org_id for m in memberships}
+    affected = frozenset(user for found in by_record for user in found)
+    known_orgs = {m.org_id for m in memberships} | set(org_ids)
     orgs = {m.org_id for m in memberships if m.user_id in affected}
     orgs |= seen_orgs & known_orgs
     active = {u.user_id for u in users if u.active}

@@ -129,4 +129,3 @@ class RunAggregate:
             found = self._shape_ids[shape] = len(self.total.shapes)
             self.total.shapes.append(shape)
         return found
-

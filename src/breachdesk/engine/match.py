@@ -242,7 +242,9 @@ def _match(
     )
     by_signature: dict[int, tuple[str, ...]] = {}
     if wanted_signatures:
-        con.register("wanted", pa.table({"sig_id": pa.array(sorted(set(wanted_signatures)), pa.int64())}))
+        con.register(
+            "wanted", pa.table({"sig_id": pa.array(sorted(set(wanted_signatures)), pa.int64())})
+        )
         for sig_id, ids in con.execute(
             """
             SELECT m.sig_id, list(u.user_id ORDER BY u.user_id)

@@ -109,7 +109,8 @@ class _UnitScan:
         res.lines = len(lines)
         starts = [0, *accumulate(len(line) + 1 for line in lines)]
         candidates = {
-            bisect_right(starts, m.start()) - 1 for m in self.worker.scanner.prefilter.finditer(data)
+            bisect_right(starts, m.start()) - 1
+            for m in self.worker.scanner.prefilter.finditer(data)
         }
         max_record = self.worker.config.max_record
         source = unit.source
@@ -140,7 +141,9 @@ class _UnitScan:
                 continue
             bag = to_record(obj)
             if bag is None:
-                self._reject(line_no, RejectReason.UNKNOWN_SHAPE, "object lacks the reader's fields")
+                self._reject(
+                    line_no, RejectReason.UNKNOWN_SHAPE, "object lacks the reader's fields"
+                )
                 continue
             res.read += 1
             self._record(source, line_no, number, bag, i in candidates)
@@ -332,9 +335,7 @@ def _json_error(exc: orjson.JSONDecodeError) -> str:
     return f"invalid JSON at column {exc.colno}: {exc.msg}"
 
 
-def scan_units(
-    units: Iterable[WorkUnit], config: ScanConfig, workers: int
-) -> Iterator[UnitResult]:
+def scan_units(units: Iterable[WorkUnit], config: ScanConfig, workers: int) -> Iterator[UnitResult]:
     """Scan ``units`` in order; with several workers, keep a bounded number in flight."""
     if workers <= 1:
         init_worker(config)

@@ -86,7 +86,11 @@ def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
     finding_users = _finding_users(out)
     findings = []
     for kind in FindingKind:
-        mine = [(f, users) for f, users in zip(total.findings, finding_users, strict=True) if f.kind is kind]
+        mine = [
+            (f, users)
+            for f, users in zip(total.findings, finding_users, strict=True)
+            if f.kind is kind
+        ]
         rules = Counter(f.rule for f, _ in mine)
         paths = sorted({f.field for f, _ in mine})
         if out.impact is not None:
@@ -101,7 +105,9 @@ def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
                 f"{scanned['fields']:,} fields scanned"
             )
         else:
-            statement = f"absent: {scanned['values']:,} values in {scanned['fields']:,} fields scanned"
+            statement = (
+                f"absent: {scanned['values']:,} values in {scanned['fields']:,} fields scanned"
+            )
         findings.append(
             {
                 "kind": kind.value,

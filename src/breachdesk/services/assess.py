@@ -92,7 +92,8 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
     if request.directory is not None:
         directory = load_directory(
             request.directory,
-            allow_duplicate_emails=request.allow_duplicate_emails or settings.allow_duplicate_emails,
+            allow_duplicate_emails=request.allow_duplicate_emails
+            or settings.allow_duplicate_emails,
         )
         directory_sha = directory_digest(request.directory)
 
@@ -121,9 +122,7 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
 
         inventory = build_inventory(aggregate.total)
         categories = {f.path: f.category for f in inventory}
-        shape_masks = [
-            _mask(categories.get(p) for p in shape) for shape in aggregate.total.shapes
-        ]
+        shape_masks = [_mask(categories.get(p) for p in shape) for shape in aggregate.total.shapes]
         rows = []
         for signature, stats in aggregate.total.signatures.items():
             mask = 0
@@ -138,7 +137,7 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
             wanted = [sig_index[f.signature] for f in aggregate.total.findings]
             impact = match_impact(rows, aggregate.total.org_ids, directory, wanted)
             report("match", 1, 1)
-        provenance = {
+        provenance: dict[str, Any] = {
             "tool_version": __version__,
             "rules_version": rules_version(),
             "command": request.command,
@@ -190,9 +189,7 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
         store.close()
     sensitive = any(f.kind.sensitive for f in aggregate.total.findings)
     notes = list(directory.notes) if directory else []
-    return AssessResult(
-        workspace, written.impact, EXIT_FINDINGS if sensitive else EXIT_OK, notes
-    )
+    return AssessResult(workspace, written.impact, EXIT_FINDINGS if sensitive else EXIT_OK, notes)
 
 
 def _mask(categories: Any) -> int:

@@ -66,7 +66,9 @@ def write_directory(folder: Path, users: list[DemoUser], orgs: list[DemoOrg]) ->
     )
 
 
-def ground_truth(writer: ExportWriter, users: list[DemoUser], orgs: list[DemoOrg]) -> dict[str, Any]:
+def ground_truth(
+    writer: ExportWriter, users: list[DemoUser], orgs: list[DemoOrg]
+) -> dict[str, Any]:
     truth = writer.truth
     by_id = {u.user_id: u for u in users}
     known = {o.org_id for o in orgs}
@@ -110,7 +112,11 @@ def build_demo(request: DemoRequest, progress: ProgressFn) -> tuple[Path, Path, 
     write_directory(directory_dir, users, orgs)
     exported = [u for u in users if rng.random() < 0.6]
     n = len(exported)
-    jsonl, paged, ui_csv = exported[: n * 4 // 10], exported[n * 4 // 10 : n * 7 // 10], exported[n * 7 // 10 : n * 9 // 10]
+    jsonl, paged, ui_csv = (
+        exported[: n * 4 // 10],
+        exported[n * 4 // 10 : n * 7 // 10],
+        exported[n * 7 // 10 : n * 9 // 10],
+    )
     ghosts = [f"gone_{k}" for k in range(150)] + [f"ghost.{k}@gone.example" for k in range(150)]
     writer = ExportWriter(rng, users, orgs)
     writer.write_people_jsonl(export_dir / "people.jsonl", jsonl, ghosts)

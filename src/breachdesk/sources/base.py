@@ -55,9 +55,14 @@ class Sniff:
 class Reader(Protocol):
     """A vendor export format. Built-ins register through the same registry as plug-ins."""
 
-    name: str
-    framing: Framing
-    keys: IdentityKeys
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def framing(self) -> Framing: ...
+
+    @property
+    def keys(self) -> IdentityKeys: ...
 
     def sniff(self, head: list[Any]) -> bool:
         """True when the first parsed values (objects or a CSV header) have this shape."""

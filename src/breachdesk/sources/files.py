@@ -10,8 +10,9 @@ import gzip
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from breachdesk.errors import ExportError
 
@@ -62,11 +63,11 @@ def open_inputs(paths: Iterable[Path]) -> Iterator[InputFile]:
         except OSError as exc:
             raise ExportError(f"{path}: cannot be read: {exc.strerror}") from None
         if magic.startswith(GZIP_MAGIC):
-            yield InputFile(path.name, path, "gzip", lambda p=path: gzip.open(p, "rb"))
+            yield InputFile(path.name, path, "gzip", partial(_open_gzip, path))
         elif magic.startswith(ZIP_MAGIC):
             yield from _zip_members(path)
         else:
-            yield InputFile(path.name, path, "none", lambda p=path: p.open("rb"))
+            yield InputFile(path.name, path, "none", partial(_open_plain, path))
 
 
 def _zip_members(path: Path) -> Iterator[InputFile]:
@@ -78,9 +79,15 @@ def _zip_members(path: Path) -> Iterator[InputFile]:
     for member in members:
         if Path(member).name.startswith(".") or member.startswith("__MACOSX/"):
             continue
-        yield InputFile(
-            f"{path.name}!{member}", path, "zip", lambda p=path, m=member: _open_member(p, m)
-        )
+        yield InputFile(f"{path.name}!{member}", path, "zip", partial(_open_member, path, member))
+
+
+def _open_plain(path: Path) -> IO[bytes]:
+    return path.open("rb")
+
+
+def _open_gzip(path: Path) -> IO[bytes]:
+    return cast(IO[bytes], gzip.open(path, "rb"))
 
 
 def _open_member(path: Path, member: str) -> IO[bytes]:
@@ -88,5 +95,5 @@ def _open_member(path: Path, member: str) -> IO[bytes]:
     raw = archive.open(member)
     head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
     if head == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=raw, mode="rb")
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
     return raw

@@ -158,9 +158,7 @@ def _line_blocks(fh: IO[bytes], source: int, reader: str, max_record: int) -> It
             yield LineBlock(source, reader, line_no, carry)
 
 
-def _document(
-    fh: IO[bytes], source: int, reader: Reader, max_record: int
-) -> Iterator[WorkUnit]:
+def _document(fh: IO[bytes], source: int, reader: Reader, max_record: int) -> Iterator[WorkUnit]:
     raw = fh.read()
     if raw.startswith(BOM):
         raw = raw[len(BOM) :]

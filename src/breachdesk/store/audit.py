@@ -38,7 +38,9 @@ def _entry_hash(prev: str, seq: int, at: str, actor: str, action: str, payload: 
     return hashlib.sha256(prev.encode() + body).hexdigest()
 
 
-def append_event(store: Store, action: str, payload: dict[str, Any], actor: str = "breachdesk") -> AuditEntry:
+def append_event(
+    store: Store, action: str, payload: dict[str, Any], actor: str = "breachdesk"
+) -> AuditEntry:
     """Append one entry; the store's transaction serialises concurrent writers."""
     text = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
     at = datetime.now(UTC).isoformat(timespec="microseconds")
