@@ -1,0 +1,31 @@
+"""Shared fixtures: the small hand-written incident, built into a temporary folder."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+SMALL = DATA / "small"
+
+
+def build_small_export(dest: Path) -> tuple[Path, Path]:
+    """The small export (with its gzip and zip members) and its directory under ``dest``."""
+    export = dest / "export"
+    shutil.copytree(SMALL / "export", export)
+    with gzip.open(export / "events2.jsonl.gz", "wb") as gz:
+        gz.write((SMALL / "packed" / "events2.jsonl").read_bytes())
+    with zipfile.ZipFile(export / "more.zip", "w") as archive:
+        archive.write(SMALL / "packed" / "people2.jsonl", "inner/people2.jsonl")
+    directory = dest / "directory"
+    shutil.copytree(SMALL / "directory", directory)
+    return export, directory
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> tuple[Path, Path]:
+    return build_small_export(tmp_path)
