@@ -70,19 +70,24 @@ class _Bars:
 
 def _fail(exc: BaseException) -> None:
     if isinstance(exc, BreachdeskError):
-        err.print(f"breachdesk: error: {exc}", markup=False, highlight=False)
+        _line(f"breachdesk: error: {exc}")
         raise typer.Exit(exc.exit_code)
     if os.environ.get("BREACHDESK_DEBUG"):
         traceback.print_exc()
     where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     place = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
     # the message of an unexpected error may hold a value from the export: show its type only
-    err.print(
+    _line(
         f"breachdesk: internal error: {type(exc).__name__}{place} "
-        "(set BREACHDESK_DEBUG=1 for the traceback)",
-        markup=False,
+        "(set BREACHDESK_DEBUG=1 for the traceback)"
     )
     raise typer.Exit(EXIT_INTERNAL)
+
+
+def _line(text: str) -> None:
+    """One unwrapped line on standard error (errors are one line, whatever the width)."""
+    sys.stderr.write(text.replace("\n", " ") + "\n")
+    sys.stderr.flush()
 
 
 def _summary(impact: dict[str, Any], workspace: Path) -> None:
@@ -116,7 +121,7 @@ def _summary(impact: dict[str, Any], workspace: Path) -> None:
             f["kind"], f"{f['count']:,}", f"{f['distinct_values']:,}", f["statement"], style=style
         )
     out.print(findings)
-    out.print(f"report: {workspace / 'report.html'}", markup=False, highlight=False)
+    out.print(f"report: {workspace / 'report.html'}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -172,7 +177,7 @@ def assess(
     else:
         _summary(result.impact, result.workspace)
         for note in result.notes:
-            err.print(f"note: {note}", markup=False, highlight=False)
+            _line(f"note: {note}")
     raise typer.Exit(result.exit_code)
 
 
@@ -200,6 +205,7 @@ def demo(
         f"ground truth in {result.truth_path}",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     out.print(
         "demo: the planted secrets above are expected; assess alone would exit 1 for them.",

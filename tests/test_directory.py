@@ -1,0 +1,83 @@
+"""Loading the directory: values, errors that name file, line and field, Parquet."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from breachdesk.directory import load_directory
+from breachdesk.errors import DirectoryError
+
+SMALL = Path(__file__).parent / "data" / "small" / "directory"
+
+
+def _copy(tmp_path: Path) -> Path:
+    dest = tmp_path / "dir"
+    shutil.copytree(SMALL, dest)
+    return dest
+
+
+def test_values_are_normalised(tmp_path: Path) -> None:
+    d = load_directory(_copy(tmp_path))
+    i = d.user_ids.index("u2")
+    assert d.emails[i] == ("bob.builder@example.org", "bob.old@example.org")
+    assert d.locales[d.user_ids.index("u5")] == "pt-BR"
+    assert d.mfa[d.user_ids.index("u3")] is None
+    assert d.active[d.user_ids.index("u4")] is False
+    assert any("read as member" in n for n in d.notes)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expect"),
+    [
+        ("u3,carol@example.net,Carol,ro,RO,,active", "u3,carol@example.net,Carol,ro,RO,maybe,active",
+         "users.csv:4: field mfa_enabled"),
+        ("u3,carol@example.net,Carol,ro,RO,,active", "u3,carol@example.net,Carol,ro,Romania,,active",
+         "users.csv:4: field country"),
+        ("u3,carol@example.net,Carol,ro,RO,,active", "u3,carol@example.net,Carol,ro,RO,,gone",
+         "users.csv:4: field status"),
+        ("u3,carol@example.net,Carol,ro,RO,,active", "u1,carol@example.net,Carol,ro,RO,,active",
+         "users.csv:4: field user_id: duplicate of line 2"),
+        ("u3,carol@example.net,Carol,ro,RO,,active", "u3,not-an-email,Carol,ro,RO,,active",
+         "users.csv:4: field email"),
+    ],
+)  # fmt: skip
+def test_bad_values_name_file_line_field(tmp_path: Path, old: str, new: str, expect: str) -> None:
+    folder = _copy(tmp_path)
+    users = folder / "users.csv"
+    users.write_text(users.read_text().replace(old, new))
+    with pytest.raises(DirectoryError) as info:
+        load_directory(folder)
+    assert expect in str(info.value)
+    assert "carol@example.net" not in str(info.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    (folder / "memberships.csv").unlink()
+    with pytest.raises(DirectoryError, match=r"missing memberships\.csv"):
+        load_directory(folder)
+
+
+def test_parquet_gives_the_same_directory(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    for stem in ("users", "organizations", "memberships"):
+        table = pacsv.read_csv(
+            folder / f"{stem}.csv",
+            convert_options=pacsv.ConvertOptions(
+                column_types={"user_id": pa.string(), "mfa_enabled": pa.string()}
+            ),
+        )
+        pq.write_table(table, folder / f"{stem}.parquet")
+        (folder / f"{stem}.csv").unlink()
+    from_parquet = load_directory(folder)
+    from_csv = load_directory(_copy(tmp_path / "again"))
+    assert from_parquet.user_ids == from_csv.user_ids
+    assert from_parquet.emails == from_csv.emails
+    assert from_parquet.mfa == from_csv.mfa
+    assert from_parquet.memberships == from_csv.memberships
