@@ -22,7 +22,15 @@ from breachdesk.domain.identity import (
 from breachdesk.domain.matching import match_reference
 from breachdesk.engine.match import SignatureRow, match_impact
 
-EMAILS = ["a@x.org", "B@x.org", "b@x.org ", "José@x.org", "jose\u0301@x.org", "c+tag@x.org", "c@x.org"]
+EMAILS = [
+    "a@x.org",
+    "B@x.org",
+    "b@x.org ",
+    "José@x.org",
+    "jose\u0301@x.org",
+    "c+tag@x.org",
+    "c@x.org",
+]
 
 
 @st.composite
@@ -55,9 +63,9 @@ def incidents(draw: st.DrawFn) -> tuple[Directory, list[tuple[frozenset[Token], 
         return hashlib.sha256(normalize_email(e).encode()).hexdigest()
 
     values = st.one_of(
-        st.sampled_from(user_ids + ["ghost", "u99", "$device:1"]),
-        st.sampled_from(EMAILS + ["nobody@x.org"]).map(str),
-        st.sampled_from(EMAILS + ["nobody@x.org"]).map(md5),
+        st.sampled_from([*user_ids, "ghost", "u99", "$device:1"]),
+        st.sampled_from([*EMAILS, "nobody@x.org"]).map(str),
+        st.sampled_from([*EMAILS, "nobody@x.org"]).map(md5),
         st.sampled_from(EMAILS).map(lambda e: sha(e).upper()),
         st.integers(0, 3),
     )
@@ -83,7 +91,9 @@ def test_engine_agrees_with_reference(
     case: tuple[Directory, list[tuple[frozenset[Token], frozenset[str]]]],
 ) -> None:
     directory, records = case
-    expected = match_reference(records, list(directory.users()), directory.memberships, directory.org_ids)
+    expected = match_reference(
+        records, list(directory.users()), directory.memberships, directory.org_ids
+    )
     grouped: dict[tuple[Token, ...], int] = defaultdict(int)
     orgs_seen: set[str] = set()
     for tokens, org_keys in records:

@@ -96,7 +96,9 @@ def test_records_rejects_and_skips(workspace: tuple[Path, int]) -> None:
         ("people_page.json", "12", "not_an_object"),
     ]
     assert [r["source"] for r in _rows(ws / "skipped.csv")] == ["README.txt"]
-    readers = {i["path"].rsplit("/export/", 1)[1]: i["reader"] for i in impact["provenance"]["inputs"]}
+    readers = {
+        i["path"].rsplit("/export/", 1)[1]: i["reader"] for i in impact["provenance"]["inputs"]
+    }
     assert readers == {
         "events.jsonl": "mixpanel.events",
         "events2.jsonl.gz": "mixpanel.events",

@@ -1,0 +1,89 @@
+"""Readers as properties: every line is counted once, rejects keep their physical line,
+keys first seen late and late type changes are kept."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from breachdesk import AssessRequest, assess
+
+GOOD = st.fixed_dictionaries(
+    {"event": st.sampled_from(["a", "b"])},
+    optional={},
+).map(lambda e: {**e, "properties": {"distinct_id": "u1", "time": 1700000000}})
+BAD = st.sampled_from([b"{", b"[1]", b'"s"', b"\xff\xfe", b'{"x": 1}'])
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    lines=st.lists(
+        st.one_of(GOOD.map(lambda o: json.dumps(o).encode()), BAD, st.just(b"")), max_size=30
+    ),
+    crlf=st.booleans(),
+    bom=st.booleans(),
+    gz=st.booleans(),
+)
+def test_jsonl_lines_are_all_accounted(
+    tmp_path_factory: object, lines: list[bytes], crlf: bool, bom: bool, gz: bool
+) -> None:
+    import pytest  # noqa: F401
+
+    base: Path = tmp_path_factory.mktemp("r")  # type: ignore[attr-defined]
+    # a first good line so the file is recognised as an event export
+    first = json.dumps({"event": "a", "properties": {"distinct_id": "u0"}}).encode()
+    body = [first, *lines]
+    data = (b"\r\n" if crlf else b"\n").join(body) + b"\n"
+    if bom:
+        data = b"\xef\xbb\xbf" + data
+    path = base / ("e.jsonl.gz" if gz else "e.jsonl")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    result = assess(AssessRequest([path], base / "ws", workers=1))
+    records = result.impact["records"]
+    blank = sum(1 for line in body if not line)
+    bad = [
+        i + 1
+        for i, line in enumerate(body)
+        if line and line in (b"{", b"[1]", b'"s"', b"\xff\xfe", b'{"x": 1}')
+    ]
+    assert records["lines"] == len(body)
+    assert records["rejected"] == len(bad)
+    assert records["read"] == len(body) - blank - len(bad)
+    rejected = (base / "ws" / "rejected.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[1]) for r in rejected] == bad
+
+
+def test_late_keys_and_late_type_changes(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    with path.open("w") as fh:
+        for i in range(30_000):
+            props = {"distinct_id": f"u{i % 7}", "time": 1700000000 + i, "seats": 20}
+            if i >= 29_990:
+                props["seats"] = "twenty"
+            if i == 29_999:
+                props["late_contact"] = "late@example.org"
+            fh.write(json.dumps({"event": "x", "properties": props}) + "\n")
+    result = assess(AssessRequest([path], tmp_path / "ws", workers=2))
+    fields = {f["path"]: f for f in result.impact["fields"]}
+    assert fields["late_contact"]["present"] == 1
+    assert fields["late_contact"]["category"] == "user.contact.email"
+    assert fields["seats"]["present"] == 30_000
+    assert result.impact["records"]["read"] == 30_000
+
+
+def test_csv_quoted_newlines_keep_record_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text(
+        "Distinct ID,Email,Notes\r\n"
+        'u1,a@example.org,"two\nlines"\r\n'
+        'u2,b@example.org,"card 4111 1111 1111 1111"\r\n'
+    )
+    assess(AssessRequest([path], tmp_path / "ws", workers=1))
+    rows = (tmp_path / "ws" / "findings.csv").read_text().splitlines()
+    assert rows[1].startswith("people.csv,4,2,Notes,payment_card,")
