@@ -35,7 +35,7 @@ def _uv() -> Path:
 
 
 def _sync(uv: Path) -> None:
-    subprocess.run([str(uv), "sync", "--frozen", "--quiet"], cwd=ROOT, check=True)
+    subprocess.run([str(uv), "sync", "--frozen", "--quiet", "--compile-bytecode"], cwd=ROOT, check=True)
 
 
 def _run(uv: Path, *argv: str) -> int:

@@ -172,7 +172,8 @@ class ExportWriter:
 
     # -- events ------------------------------------------------------------------------
     def write_events(self, path: Path, exported: list[DemoUser], n_events: int,
-                     ghosts: list[str], progress: Callable[[int], None]) -> None:  # fmt: skip
+                     ghosts: list[str], progress: Callable[[int], None],
+                     compress: bool = True) -> None:  # fmt: skip
         rng = self.rng
         t0 = 1_760_000_000
         weights = [1.0 / (1 + (i % 50)) for i in range(len(exported))]
@@ -185,7 +186,8 @@ class ExportWriter:
                 (0.55, "string"), (0.65, "utf8"), (0.85, "truncated"),
                 (0.9, "too_large")]}  # fmt: skip
         line = 0
-        with gzip.open(path, "wb", compresslevel=1) as gz:
+        opened = gzip.open(path, "wb", compresslevel=1) if compress else path.open("wb")
+        with opened as gz:
             buf = io.BytesIO()
             for i in range(n_events):
                 line += 1

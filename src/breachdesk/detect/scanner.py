@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from breachdesk.detect.prefilter import Prefilter
 from breachdesk.detect.rules import Rule, RuleSet
 from breachdesk.detect.urls import URL_PREFILTER, analyse_url, find_urls
 from breachdesk.detect.validators import Verdict, get_validator, shannon_entropy
@@ -60,7 +61,7 @@ class Scanner:
         self._key = hmac_key
         parts = [r.prefilter_pattern().encode() for r in self.rules]
         parts += [URL_PREFILTER, _ESCAPES]
-        self.prefilter = re.compile(b"|".join(b"(?:" + p + b")" for p in parts), re.I)
+        self.prefilter = Prefilter(parts)
         self._text_filters = [
             re.compile(r.prefilter, re.I) if r.prefilter else None for r in self.rules
         ]
@@ -72,7 +73,7 @@ class Scanner:
         return digest.hexdigest()[:32]
 
     def is_candidate(self, raw: bytes) -> bool:
-        return self.prefilter.search(raw) is not None
+        return self.prefilter.search(raw)
 
     def scan_value(self, field: str, value: str | int | float) -> list[Hit]:
         """Every finding in one value (a string, or a JSON number as its decimal form)."""

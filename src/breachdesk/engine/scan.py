@@ -5,13 +5,14 @@ with a bounded number of units in flight so memory stays flat however large the 
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
-from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, compress
+from operator import truth
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from breachdesk.engine.aggregate import (
     SAMPLE_PER_FIELD,
     RawFinding,
     RejectRow,
+    Signature,
     SignatureStats,
     UnitResult,
 )
@@ -73,7 +75,15 @@ def scan_unit(unit: WorkUnit) -> UnitResult:
     if isinstance(unit, Reject):
         row = RejectRow(unit.source, unit.line, unit.reason, unit.message)
         return UnitResult(source=unit.source, lines=1, numbered=int(unit.numbered), rejects=[row])
-    return _UnitScan(_STATE, unit).run()
+    # The scan allocates millions of small, acyclic objects; the cyclic collector would
+    # walk every live container again and again for nothing.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _UnitScan(_STATE, unit).run()
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class _UnitScan:
@@ -82,12 +92,20 @@ class _UnitScan:
     def __init__(self, worker: _Worker, unit: LineBlock | RecordBatch) -> None:
         self.worker = worker
         self.unit = unit
-        self.keys = worker.config.keys[unit.reader]
+        keys = worker.config.keys[unit.reader]
+        self.user_keys = keys.user_ids
+        self.email_keys = keys.emails
+        self.device_keys = keys.device_ids
+        self.org_keys = keys.org_keys
+        self.country_keys = worker.config.country_keys
         self.time_key = worker.config.time_keys.get(unit.reader)
         self.result = UnitResult(source=unit.source)
         self.shape_ids: dict[tuple[str, ...], int] = {}
         self.shape_counts: list[int] = []
         self.full: set[str] = set()
+        self.sampled_shapes: set[int] = set()  # shapes whose every field has its sample
+        self.id_tokens: dict[object, Token | None] = {}
+        self.pairs: dict[tuple[Signature, int], int] = {}
 
     def run(self) -> UnitResult:
         if isinstance(self.unit, LineBlock):
@@ -98,6 +116,12 @@ class _UnitScan:
         for shape, count in zip(res.shapes, self.shape_counts, strict=True):
             for path in shape:
                 res.present[path] = res.present.get(path, 0) + count
+        for (signature, shape_id), count in self.pairs.items():
+            stats = res.signatures.get(signature)
+            if stats is None:
+                stats = res.signatures[signature] = SignatureStats()
+            stats.records += count
+            stats.shapes.add(shape_id)
         return res
 
     def _lines(self, unit: LineBlock) -> None:
@@ -108,10 +132,7 @@ class _UnitScan:
             lines.pop()
         res.lines = len(lines)
         starts = [0, *accumulate(len(line) + 1 for line in lines)]
-        candidates = {
-            bisect_right(starts, m.start()) - 1
-            for m in self.worker.scanner.prefilter.finditer(data)
-        }
+        candidates = self.worker.scanner.prefilter.candidate_lines(data, starts)
         max_record = self.worker.config.max_record
         source = unit.source
         loads = orjson.loads
@@ -136,14 +157,12 @@ class _UnitScan:
                     continue
                 self._reject(line_no, RejectReason.INVALID_JSON, _json_error(exc))
                 continue
-            if not isinstance(obj, dict):
+            if type(obj) is not dict:
                 self._reject(line_no, RejectReason.NOT_AN_OBJECT, f"a JSON {_type_name(obj)}")
                 continue
             bag = to_record(obj)
             if bag is None:
-                self._reject(
-                    line_no, RejectReason.UNKNOWN_SHAPE, "object lacks the reader's fields"
-                )
+                self._reject(line_no, RejectReason.UNKNOWN_SHAPE, "lacks the reader's fields")
                 continue
             res.read += 1
             self._record(source, line_no, number, bag, i in candidates)
@@ -162,161 +181,222 @@ class _UnitScan:
     def _reject(self, line: int, reason: RejectReason, message: str) -> None:
         self.result.rejects.append(RejectRow(self.unit.source, line, reason, message))
 
+    def _user_token(self, value: object) -> Token | None:
+        cache = self.id_tokens
+        try:
+            return cache[value]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value (a list or object) is no id
+            return None
+        token = user_id_token(value)
+        if len(cache) > 200_000:
+            cache.clear()
+        cache[value] = token
+        return token
+
     def _record(
         self, source: int, line: int, number: int, bag: dict[str, Any], candidate: bool
     ) -> None:
         res = self.result
-        keys = self.keys
-        tokens: set[Token] = set()
-        for key in keys.user_ids:
-            value = bag.get(key)
+        get = bag.get
+        tokens: list[Token] = []
+        personal = False
+        for key in self.user_keys:
+            value = get(key)
             if value is not None:
-                token = user_id_token(value)
+                token = self._user_token(value)
                 if token is not None:
-                    tokens.add(token)
-        for key in keys.emails:
-            value = bag.get(key)
+                    tokens.append(token)
+                    personal = personal or token.kind is not TokenKind.DEVICE_ID
+        for key in self.email_keys:
+            value = get(key)
             if value is not None:
                 token = email_token(value)
                 if token is not None:
-                    tokens.add(token)
-        for key in keys.device_ids:
-            value = bag.get(key)
+                    tokens.append(token)
+                    personal = True
+        for key in self.device_keys:
+            value = get(key)
             if value is not None:
                 token = device_token(value)
                 if token is not None:
-                    tokens.add(token)
-        for key in keys.org_keys:
-            value = bag.get(key)
+                    tokens.append(token)
+        for key in self.org_keys:
+            value = get(key)
             if value is None:
                 continue
-            for item in value if isinstance(value, list) else (value,):
+            for item in value if type(value) is list else (value,):
                 org = normalize_id(item)
                 if org is not None:
                     res.org_ids.add(org)
-        signature = tuple(sorted(tokens))
-        if not any(t.kind is not TokenKind.DEVICE_ID for t in signature):
+        if len(tokens) > 1:
+            signature: Signature = tuple(sorted(set(tokens)))
+        else:
+            signature = tuple(tokens)
+        if not personal:
             res.anonymous += 1
         if self.time_key is not None:
-            stamp = bag.get(self.time_key)
-            if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
+            stamp = get(self.time_key)
+            if stamp.__class__ is int or stamp.__class__ is float:
                 seconds = stamp / 1000 if stamp > 1e11 else float(stamp)
                 if res.time_first is None or seconds < res.time_first:
                     res.time_first = seconds
                 if res.time_last is None or seconds > res.time_last:
                     res.time_last = seconds
-        paths: list[str] = []
-        hits: list[tuple[str, Any]] | None = [] if candidate else None
-        self._walk(bag, "", paths, hits)
-        shape = tuple(dict.fromkeys(paths)) if self._has_lists else tuple(paths)
-        self._has_lists = False
+
+        values = bag.values()
+        shape = tuple(compress(bag, map(truth, values)))
+        if (
+            len(shape) != len(bag)
+            or not set(map(type, values)) <= _PLAIN
+            or not SENTINELS.isdisjoint(values)
+        ):
+            # falsy values (0, False, "", []), containers or sentinels: walk the record
+            paths: list[str] = []
+            self._has_lists = False
+            self._walk(bag, "", paths)
+            shape = tuple(dict.fromkeys(paths)) if self._has_lists else tuple(paths)
         shape_id = self.shape_ids.get(shape)
         if shape_id is None:
             shape_id = self.shape_ids[shape] = len(res.shapes)
             res.shapes.append(shape)
             self.shape_counts.append(0)
         self.shape_counts[shape_id] += 1
-        stats = res.signatures.get(signature)
-        if stats is None:
-            stats = res.signatures[signature] = SignatureStats()
-        stats.records += 1
-        stats.shapes.add(shape_id)
-        if not stats.country:
-            for key in self.worker.config.country_keys:
-                code = bag.get(key)
-                if isinstance(code, str) and len(code) == 2 and code.isalpha():
-                    stats.country = code.upper()
-                    break
-        if hits:
-            scanner = self.worker.scanner
-            for path, value in hits:
-                for hit in scanner.scan_value(path, value):
-                    stats.kinds.add(hit.kind)
-                    res.findings.append(
-                        RawFinding(
-                            source=source,
-                            line=line,
-                            record=number,
-                            field=path,
-                            kind=hit.kind,
-                            rule=hit.rule,
-                            signature=signature,
-                            fingerprint=scanner.fingerprint(hit.kind, hit.secret),
-                            masked=mask_secret(hit.kind, hit.secret),
-                            detail=hit.detail,
-                        )
+        res.scanned_values += len(shape)
+        if shape_id not in self.sampled_shapes:
+            self._sample_record(bag, shape, shape_id)
+        pair = (signature, shape_id)
+        self.pairs[pair] = self.pairs.get(pair, 0) + 1
+        country = ""
+        for key in self.country_keys:
+            code = get(key)
+            if code.__class__ is str and len(code) == 2 and code.isalpha():
+                country = code.upper()
+                break
+        if country or candidate:
+            stats = res.signatures.get(signature)
+            if stats is None:
+                stats = res.signatures[signature] = SignatureStats()
+            if country and not stats.country:
+                stats.country = country
+            if candidate:
+                self._scan_record(source, line, number, bag, signature, stats)
+
+    def _sample_record(self, bag: dict[str, Any], shape: tuple[str, ...], shape_id: int) -> None:
+        """Keep the first values of each field, for the classifier."""
+        samples = self.result.samples
+        full = self.full
+        scanned = self.result.scanned_fields
+        for path, value in _leaves(bag, ""):
+            if path in full:
+                continue
+            kept = samples.get(path)
+            if kept is None:
+                kept = samples[path] = []
+                scanned.add(path)
+            kept.append(value)
+            if len(kept) >= SAMPLE_PER_FIELD:
+                full.add(path)
+        if all(path in full for path in shape):
+            self.sampled_shapes.add(shape_id)
+
+    def _scan_record(
+        self,
+        source: int,
+        line: int,
+        number: int,
+        bag: dict[str, Any],
+        signature: Signature,
+        stats: SignatureStats,
+    ) -> None:
+        scanner = self.worker.scanner
+        findings = self.result.findings
+        for path, value in _leaves(bag, ""):
+            if value.__class__ is bool:
+                continue
+            for hit in scanner.scan_value(path, value):
+                stats.kinds.add(hit.kind)
+                findings.append(
+                    RawFinding(
+                        source=source,
+                        line=line,
+                        record=number,
+                        field=path,
+                        kind=hit.kind,
+                        rule=hit.rule,
+                        signature=signature,
+                        fingerprint=scanner.fingerprint(hit.kind, hit.secret),
+                        masked=mask_secret(hit.kind, hit.secret),
+                        detail=hit.detail,
                     )
+                )
 
     _has_lists = False
 
-    def _walk(
-        self, obj: dict[str, Any], prefix: str, paths: list[str], hits: list[tuple[str, Any]] | None
-    ) -> None:
-        res = self.result
-        full = self.full
-        samples = res.samples
-        scanned = res.scanned_fields
+    def _walk(self, obj: dict[str, Any], prefix: str, paths: list[str]) -> None:
+        """Non-empty leaf paths of a record with nesting, falsy or sentinel values."""
+        empty = self.result.empty_paths
         for key, value in obj.items():
             path = prefix + key if prefix else key
             kind = type(value)
             if kind is str:
                 if not value or value in SENTINELS:
-                    res.empty_paths.add(path)
+                    empty.add(path)
                     continue
-            elif kind is int or kind is float:
-                pass
-            elif kind is bool:
-                paths.append(path)
-                if path not in full:
-                    self._sample(samples, full, path, value)
-                continue
             elif kind is dict:
                 if value:
-                    self._walk(value, path + ".", paths, hits)
+                    self._walk(value, path + ".", paths)
                 else:
-                    res.empty_paths.add(path)
+                    empty.add(path)
                 continue
             elif kind is list:
                 if value:
                     self._has_lists = True
-                    self._walk_list(value, path + "[]", paths, hits)
+                    self._walk_list(value, path + "[]", paths)
                 else:
-                    res.empty_paths.add(path)
+                    empty.add(path)
                 continue
-            else:
-                res.empty_paths.add(path)
+            elif value is None:
+                empty.add(path)
                 continue
             paths.append(path)
-            res.scanned_values += 1
-            if path not in full:
-                self._sample(samples, full, path, value)
-                scanned.add(path)
-            if hits is not None:
-                hits.append((path, value))
 
-    def _walk_list(
-        self, items: list[Any], path: str, paths: list[str], hits: list[tuple[str, Any]] | None
-    ) -> None:
-        wrapper: dict[str, Any] = {}
+    def _walk_list(self, items: list[Any], path: str, paths: list[str]) -> None:
         for item in items:
             if isinstance(item, dict):
                 if item:
-                    self._walk(item, path + ".", paths, hits)
+                    self._walk(item, path + ".", paths)
             elif isinstance(item, list):
                 if item:
-                    self._walk_list(item, path + "[]", paths, hits)
-            else:
-                wrapper[""] = item
-                self._walk(wrapper, path, paths, hits)
+                    self._walk_list(item, path + "[]", paths)
+            elif item is not None and item != "" and item not in SENTINELS:
+                paths.append(path)
 
-    @staticmethod
-    def _sample(samples: dict[str, list[Any]], full: set[str], path: str, value: Any) -> None:
-        kept = samples.get(path)
-        if kept is None:
-            kept = samples[path] = []
-        kept.append(value)
-        if len(kept) >= SAMPLE_PER_FIELD:
-            full.add(path)
+
+_PLAIN = frozenset({str, int, float, bool})
+
+
+def _leaves(obj: dict[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
+    """(path, value) of every non-empty scalar of a record, list items included."""
+    for key, value in obj.items():
+        path = prefix + key if prefix else key
+        if type(value) is dict:
+            yield from _leaves(value, path + ".")
+        elif type(value) is list:
+            yield from _list_leaves(value, path + "[]")
+        elif value is not None and value != "" and not (type(value) is str and value in SENTINELS):
+            yield path, value
+
+
+def _list_leaves(items: list[Any], path: str) -> Iterator[tuple[str, Any]]:
+    for item in items:
+        if type(item) is dict:
+            yield from _leaves(item, path + ".")
+        elif type(item) is list:
+            yield from _list_leaves(item, path + "[]")
+        elif item is not None and item != "" and not (type(item) is str and item in SENTINELS):
+            yield path, item
 
 
 def _reader_to_record(name: str) -> Any:

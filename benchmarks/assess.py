@@ -1,0 +1,84 @@
+"""Benchmark: breachdesk assess against DuckDB parsing every record of the same file.
+
+    .venv/bin/python benchmarks/assess.py --events 1,5,10 --users 3000000 --work /tmp/bd-bench
+
+For each size (millions of events) it builds, once, a Mixpanel event export (plain JSON
+Lines) and a people export for a directory of --users users, then in one run times:
+- DuckDB: CREATE TABLE t AS SELECT * FROM read_json(<events>, format='newline_delimited',
+  ignore_errors=true), in a fresh process;
+- breachdesk assess <events> <people> --directory <dir> --out <ws>, in a fresh process;
+and prints seconds, the ratio, events per second and the peak RSS of each process tree.
+Heavy: run by hand, never from the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _measure import measure  # noqa: E402
+
+from breachdesk.demo.export import ExportWriter  # noqa: E402
+from breachdesk.demo.people import build_directory  # noqa: E402
+from breachdesk.services.demo import write_directory  # noqa: E402
+
+
+def build(work: Path, users: int, sizes: list[int]) -> None:
+    done = work / f"built-{users}-{'-'.join(map(str, sizes))}"
+    if done.exists():
+        return
+    rng = random.Random(11)
+    print(f"building a directory of {users:,} users …", flush=True)
+    people, orgs = build_directory(rng, users)
+    write_directory(work / "directory", people, orgs)
+    exported = [u for u in people if rng.random() < 0.6]
+    writer = ExportWriter(rng, people, orgs)
+    writer.write_people_jsonl(work / "people.jsonl", exported, [])
+    for size in sizes:
+        print(f"building {size} M events …", flush=True)
+        writer.truth = type(writer.truth)()
+        writer.write_events(
+            work / f"events-{size}m.jsonl", exported, size * 1_000_000, [], lambda _: None,
+            compress=False,
+        )  # fmt: skip
+    done.touch()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", default="1,5,10", help="sizes in millions of events")
+    parser.add_argument("--users", type=int, default=3_000_000)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/bd-bench"))
+    parser.add_argument("--no-directory", action="store_true")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.events.split(",")]
+    args.work.mkdir(parents=True, exist_ok=True)
+    build(args.work, args.users, sizes)
+    python = sys.executable
+    bd = str(Path(python).parent / "breachdesk")
+    print(f"{'events':>8} {'GB':>6} {'duckdb s':>9} {'assess s':>9} {'ratio':>6} "
+          f"{'events/s':>10} {'duckdb MB':>10} {'assess MB':>10}")  # fmt: skip
+    for size in sizes:
+        events = args.work / f"events-{size}m.jsonl"
+        sql = (
+            'import duckdb; duckdb.sql("CREATE TABLE t AS SELECT * FROM read_json('
+            f"'{events}', format='newline_delimited', ignore_errors=true)\")"
+        )
+        parse = measure([python, "-c", sql])
+        cmd = [bd, "assess", str(events), str(args.work / "people.jsonl"),
+               "--out", str(args.work / f"ws-{size}m")]  # fmt: skip
+        if not args.no_directory:
+            cmd += ["--directory", str(args.work / "directory")]
+        run = measure(cmd)
+        gb = events.stat().st_size / 1e9
+        print(f"{size:>7}M {gb:>6.2f} {parse.seconds:>9.1f} {run.seconds:>9.1f} "
+              f"{run.seconds / parse.seconds:>6.2f} {size * 1e6 / run.seconds:>10,.0f} "
+              f"{parse.peak_rss_mb:>10,.0f} {run.peak_rss_mb:>10,.0f}", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
