@@ -6,6 +6,7 @@ Exit codes: 0 done, nothing sensitive found · 1 done, sensitive findings presen
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import sys
@@ -84,6 +85,13 @@ def _fail(exc: BaseException) -> None:
     raise typer.Exit(EXIT_INTERNAL)
 
 
+def _logging(verbose: bool) -> None:
+    if verbose:
+        logging.basicConfig(
+            level=logging.INFO, stream=sys.stderr, format="breachdesk: %(name)s: %(message)s"
+        )
+
+
 def _line(text: str) -> None:
     """One unwrapped line on standard error (errors are one line, whatever the width)."""
     sys.stderr.write(text.replace("\n", " ") + "\n")
@@ -148,6 +156,9 @@ def assess(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print impact.json instead of the summary.")
     ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log each stage and its time (no values).")
+    ] = False,
 ) -> None:
     """Inventory, scan and (with --directory) match a vendor's export into a workspace.
 
@@ -157,6 +168,7 @@ def assess(
     from breachdesk.services.assess import AssessRequest
     from breachdesk.services.assess import assess as run_assess
 
+    _logging(verbose)
     request = AssessRequest(
         exports=exports,
         out=out_dir,

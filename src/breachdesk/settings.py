@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from breachdesk.errors import SettingsError
+from breachdesk.private import write_private
 
 SETTINGS_FILE = "breachdesk.toml"
 
@@ -88,7 +89,5 @@ def write_settings(workspace: Path, settings: Settings) -> Path:
     """Write the incident's settings to ``WORKSPACE/breachdesk.toml``."""
     data = settings.model_dump(mode="json", exclude_none=True)
     path = workspace / SETTINGS_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
-    tmp.replace(path)
+    write_private(path, tomli_w.dumps(data).encode("utf-8"))
     return path

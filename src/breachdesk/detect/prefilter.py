@@ -13,6 +13,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any
 
+_hs: Any
 try:  # an optional speed-up: the scan is the same without it, only slower
     import hyperscan as _hs
 except ImportError:  # pragma: no cover - exercised where the wheel is missing

@@ -3,16 +3,35 @@ signatures with the fields they exposed, findings, rejects. Mergeable, in input 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from breachdesk.domain.identity import Token
+import orjson
+
+from breachdesk.domain.identity import Token, TokenKind
 from breachdesk.sources.base import RejectReason
 from breachdesk.taxonomy import FindingKind
 
 SAMPLE_PER_FIELD = 200
 
-Signature = tuple[Token, ...]
+# A record's identity tokens, encoded (sorted ``[kind, value]`` pairs as JSON bytes): cheap to
+# hash, to pickle between processes and to compare, and unambiguous whatever the values hold.
+Signature = bytes
+# What a scanning process sends per signature: records, shape ids, finding kinds, country.
+SignatureCounts = tuple[int, tuple[int, ...], tuple[str, ...], str]
+
+
+def encode_signature(tokens: Iterable[Token]) -> Signature:
+    return orjson.dumps(sorted({(t.kind.value, t.value) for t in tokens}))
+
+
+def decode_signature(signature: Signature) -> tuple[Token, ...]:
+    return tuple(Token(TokenKind(kind), value) for kind, value in orjson.loads(signature))
+
+
+def is_personal(signature: Signature) -> bool:
+    return any(t.kind is not TokenKind.DEVICE_ID for t in decode_signature(signature))
 
 
 @dataclass(slots=True)
@@ -52,6 +71,7 @@ class UnitResult:
     """The aggregate of one work unit (or, after merging, of the whole run)."""
 
     source: int = -1
+    size: int = 0  # bytes of raw input this unit covered (for progress)
     lines: int = 0
     blank: int = 0
     read: int = 0
@@ -63,7 +83,7 @@ class UnitResult:
     scanned_values: int = 0
     scanned_fields: set[str] = field(default_factory=set)
     shapes: list[tuple[str, ...]] = field(default_factory=list)
-    signatures: dict[Signature, SignatureStats] = field(default_factory=dict)
+    signatures: dict[Signature, SignatureCounts] = field(default_factory=dict)
     org_ids: set[str] = field(default_factory=set)
     anonymous: int = 0
     findings: list[RawFinding] = field(default_factory=list)
@@ -76,6 +96,7 @@ class RunAggregate:
 
     def __init__(self) -> None:
         self.total = UnitResult()
+        self.signatures: dict[Signature, SignatureStats] = {}
         self.per_source: dict[int, UnitResult] = {}
         self._shape_ids: dict[tuple[str, ...], int] = {}
         self._next_record: dict[int, int] = {}
@@ -101,15 +122,17 @@ class RunAggregate:
         total.scanned_values += unit.scanned_values
         total.scanned_fields |= unit.scanned_fields
         remap = [self._shape_id(shape) for shape in unit.shapes]
-        for sig, stats in unit.signatures.items():
-            mine = total.signatures.get(sig)
+        signatures = self.signatures
+        for sig, (records, shapes, kinds, country) in unit.signatures.items():
+            mine = signatures.get(sig)
             if mine is None:
-                mine = total.signatures[sig] = SignatureStats()
-            mine.records += stats.records
-            mine.shapes.update(remap[s] for s in stats.shapes)
-            mine.kinds |= stats.kinds
-            if not mine.country:
-                mine.country = stats.country
+                mine = signatures[sig] = SignatureStats()
+            mine.records += records
+            mine.shapes.update([remap[s] for s in shapes])
+            if kinds:
+                mine.kinds.update(FindingKind(k) for k in kinds)
+            if country and not mine.country:
+                mine.country = country
         total.org_ids |= unit.org_ids
         total.anonymous += unit.anonymous
         for finding in unit.findings:

@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from breachdesk.directory.loader import Directory
-from breachdesk.domain.identity import TokenKind
+from breachdesk.domain.identity import Token, TokenKind
 from breachdesk.domain.impact import (
     UNMATCHED_REASONS,
     AffectedOrganization,
@@ -24,7 +24,6 @@ from breachdesk.domain.impact import (
     Impact,
     UnmatchedIdentity,
 )
-from breachdesk.engine.aggregate import Signature
 from breachdesk.taxonomy import Category
 
 CATEGORY_BITS = {category: 1 << i for i, category in enumerate(Category)}
@@ -38,7 +37,7 @@ def categories_of(mask: int) -> tuple[str, ...]:
 class SignatureRow:
     """One distinct identity set of the export, as the matcher needs it."""
 
-    signature: Signature
+    signature: tuple[Token, ...]
     records: int
     mask: int
     country: str

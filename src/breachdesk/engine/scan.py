@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate, compress
-from operator import truth
+from operator import not_
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,8 @@ from breachdesk.engine.aggregate import (
     RawFinding,
     RejectRow,
     Signature,
-    SignatureStats,
     UnitResult,
+    encode_signature,
 )
 from breachdesk.sources.base import IdentityKeys, RejectReason
 from breachdesk.sources.framing import LineBlock, RecordBatch, Reject, WorkUnit
@@ -104,8 +104,18 @@ class _UnitScan:
         self.shape_counts: list[int] = []
         self.full: set[str] = set()
         self.sampled_shapes: set[int] = set()  # shapes whose every field has its sample
-        self.id_tokens: dict[object, Token | None] = {}
-        self.pairs: dict[tuple[Signature, int], int] = {}
+        self.identity_keys = (*self.user_keys, *self.email_keys, *self.device_keys)
+        self.no_identity = (None,) * len(self.identity_keys)
+        self.no_orgs = (None,) * len(self.org_keys)
+        self.identities: dict[tuple[Any, ...], tuple[Signature, bool]] = {}
+        self.stats: dict[Signature, list[Any]] = {}  # [records, shape ids, country]
+        self.identity_roles = (
+            *(_USER for _ in self.user_keys),
+            *(_MAIL for _ in self.email_keys),
+            *(_DEVICE_ROLE for _ in self.device_keys),
+        )
+        self.kinds: dict[Signature, set[str]] = {}
+        self.raw_orgs: set[str | int | float] = set()
 
     def run(self) -> UnitResult:
         if isinstance(self.unit, LineBlock):
@@ -116,17 +126,20 @@ class _UnitScan:
         for shape, count in zip(res.shapes, self.shape_counts, strict=True):
             for path in shape:
                 res.present[path] = res.present.get(path, 0) + count
-        for (signature, shape_id), count in self.pairs.items():
-            stats = res.signatures.get(signature)
-            if stats is None:
-                stats = res.signatures[signature] = SignatureStats()
-            stats.records += count
-            stats.shapes.add(shape_id)
+        for value in self.raw_orgs:
+            org = normalize_id(value)
+            if org is not None:
+                res.org_ids.add(org)
+        kinds = self.kinds
+        for signature, (count, shapes, code) in self.stats.items():
+            found = tuple(sorted(kinds[signature])) if signature in kinds else ()
+            res.signatures[signature] = (count, tuple(shapes), found, code)
         return res
 
     def _lines(self, unit: LineBlock) -> None:
         res = self.result
         data = unit.data
+        res.size = len(data)
         lines = data.split(b"\n")
         if data.endswith(b"\n"):
             lines.pop()
@@ -181,61 +194,62 @@ class _UnitScan:
     def _reject(self, line: int, reason: RejectReason, message: str) -> None:
         self.result.rejects.append(RejectRow(self.unit.source, line, reason, message))
 
-    def _user_token(self, value: object) -> Token | None:
-        cache = self.id_tokens
-        try:
-            return cache[value]
-        except KeyError:
-            pass
-        except TypeError:  # an unhashable value (a list or object) is no id
-            return None
-        token = user_id_token(value)
-        if len(cache) > 200_000:
-            cache.clear()
-        cache[value] = token
-        return token
+    def _identify(self, raw: tuple[Any, ...]) -> tuple[Signature, bool]:
+        """The signature of one combination of identity values, and whether it is personal."""
+        pairs: list[tuple[str, str]] = []
+        personal = False
+        for role, value in zip(self.identity_roles, raw, strict=True):
+            if value is None:
+                continue
+            if role is _USER:
+                pair = _plain_user_id(value) or _pair(user_id_token(value))
+            elif role is _MAIL:
+                pair = _pair(email_token(value))
+            else:
+                pair = _plain_device_id(value) or _pair(device_token(value))
+            if pair is not None:
+                pairs.append(pair)
+                personal = personal or pair[0] != _DEVICE
+        if len(pairs) > 1:
+            pairs = sorted(set(pairs))
+        return orjson.dumps(pairs), personal
+
+    def _country(self, get: Any) -> str:
+        for key in self.country_keys:
+            code = get(key)
+            if type(code) is str and len(code) == 2 and code.isalpha():
+                return code.upper()
+        return ""
 
     def _record(
         self, source: int, line: int, number: int, bag: dict[str, Any], candidate: bool
     ) -> None:
         res = self.result
         get = bag.get
-        tokens: list[Token] = []
-        personal = False
-        for key in self.user_keys:
-            value = get(key)
-            if value is not None:
-                token = self._user_token(value)
-                if token is not None:
-                    tokens.append(token)
-                    personal = personal or token.kind is not TokenKind.DEVICE_ID
-        for key in self.email_keys:
-            value = get(key)
-            if value is not None:
-                token = email_token(value)
-                if token is not None:
-                    tokens.append(token)
-                    personal = True
-        for key in self.device_keys:
-            value = get(key)
-            if value is not None:
-                token = device_token(value)
-                if token is not None:
-                    tokens.append(token)
-        for key in self.org_keys:
-            value = get(key)
-            if value is None:
-                continue
-            for item in value if type(value) is list else (value,):
-                org = normalize_id(item)
-                if org is not None:
-                    res.org_ids.add(org)
-        if len(tokens) > 1:
-            signature: Signature = tuple(sorted(set(tokens)))
+        raw = tuple(map(get, self.identity_keys))
+        if raw == self.no_identity:
+            signature: Signature = _NO_IDENTITY
+            personal = False
         else:
-            signature = tuple(tokens)
+            cache = self.identities
+            try:
+                signature, personal = cache[raw]
+            except KeyError:
+                signature, personal = cache[raw] = self._identify(raw)
+                if len(cache) > 500_000:
+                    cache.clear()
+            except TypeError:  # a list or object under an identity key
+                signature, personal = self._identify(raw)
         if not personal:
             res.anonymous += 1
+        orgs = tuple(map(get, self.org_keys))
+        if orgs != self.no_orgs:
+            raw_orgs = self.raw_orgs
+            for value in orgs:
+                if type(value) is list:
+                    raw_orgs.update(item for item in value if type(item) in _ID_TYPES)
+                elif value is not None and type(value) in _ID_TYPES:
+                    raw_orgs.add(value)
         if self.time_key is not None:
             stamp = get(self.time_key)
             if stamp.__class__ is int or stamp.__class__ is float:
@@ -246,13 +260,15 @@ class _UnitScan:
                     res.time_last = seconds
 
         values = bag.values()
-        shape = tuple(compress(bag, map(truth, values)))
-        if (
-            len(shape) != len(bag)
-            or not set(map(type, values)) <= _PLAIN
-            or not SENTINELS.isdisjoint(values)
-        ):
-            # falsy values (0, False, "", []), containers or sentinels: walk the record
+        if set(map(type, values)) <= _SCALARS:
+            if _EMPTY.isdisjoint(values):
+                shape = tuple(bag)
+            else:
+                empty = list(map(_EMPTY.__contains__, values))
+                shape = tuple(compress(bag, map(not_, empty)))
+                res.empty_paths.update(compress(bag, empty))
+        else:
+            # nested objects or lists: walk the record
             paths: list[str] = []
             self._has_lists = False
             self._walk(bag, "", paths)
@@ -266,22 +282,16 @@ class _UnitScan:
         res.scanned_values += len(shape)
         if shape_id not in self.sampled_shapes:
             self._sample_record(bag, shape, shape_id)
-        pair = (signature, shape_id)
-        self.pairs[pair] = self.pairs.get(pair, 0) + 1
-        country = ""
-        for key in self.country_keys:
-            code = get(key)
-            if code.__class__ is str and len(code) == 2 and code.isalpha():
-                country = code.upper()
-                break
-        if country or candidate:
-            stats = res.signatures.get(signature)
-            if stats is None:
-                stats = res.signatures[signature] = SignatureStats()
-            if country and not stats.country:
-                stats.country = country
-            if candidate:
-                self._scan_record(source, line, number, bag, signature, stats)
+        stats = self.stats.get(signature)
+        if stats is None:
+            self.stats[signature] = [1, {shape_id}, self._country(get)]
+        else:
+            stats[0] += 1
+            stats[1].add(shape_id)
+            if not stats[2]:
+                stats[2] = self._country(get)
+        if candidate:
+            self._scan_record(source, line, number, bag, signature)
 
     def _sample_record(self, bag: dict[str, Any], shape: tuple[str, ...], shape_id: int) -> None:
         """Keep the first values of each field, for the classifier."""
@@ -308,7 +318,6 @@ class _UnitScan:
         number: int,
         bag: dict[str, Any],
         signature: Signature,
-        stats: SignatureStats,
     ) -> None:
         scanner = self.worker.scanner
         findings = self.result.findings
@@ -316,7 +325,7 @@ class _UnitScan:
             if value.__class__ is bool:
                 continue
             for hit in scanner.scan_value(path, value):
-                stats.kinds.add(hit.kind)
+                self.kinds.setdefault(signature, set()).add(hit.kind.value)
                 findings.append(
                     RawFinding(
                         source=source,
@@ -374,7 +383,55 @@ class _UnitScan:
                 paths.append(path)
 
 
-_PLAIN = frozenset({str, int, float, bool})
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_ID_TYPES = frozenset({str, int, float})
+# Scalar values that mean "nothing here"; [] and {} are handled by the walk.
+_EMPTY = frozenset({None, "", *SENTINELS})
+_NO_IDENTITY = encode_signature(())
+_DEVICE = TokenKind.DEVICE_ID.value
+_USER_ID = TokenKind.USER_ID.value
+_MAYBE_SPECIAL = frozenset("@ \t\n\r\x0b\x0c$")
+
+
+def _plain_user_id(value: Any) -> tuple[str, str] | None:
+    """The common case of ``user_id_token``, without its checks; None means "ask it".
+
+    A string with no ``@``, no surrounding space, not starting with ``$`` and not of hash
+    length is a plain user id; so is any integer that is not 32 or 64 digits long.
+    """
+    kind = type(value)
+    if kind is str:
+        if (
+            value
+            and len(value) not in (32, 64)
+            and value[0] not in _MAYBE_SPECIAL
+            and value[-1] not in _MAYBE_SPECIAL
+            and "@" not in value
+        ):
+            return (_USER_ID, value)
+        return None
+    if kind is int:
+        text = str(value)
+        return (_USER_ID, text) if len(text) not in (32, 64) else None
+    return None
+
+
+_USER, _MAIL, _DEVICE_ROLE = "user", "mail", "device"
+
+
+def _pair(token: Token | None) -> tuple[str, str] | None:
+    return (token.kind.value, token.value) if token is not None else None
+
+
+def _plain_device_id(value: Any) -> tuple[str, str] | None:
+    if (
+        type(value) is str
+        and value
+        and value[0] not in _MAYBE_SPECIAL
+        and value[-1] not in _MAYBE_SPECIAL
+    ):
+        return (_DEVICE, value)
+    return None
 
 
 def _leaves(obj: dict[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:

@@ -1,35 +1,16 @@
-"""Atomic, owner-only file writes, and CSV that a spreadsheet cannot turn into formulas."""
+"""CSV that a spreadsheet cannot turn into formulas, sorted so reruns are byte-identical."""
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
-import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
+
+from breachdesk.private import write_private
+
+__all__ = ["csv_bytes", "safe_cell", "write_private"]
 
 _FORMULA_START = ("=", "+", "-", "@")
-
-
-def write_private(path: Path, data: bytes) -> str:
-    """Write ``data`` to ``path`` atomically (temporary name, then rename), mode 0600.
-
-    Returns the SHA-256 of what was written.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return hashlib.sha256(data).hexdigest()
 
 
 def safe_cell(value: object) -> str:

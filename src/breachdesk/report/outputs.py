@@ -14,7 +14,7 @@ from breachdesk.detect.inventory import FieldEntry
 from breachdesk.directory.loader import Directory
 from breachdesk.domain.identity import Token, TokenKind, mask_token
 from breachdesk.domain.impact import Impact
-from breachdesk.engine.aggregate import RunAggregate
+from breachdesk.engine.aggregate import RunAggregate, decode_signature, is_personal
 from breachdesk.engine.match import SignatureRow
 from breachdesk.report.files import csv_bytes, write_private
 from breachdesk.report.html import render_report
@@ -30,6 +30,7 @@ class AssessOutputs:
     aggregate: RunAggregate
     inventory: list[FieldEntry]
     rows: list[SignatureRow]
+    signature_index: dict[bytes, int]  # encoded signature -> its row
     impact: Impact | None
     directory: Directory | None
     skipped: list[tuple[str, str]]
@@ -52,12 +53,13 @@ def _finding_users(out: AssessOutputs) -> list[tuple[str, ...]]:
     total = out.aggregate.total
     result: list[tuple[str, ...]] = []
     if out.impact is not None:
-        index = {row.signature: i for i, row in enumerate(out.rows)}
         for finding in total.findings:
-            result.append(out.impact.users_by_signature.get(index[finding.signature], ()))
+            index = out.signature_index[finding.signature]
+            result.append(out.impact.users_by_signature.get(index, ()))
         return result
     for finding in total.findings:
-        ids = tuple(t.value for t in finding.signature if t.kind is TokenKind.USER_ID)
+        tokens = decode_signature(finding.signature)
+        ids = tuple(t.value for t in tokens if t.kind is TokenKind.USER_ID)
         result.append(ids[:1])
     return result
 
@@ -96,7 +98,7 @@ def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
         if out.impact is not None:
             people = len({u for _, users in mine for u in users})
         else:
-            people = len({f.signature for f, _ in mine if _personal(f.signature)})
+            people = len({f.signature for f, _ in mine if is_personal(f.signature)})
         distinct = len({f.fingerprint for f, _ in mine})
         if mine:
             statement = (

@@ -5,35 +5,38 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import logging
 import os
-from collections import deque
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from breachdesk import __version__
-from breachdesk.detect.inventory import build_inventory
+from breachdesk.detect.inventory import FieldEntry, build_inventory
 from breachdesk.detect.rules import builtin_rule_files
 from breachdesk.directory.loader import Directory, directory_digest, load_directory
 from breachdesk.domain.impact import Impact
-from breachdesk.engine.aggregate import RunAggregate
+from breachdesk.engine.aggregate import RunAggregate, decode_signature
 from breachdesk.engine.match import CATEGORY_BITS, SignatureRow, match_impact
 from breachdesk.engine.scan import ScanConfig, scan_units
 from breachdesk.errors import EXIT_FINDINGS, EXIT_OK, ExportError
 from breachdesk.report.outputs import AssessOutputs, write_outputs
 from breachdesk.services.workspace import hmac_key, prepare_workspace
-from breachdesk.settings import load_settings, write_settings
+from breachdesk.settings import Settings, load_settings, write_settings
 from breachdesk.sources.base import IdentityKeys
 from breachdesk.sources.files import InputFile, expand_inputs, open_inputs
-from breachdesk.sources.framing import LineBlock, RecordBatch, WorkUnit, frame, recognise
-from breachdesk.sources.registry import readers
+from breachdesk.sources.framing import WorkUnit, frame, recognise
+from breachdesk.sources.registry import get_reader, readers
 from breachdesk.store import append_event, open_store
 from breachdesk.taxonomy import Category
 
 ProgressFn = Callable[[str, int, int | None], None]
+log = logging.getLogger("breachdesk.assess")
 
 TIME_KEYS = {"mixpanel.events": "time"}
 COUNTRY_KEYS = ("mp_country_code", "$country_code", "country_code")
@@ -71,6 +74,14 @@ def rules_version() -> str:
     return f"builtin-{digest.hexdigest()[:12]}"
 
 
+@contextmanager
+def _stage(name: str) -> Iterator[None]:
+    """Log how long a stage took (seconds only, never values)."""
+    start = time.perf_counter()
+    yield
+    log.info("%s: %.2f s", name, time.perf_counter() - start)
+
+
 def _sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -92,12 +103,10 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
     directory: Directory | None = None
     directory_sha: str | None = None
     if request.directory is not None:
-        directory = load_directory(
-            request.directory,
-            allow_duplicate_emails=request.allow_duplicate_emails
-            or settings.allow_duplicate_emails,
-        )
-        directory_sha = directory_digest(request.directory)
+        with _stage("directory"):
+            allow = request.allow_duplicate_emails or settings.allow_duplicate_emails
+            directory = load_directory(request.directory, allow_duplicate_emails=allow)
+            directory_sha = directory_digest(request.directory)
 
     entries, skipped = _recognise(request.exports)
     if not entries:
@@ -119,25 +128,19 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
             for entry in entries:
                 if entry.item.path not in hashes:
                     hashes[entry.item.path] = hasher.submit(_sha256_file, entry.item.path)
-            aggregate = _scan(entries, settings.identity_keys, key, settings, request, report)
+            with _stage("scan"):
+                aggregate = _scan(entries, settings, key, request.workers, report)
             input_hashes = {path: fut.result() for path, fut in hashes.items()}
-
-        inventory = build_inventory(aggregate.total)
-        categories = {f.path: f.category for f in inventory}
-        shape_masks = [_mask(categories.get(p) for p in shape) for shape in aggregate.total.shapes]
-        rows = []
-        for signature, stats in aggregate.total.signatures.items():
-            mask = 0
-            for shape_id in stats.shapes:
-                mask |= shape_masks[shape_id]
-            mask |= _mask(kind.category for kind in stats.kinds)
-            rows.append(SignatureRow(signature, stats.records, mask, stats.country))
+        with _stage("inventory"):
+            inventory = build_inventory(aggregate.total)
+            rows = _signature_rows(aggregate, inventory)
+        signature_index = {sig: i for i, sig in enumerate(aggregate.signatures)}
         impact: Impact | None = None
         if directory is not None:
-            report("match", 0, None)
-            sig_index = {row.signature: i for i, row in enumerate(rows)}
-            wanted = [sig_index[f.signature] for f in aggregate.total.findings]
-            impact = match_impact(rows, aggregate.total.org_ids, directory, wanted)
+            report("match", 0, 1)
+            wanted = [signature_index[f.signature] for f in aggregate.total.findings]
+            with _stage("match"):
+                impact = match_impact(rows, aggregate.total.org_ids, directory, wanted)
             report("match", 1, 1)
         provenance: dict[str, Any] = {
             "tool_version": __version__,
@@ -165,17 +168,18 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
             aggregate=aggregate,
             inventory=inventory,
             rows=rows,
+            signature_index=signature_index,
             impact=impact,
             directory=directory,
             skipped=skipped,
-            sources=[_display_name(e.item) for e in entries],
+            sources=[e.item.name for e in entries],
             reveal=request.reveal,
         )
         settings.inputs = [str(p.resolve()) for p in request.exports]
         settings.directory = str(request.directory.resolve()) if request.directory else None
         write_settings(workspace, settings)
-        os.chmod(workspace / "breachdesk.toml", 0o600)
-        written = write_outputs(outputs, finished=_now())
+        with _stage("outputs"):
+            written = write_outputs(outputs, finished=_now())
         append_event(
             store,
             "assess.finished",
@@ -194,16 +198,27 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
     return AssessResult(workspace, written.impact, EXIT_FINDINGS if sensitive else EXIT_OK, notes)
 
 
+def _signature_rows(aggregate: RunAggregate, inventory: list[FieldEntry]) -> list[SignatureRow]:
+    """Each distinct identity set with the categories its records and findings expose."""
+    categories = {f.path: f.category for f in inventory}
+    shape_masks = [_mask(categories.get(p) for p in shape) for shape in aggregate.total.shapes]
+    rows = []
+    for signature, stats in aggregate.signatures.items():
+        mask = 0
+        for shape_id in stats.shapes:
+            mask |= shape_masks[shape_id]
+        if stats.kinds:
+            mask |= _mask(kind.category for kind in stats.kinds)
+        rows.append(SignatureRow(decode_signature(signature), stats.records, mask, stats.country))
+    return rows
+
+
 def _mask(categories: Any) -> int:
     mask = 0
     for category in categories:
         if category is not None:
             mask |= CATEGORY_BITS[Category(category)]
     return mask
-
-
-def _display_name(item: InputFile) -> str:
-    return item.name
 
 
 def _display_path(item: InputFile) -> str:
@@ -233,64 +248,43 @@ def _recognise(exports: Sequence[Path]) -> tuple[list[InputEntry], list[tuple[st
 
 def _scan(
     entries: list[InputEntry],
-    extra_keys: Any,
+    settings: Settings,
     key: bytes,
-    settings: Any,
-    request: AssessRequest,
+    workers: int | None,
     report: ProgressFn,
 ) -> RunAggregate:
-    extra = IdentityKeys(
-        tuple(extra_keys.user_ids),
-        tuple(extra_keys.emails),
-        tuple(extra_keys.device_ids),
-        tuple(extra_keys.org_keys),
+    extra = settings.identity_keys
+    extra_keys = IdentityKeys(
+        tuple(extra.user_ids), tuple(extra.emails), tuple(extra.device_ids), tuple(extra.org_keys)
     )
     config = ScanConfig(
-        keys={r.name: r.keys.extended(extra) for r in readers()},
+        keys={r.name: r.keys.extended(extra_keys) for r in readers()},
         time_keys=TIME_KEYS,
         country_keys=COUNTRY_KEYS,
         hmac_key=key,
         max_record=settings.max_record_bytes,
     )
-    workers = request.workers if request.workers is not None else settings.workers
-    workers = workers or (os.cpu_count() or 1)
-    total_bytes = sum(e.item.path.stat().st_size for e in entries)
+    processes = (workers if workers is not None else settings.workers) or os.cpu_count() or 1
     plain = all(e.item.compression == "none" for e in entries)
+    total = sum(e.item.path.stat().st_size for e in entries) if plain else None
+
+    def units() -> Iterator[WorkUnit]:
+        for index, entry in enumerate(entries):
+            if entry.reader != "none":
+                reader = get_reader(entry.reader)
+                yield from frame(entry.item, index, reader, settings.max_record_bytes)
+
     aggregate = RunAggregate()
     done = 0
-
-    def units() -> Any:
-        from breachdesk.sources.registry import get_reader
-
-        for index, entry in enumerate(entries):
-            if entry.reader == "none":
-                continue
-            reader = get_reader(entry.reader)
-            yield from frame(entry.item, index, reader, settings.max_record_bytes)
-
-    def size(unit: WorkUnit) -> int:
-        if isinstance(unit, LineBlock):
-            return len(unit.data)
-        if isinstance(unit, RecordBatch):
-            return 0
-        return 0
-
-    report("scan", 0, total_bytes if plain else None)
-    pending_sizes: deque[int] = deque()
-
-    def sized() -> Any:
-        for unit in units():
-            pending_sizes.append(size(unit))
-            yield unit
-
+    report("scan", 0, total)
     # merging creates millions of small acyclic objects: keep the cyclic GC out of it
     enabled = gc.isenabled()
     gc.disable()
     try:
-        for result in scan_units(sized(), config, workers):
+        for result in scan_units(units(), config, processes):
             aggregate.merge(result)
-            done += pending_sizes.popleft() if pending_sizes else 0
-            report("scan", done, total_bytes if plain else None)
+            done += result.size
+            report("scan", done, total)
     finally:
         if enabled:
             gc.enable()

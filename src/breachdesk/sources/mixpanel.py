@@ -64,6 +64,9 @@ class EventsReader:
         props = obj.get("properties")
         if "event" not in obj or not isinstance(props, dict):
             return None
+        if len(obj) == 2 and "event" not in props:
+            props["event"] = obj["event"]  # the common shape: reuse the parsed dict
+            return props
         bag = {k: v for k, v in obj.items() if k != "properties"}
         bag.update(props)
         return bag
