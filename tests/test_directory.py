@@ -10,7 +10,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from breachdesk.directory import load_directory
+from breachdesk.directory import load_directory, read_directory_rows
 from breachdesk.errors import DirectoryError
 
 SMALL = Path(__file__).parent / "data" / "small" / "directory"
@@ -24,12 +24,26 @@ def _copy(tmp_path: Path) -> Path:
 
 def test_values_are_normalised(tmp_path: Path) -> None:
     d = load_directory(_copy(tmp_path))
-    i = d.user_ids.index("u2")
-    assert d.emails[i] == ("bob.builder@example.org", "bob.old@example.org")
-    assert d.locales[d.user_ids.index("u5")] == "pt-BR"
-    assert d.mfa[d.user_ids.index("u3")] is None
-    assert d.active[d.user_ids.index("u4")] is False
+    users = {u.user_id: u for u in d.iter_users()}
+    assert users["u2"].emails == ("bob.builder@example.org", "bob.old@example.org")
+    assert users["u5"].locale == "pt-BR"
+    assert users["u3"].mfa_enabled is None
+    assert users["u4"].active is False
     assert any("read as member" in n for n in d.notes)
+
+
+def test_columnar_reader_agrees_with_row_reader(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    users = folder / "users.csv"
+    # non-ASCII and decomposed emails, a BOM, CRLF, a quoted newline in a name
+    text = users.read_text().replace("u11,ken@example.com,Ken,", 'u11, KÉN@Example.com ,"Ken\nK",')
+    users.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    fast = load_directory(folder)
+    slow = read_directory_rows(folder)
+    assert fast.users.equals(slow.users)
+    assert fast.memberships.equals(slow.memberships)
+    assert fast.org_ids == slow.org_ids
+    assert fast.notes == slow.notes
 
 
 @pytest.mark.parametrize(
@@ -77,7 +91,5 @@ def test_parquet_gives_the_same_directory(tmp_path: Path) -> None:
         (folder / f"{stem}.csv").unlink()
     from_parquet = load_directory(folder)
     from_csv = load_directory(_copy(tmp_path / "again"))
-    assert from_parquet.user_ids == from_csv.user_ids
-    assert from_parquet.emails == from_csv.emails
-    assert from_parquet.mfa == from_csv.mfa
-    assert from_parquet.memberships == from_csv.memberships
+    assert from_parquet.users.equals(from_csv.users)
+    assert from_parquet.memberships.equals(from_csv.memberships)

@@ -41,7 +41,7 @@ def test_integer_ids_become_decimal(value: int) -> None:
     token = user_id_token(value)
     assert token is not None and token.value == str(value)
     # a 32- or 64-digit number is hex-shaped too: it is also tried as a hashed email
-    hex_shaped = len(str(value)) in (32, 64)
+    hex_shaped = value >= 0 and len(str(value)) in (32, 64)
     assert token.kind is (TokenKind.HASHED_EMAIL if hex_shaped else TokenKind.USER_ID)
 
 

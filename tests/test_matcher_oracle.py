@@ -10,8 +10,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from breachdesk.directory.loader import Directory
-from breachdesk.domain.directory import Membership, Role
+from breachdesk.directory import Directory
+from breachdesk.domain.directory import DirectoryUser, Membership, Role
 from breachdesk.domain.identity import (
     Token,
     TokenKind,
@@ -39,22 +39,25 @@ def incidents(draw: st.DrawFn) -> tuple[Directory, list[tuple[frozenset[Token], 
     user_ids = [f"u{i}" for i in range(n_users)]
     pool = list(dict.fromkeys(normalize_email(e) for e in EMAILS))
     emails = draw(st.permutations(pool))
-    directory = Directory(path=Path("."))
-    for i, uid in enumerate(user_ids):
-        own = (emails[i],) if i < len(emails) else ()
-        directory.user_ids.append(uid)
-        directory.emails.append(own)
-        directory.locales.append("en")
-        directory.countries.append(draw(st.sampled_from(["", "US", "DE"])))
-        directory.regions.append("")
-        directory.mfa.append(draw(st.sampled_from([True, False, None])))
-        directory.active.append(draw(st.booleans()))
+    users = [
+        DirectoryUser(
+            user_id=uid,
+            emails=(emails[i],) if i < len(emails) else (),
+            locale="en",
+            country=draw(st.sampled_from(["", "US", "DE"])),
+            region="",
+            mfa_enabled=draw(st.sampled_from([True, False, None])),
+            active=draw(st.booleans()),
+        )
+        for i, uid in enumerate(user_ids)
+    ]
     orgs = ["o1", "o2", "o3"]
-    directory.org_ids = list(orgs)
-    for uid in user_ids:
-        for org in draw(st.lists(st.sampled_from(orgs), max_size=2, unique=True)):
-            role = draw(st.sampled_from(list(Role)))
-            directory.memberships.append(Membership(uid, org, role))
+    memberships = [
+        Membership(uid, org, draw(st.sampled_from(list(Role))))
+        for uid in user_ids
+        for org in draw(st.lists(st.sampled_from(orgs), max_size=2, unique=True))
+    ]
+    directory = Directory.from_records(users, memberships, orgs, Path("."))
 
     def md5(e: str) -> str:
         return hashlib.md5(normalize_email(e).encode(), usedforsecurity=False).hexdigest()
@@ -92,7 +95,7 @@ def test_engine_agrees_with_reference(
 ) -> None:
     directory, records = case
     expected = match_reference(
-        records, list(directory.users()), directory.memberships, directory.org_ids
+        records, list(directory.iter_users()), list(directory.iter_memberships()), directory.org_ids
     )
     grouped: dict[tuple[Token, ...], int] = defaultdict(int)
     orgs_seen: set[str] = set()
@@ -112,7 +115,7 @@ def test_engine_agrees_with_reference(
         index = list(grouped).index(tuple(sorted(tokens)))
         assert set(got.users_by_signature.get(index, ())) == users
     for org in got.organizations:
-        members = {m.user_id for m in directory.memberships if m.org_id == org.org_id}
+        members = {m.user_id for m in directory.iter_memberships() if m.org_id == org.org_id}
         assert org.affected_members == len(members & set(expected.affected_users))
 
 

@@ -1,264 +1,215 @@
-"""Reading ``users``, ``organizations`` and ``memberships`` (CSV or Parquet) into a
-columnar, validated :class:`Directory`. Every error names the file, line and field, and
-never prints a personal value."""
+"""Loading the directory fast: Arrow's CSV reader and vectorised checks.
+
+Whenever a check fails, or a file is not plain enough for the columnar reader (invalid
+UTF-8, a row with the wrong number of fields), the row-by-row reader in ``rows`` reads the
+folder instead: it names the exact file, line and field, and it is the reference this
+reader agrees with (a test holds them together).
+"""
 
 from __future__ import annotations
 
 import csv
-import hashlib
-import re
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from breachdesk.domain.directory import DirectoryUser, Membership, Role
-from breachdesk.domain.identity import normalize_email, normalize_id
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from breachdesk.directory.model import MEMBERSHIPS_SCHEMA, USERS_SCHEMA, Directory
+from breachdesk.directory.rows import (
+    MEMBERSHIP_COLUMNS,
+    ORGS_COLUMNS,
+    USERS_COLUMNS,
+    USERS_OPTIONAL,
+    check_duplicate_emails,
+    read_directory_rows,
+    table_path,
+)
+from breachdesk.domain.directory import Role
+from breachdesk.domain.identity import normalize_email
 from breachdesk.errors import DirectoryError
 
-USERS_COLUMNS = ("user_id", "email", "name", "locale", "country", "mfa_enabled", "status")
-USERS_OPTIONAL = ("region", "other_emails")
-ORGS_COLUMNS = ("org_id", "name")
-MEMBERSHIP_COLUMNS = ("user_id", "org_id", "role")
-_LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
-_REGION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
-_TRUE = {"true", "1", "yes", "y", "t"}
-_FALSE = {"false", "0", "no", "n", "f"}
+_TRUE = ["true", "1", "yes", "y", "t"]
+_FALSE = ["false", "0", "no", "n", "f"]
+_ROLES = [r.value for r in Role]
 
 
-@dataclass
-class Directory:
-    """The directory as columns (a 3-million-user directory stays small this way)."""
-
-    path: Path
-    user_ids: list[str] = field(default_factory=list)
-    emails: list[tuple[str, ...]] = field(default_factory=list)  # normalised, primary first
-    locales: list[str] = field(default_factory=list)
-    countries: list[str] = field(default_factory=list)
-    regions: list[str] = field(default_factory=list)
-    mfa: list[bool | None] = field(default_factory=list)
-    active: list[bool] = field(default_factory=list)
-    org_ids: list[str] = field(default_factory=list)
-    memberships: list[Membership] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def users(self) -> Iterator[DirectoryUser]:
-        for i, user_id in enumerate(self.user_ids):
-            yield DirectoryUser(
-                user_id=user_id,
-                emails=self.emails[i],
-                locale=self.locales[i],
-                country=self.countries[i],
-                region=self.regions[i],
-                mfa_enabled=self.mfa[i],
-                active=self.active[i],
-            )
-
-
-def _table_path(folder: Path, stem: str) -> Path:
-    for suffix in (".csv", ".parquet"):
-        candidate = folder / f"{stem}{suffix}"
-        if candidate.is_file():
-            return candidate
-    raise DirectoryError(f"{folder}: missing {stem}.csv (or {stem}.parquet)")
-
-
-def directory_digest(folder: Path) -> str:
-    """SHA-256 over the three files: ``name NUL sha256 LF`` for each, in name order."""
-    outer = hashlib.sha256()
-    for stem in ("memberships", "organizations", "users"):
-        path = _table_path(folder, stem)
-        inner = hashlib.sha256()
-        with path.open("rb") as fh:
-            while block := fh.read(1 << 20):
-                inner.update(block)
-        outer.update(f"{path.name}\0{inner.hexdigest()}\n".encode())
-    return outer.hexdigest()
-
-
-def _rows(
-    path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()
-) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line, row) with every required column present; values as stripped strings."""
-    if path.suffix == ".parquet":
-        yield from _parquet_rows(path, required, optional)
-        return
-    csv.field_size_limit(sys.maxsize)
-    try:
-        fh = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise DirectoryError(f"{path}: cannot be read: {exc.strerror}") from None
-    with fh:
-        reader = csv.reader(fh)
-        try:
-            header = [h.strip().lower() for h in next(reader)]
-        except StopIteration:
-            raise DirectoryError(f"{path}: empty file, expected a header row") from None
-        except UnicodeDecodeError:
-            raise DirectoryError(f"{path}:1: not valid UTF-8") from None
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise DirectoryError(f"{path}:1: missing column {missing[0]}")
-        wanted = [(c, header.index(c)) for c in (*required, *optional) if c in header]
-        last = reader.line_num
-        try:
-            for row in reader:
-                line = last + 1
-                last = reader.line_num
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
-                if len(row) != len(header):
-                    raise DirectoryError(
-                        f"{path}:{line}: {len(row)} fields, the header has {len(header)}"
-                    )
-                yield line, {c: row[i].strip() for c, i in wanted}
-        except UnicodeDecodeError:
-            raise DirectoryError(f"{path}:{last + 1}: not valid UTF-8") from None
-        except csv.Error as exc:
-            raise DirectoryError(f"{path}:{last + 1}: unreadable CSV: {exc}") from None
-
-
-def _parquet_rows(
-    path: Path, required: tuple[str, ...], optional: tuple[str, ...]
-) -> Iterator[tuple[int, dict[str, str]]]:
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises many types for a bad file
-        raise DirectoryError(f"{path}: not a readable Parquet file: {type(exc).__name__}") from None
-    names = [n.lower() for n in table.column_names]
-    missing = [c for c in required if c not in names]
-    if missing:
-        raise DirectoryError(f"{path}: missing column {missing[0]}")
-    wanted = [c for c in (*required, *optional) if c in names]
-    columns = {c: table.column(names.index(c)).to_pylist() for c in wanted}
-    for i in range(table.num_rows):
-        yield i + 1, {c: _cell(columns[c][i]) for c in wanted}
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return normalize_id(value) or "" if not isinstance(value, str) else value.strip()
-
-
-def normalize_locale(value: str) -> str:
-    return value.replace("_", "-")
+class _RowCheck(Exception):
+    """The columnar reader defers to the row-by-row reader."""
 
 
 def load_directory(folder: Path, allow_duplicate_emails: bool = False) -> Directory:
-    """Load and validate the directory in ``folder``."""
+    """Load and validate the directory in ``folder`` (users, organizations, memberships)."""
     if not folder.is_dir():
         raise DirectoryError(f"{folder}: not a folder (expected users, organizations, memberships)")
-    users_path = _table_path(folder, "users")
-    orgs_path = _table_path(folder, "organizations")
-    members_path = _table_path(folder, "memberships")
-    d = Directory(path=folder)
-    seen_ids: dict[str, int] = {}
-    intern: dict[str, str] = {}
-    for line, row in _rows(users_path, USERS_COLUMNS, USERS_OPTIONAL):
-        where = f"{users_path}:{line}"
-        user_id = row["user_id"]
-        if not user_id:
-            raise DirectoryError(f"{where}: field user_id: empty")
-        if user_id in seen_ids:
-            raise DirectoryError(f"{where}: field user_id: duplicate of line {seen_ids[user_id]}")
-        seen_ids[user_id] = line
-        emails = [normalize_email(row["email"])] if row["email"] else []
-        for other in row.get("other_emails", "").split(";"):
-            if other.strip():
-                emails.append(normalize_email(other))
-        for email in emails:
-            if "@" not in email or any(ch.isspace() for ch in email):
-                fld = "email" if email == emails[0] and row["email"] else "other_emails"
-                raise DirectoryError(f"{where}: field {fld}: not an email address")
-        locale = normalize_locale(row["locale"])
-        if locale and not _LOCALE.match(locale):
-            raise DirectoryError(f"{where}: field locale: not a BCP 47 tag")
-        country = row["country"].upper()
-        if country and not _COUNTRY.match(country):
-            raise DirectoryError(f"{where}: field country: not an ISO 3166-1 alpha-2 code")
-        region = row.get("region", "").upper()
-        if region and not _REGION.match(region):
-            raise DirectoryError(f"{where}: field region: not an ISO 3166-2 code such as US-CA")
-        mfa_text = row["mfa_enabled"].lower()
-        mfa: bool | None
-        if mfa_text in _TRUE:
-            mfa = True
-        elif mfa_text in _FALSE:
-            mfa = False
-        elif mfa_text == "":
-            mfa = None
-        else:
-            raise DirectoryError(f"{where}: field mfa_enabled: expected true, false or empty")
-        status = row["status"].lower()
-        if status not in ("active", "deactivated"):
-            raise DirectoryError(f"{where}: field status: expected active or deactivated")
-        d.user_ids.append(user_id)
-        d.emails.append(tuple(dict.fromkeys(emails)))
-        d.locales.append(intern.setdefault(locale, locale))
-        d.countries.append(intern.setdefault(country, country))
-        d.regions.append(intern.setdefault(region, region))
-        d.mfa.append(mfa)
-        d.active.append(status == "active")
-    _check_duplicate_emails(d, users_path, allow_duplicate_emails)
-    orgs_seen: set[str] = set()
-    for line, row in _rows(orgs_path, ORGS_COLUMNS):
-        if not row["org_id"]:
-            raise DirectoryError(f"{orgs_path}:{line}: field org_id: empty")
-        if row["org_id"] in orgs_seen:
-            raise DirectoryError(f"{orgs_path}:{line}: field org_id: duplicate")
-        orgs_seen.add(row["org_id"])
-        d.org_ids.append(row["org_id"])
-    odd_roles = unknown_users = unknown_orgs = 0
-    for line, row in _rows(members_path, MEMBERSHIP_COLUMNS):
-        if not row["user_id"] or not row["org_id"]:
-            fld = "user_id" if not row["user_id"] else "org_id"
-            raise DirectoryError(f"{members_path}:{line}: field {fld}: empty")
+    try:
+        return _load_columnar(folder, allow_duplicate_emails)
+    except _RowCheck:
+        return read_directory_rows(folder, allow_duplicate_emails)
+
+
+def _columns(
+    path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> dict[str, pa.Array]:
+    """The wanted columns of a CSV or Parquet table, as trimmed strings."""
+    if path.suffix == ".parquet":
         try:
-            role = Role(row["role"].lower())
-        except ValueError:
-            role = Role.MEMBER
-            odd_roles += 1
-        unknown_users += row["user_id"] not in seen_ids
-        if row["org_id"] not in orgs_seen:
-            unknown_orgs += 1
-            orgs_seen.add(row["org_id"])
-            d.org_ids.append(row["org_id"])
-        d.memberships.append(Membership(row["user_id"], row["org_id"], role))
+            table = pq.read_table(path)
+        except Exception:
+            raise _RowCheck from None
+        names = [n.lower() for n in table.column_names]
+        arrays = {}
+        for name in (*required, *optional):
+            if name not in names:
+                continue
+            column = table.column(names.index(name)).combine_chunks()
+            if pa.types.is_boolean(column.type):
+                column = pc.if_else(column, "true", "false")
+            elif not pa.types.is_string(column.type) and not pa.types.is_integer(column.type):
+                raise _RowCheck
+            arrays[name] = pc.utf8_trim_whitespace(pc.fill_null(column.cast(pa.string()), ""))
+        if any(name not in arrays for name in required):
+            raise _RowCheck
+        return arrays
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            header = [h.strip().lower() for h in next(csv.reader(fh))]
+    except (OSError, UnicodeDecodeError, StopIteration, csv.Error):
+        raise _RowCheck from None
+    if any(c not in header for c in required) or len(set(header)) != len(header):
+        raise _RowCheck
+    names = [f"c{i}" for i in range(len(header))]
+    wanted = {c: names[header.index(c)] for c in (*required, *optional) if c in header}
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                include_columns=list(wanted.values()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, OSError):
+        raise _RowCheck from None
+    return {c: pc.utf8_trim_whitespace(table.column(n).combine_chunks()) for c, n in wanted.items()}
+
+
+def _any(mask: pa.Array) -> bool:
+    return bool(pc.any(mask).as_py())
+
+
+def _normalise_emails(values: pa.Array) -> pa.Array:
+    """Trim, NFC, casefold: vectorised for ASCII, in Python for the rest."""
+    ascii_ = pc.string_is_ascii(values)
+    lowered = pc.ascii_lower(values)
+    other = pc.invert(ascii_)
+    if not _any(other):
+        return lowered
+    fixed = [normalize_email(v) for v in values.filter(other).to_pylist()]
+    return pc.replace_with_mask(lowered, other, pa.array(fixed, pa.string()))
+
+
+def _load_columnar(folder: Path, allow_duplicate_emails: bool) -> Directory:
+    users_path = table_path(folder, "users")
+    orgs_path = table_path(folder, "organizations")
+    members_path = table_path(folder, "memberships")
+    u = _columns(users_path, USERS_COLUMNS, USERS_OPTIONAL)
+    n = len(u["user_id"])
+    user_id = u["user_id"]
+    if n and (_any(pc.equal(user_id, "")) or pc.count_distinct(user_id).as_py() != n):
+        raise _RowCheck
+    email = _normalise_emails(u["email"])
+    nonempty = pc.not_equal(email, "")
+    if _any(pc.and_(nonempty, pc.invert(pc.match_substring_regex(email, r"^\S*@\S*$")))):
+        raise _RowCheck
+    locale = pc.replace_substring(u["locale"], "_", "-")
+    if _any(
+        pc.invert(pc.match_substring_regex(locale, r"^(?:[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*)?$"))
+    ):
+        raise _RowCheck
+    country = pc.utf8_upper(u["country"])
+    if _any(pc.invert(pc.match_substring_regex(country, r"^(?:[A-Z]{2})?$"))):
+        raise _RowCheck
+    region = pc.utf8_upper(u["region"]) if "region" in u else pa.array([""] * n, pa.string())
+    if _any(pc.invert(pc.match_substring_regex(region, r"^(?:[A-Z]{2}-[A-Z0-9]{1,3})?$"))):
+        raise _RowCheck
+    mfa_text = pc.utf8_lower(u["mfa_enabled"])
+    is_true = pc.is_in(mfa_text, pa.array(_TRUE))
+    is_false = pc.is_in(mfa_text, pa.array(_FALSE))
+    if _any(pc.invert(pc.or_(pc.or_(is_true, is_false), pc.equal(mfa_text, "")))):
+        raise _RowCheck
+    mfa = pc.if_else(is_true, True, pc.if_else(is_false, False, pa.scalar(None, pa.bool_())))
+    status = pc.utf8_lower(u["status"])
+    if _any(pc.invert(pc.is_in(status, pa.array(["active", "deactivated"])))):
+        raise _RowCheck
+    emails = _email_lists(email, nonempty, u.get("other_emails"))
+    users = pa.table(
+        [user_id, emails, locale, country, region, mfa, pc.equal(status, "active")],
+        schema=USERS_SCHEMA,
+    )
+    _check_shared_emails(users, users_path, allow_duplicate_emails)
+
+    o = _columns(orgs_path, ORGS_COLUMNS)
+    org_ids = o["org_id"]
+    if len(org_ids) and (
+        _any(pc.equal(org_ids, "")) or pc.count_distinct(org_ids).as_py() != len(org_ids)
+    ):
+        raise _RowCheck
+    m = _columns(members_path, MEMBERSHIP_COLUMNS)
+    if _any(pc.or_(pc.equal(m["user_id"], ""), pc.equal(m["org_id"], ""))):
+        raise _RowCheck
+    role = pc.utf8_lower(m["role"])
+    known_role = pc.is_in(role, pa.array(_ROLES))
+    odd_roles = len(role) - pc.sum(known_role).as_py() if len(role) else 0
+    role = pc.if_else(known_role, role, Role.MEMBER.value)
+    memberships = pa.table([m["user_id"], m["org_id"], role], schema=MEMBERSHIPS_SCHEMA)
+    notes = []
     if odd_roles:
-        d.notes.append(
+        notes.append(
             f"{members_path.name}: {odd_roles} memberships with another role read as member"
         )
+    unknown_users = pc.sum(pc.invert(pc.is_in(m["user_id"], user_id))).as_py() or 0
     if unknown_users:
-        d.notes.append(f"{members_path.name}: {unknown_users} memberships name no directory user")
+        notes.append(f"{members_path.name}: {unknown_users} memberships name no directory user")
+    listed = org_ids.to_pylist()
+    extra = [x for x in dict.fromkeys(m["org_id"].to_pylist()) if x not in set(listed)]
+    unknown_orgs = pc.sum(pc.invert(pc.is_in(m["org_id"], org_ids))).as_py() or 0
     if unknown_orgs:
-        d.notes.append(
+        notes.append(
             f"{members_path.name}: {unknown_orgs} memberships name an org missing from "
             f"{orgs_path.name}"
         )
-    return d
+    return Directory(folder, users, [*listed, *extra], memberships, notes)
 
 
-def _check_duplicate_emails(d: Directory, path: Path, allow: bool) -> None:
-    owner: dict[str, int] = {}
-    clashes: dict[str, set[str]] = {}
-    for i, emails in enumerate(d.emails):
-        for email in emails:
-            first = owner.setdefault(email, i)
-            if first != i:
-                clashes.setdefault(email, {d.user_ids[first]}).add(d.user_ids[i])
-    if clashes and not allow:
-        groups = sorted(sorted(ids) for ids in clashes.values())
-        shown = "; ".join(", ".join(g) for g in groups[:5])
-        more = f" and {len(groups) - 5} more" if len(groups) > 5 else ""
-        raise DirectoryError(
-            f"{path}: {len(groups)} normalised emails shared by several users "
-            f"(user ids {shown}{more});"
-            " pass --allow-duplicate-emails to match such an email to all of them"
-        )
+def _email_lists(email: pa.Array, nonempty: pa.Array, others: pa.Array | None) -> pa.Array:
+    """Each user's emails: the primary (if any), then ``other_emails``, without repeats."""
+    if others is None or not _any(pc.not_equal(others, "")):
+        lengths = pc.cast(nonempty, pa.int32())
+        offsets = pa.concat_arrays([pa.array([0], pa.int32()), pc.cumulative_sum(lengths)])
+        return pa.ListArray.from_arrays(offsets, email.filter(nonempty))
+    lists: list[list[str]] = []
+    for primary, extra in zip(email.to_pylist(), others.to_pylist(), strict=True):
+        found = [primary] if primary else []
+        for part in extra.split(";") if extra else ():
+            if part.strip():
+                normalised = normalize_email(part)
+                if "@" not in normalised or any(ch.isspace() for ch in normalised):
+                    raise _RowCheck
+                found.append(normalised)
+        lists.append(list(dict.fromkeys(found)))
+    return pa.array(lists, pa.list_(pa.string()))
+
+
+def _check_shared_emails(users: pa.Table, path: Path, allow: bool) -> None:
+    flat = pc.list_flatten(users.column("emails"))
+    if pc.count_distinct(flat).as_py() == len(flat):
+        return
+    # rare: find the clashing users row by row, for the message
+    check_duplicate_emails(
+        users.column("user_id").to_pylist(), users.column("emails").to_pylist(), path, allow
+    )

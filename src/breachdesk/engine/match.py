@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from breachdesk.directory.loader import Directory
+from breachdesk.directory.model import Directory
 from breachdesk.domain.identity import Token, TokenKind
 from breachdesk.domain.impact import (
     UNMATCHED_REASONS,
@@ -98,33 +98,10 @@ def _match(
             }
         ),
     )
-    n_users = len(directory.user_ids)
-    con.register(
-        "users",
-        pa.table(
-            {
-                "idx": pa.array(range(n_users), pa.int64()),
-                "user_id": pa.array(directory.user_ids, pa.string()),
-                "active": pa.array(directory.active, pa.bool_()),
-            }
-        ),
-    )
-    e_idx = [i for i, emails in enumerate(directory.emails) for _ in emails]
-    e_val = [e for emails in directory.emails for e in emails]
-    con.register(
-        "emails",
-        pa.table({"idx": pa.array(e_idx, pa.int64()), "email": pa.array(e_val, pa.string())}),
-    )
-    con.register(
-        "mb",
-        pa.table(
-            {
-                "user_id": pa.array([m.user_id for m in directory.memberships], pa.string()),
-                "org_id": pa.array([m.org_id for m in directory.memberships], pa.string()),
-                "role": pa.array([m.role.value for m in directory.memberships], pa.string()),
-            }
-        ),
-    )
+    user_table = directory.users.append_column("idx", pa.array(range(len(directory)), pa.int64()))
+    con.register("users", user_table)
+    con.execute("CREATE TEMP TABLE emails AS SELECT idx, unnest(emails) AS email FROM users")
+    con.register("mb", directory.memberships)
     known_orgs = set(directory.org_ids)
     con.register(
         "seen_orgs",
@@ -178,22 +155,25 @@ def _match(
         ).fetchall()
     )
     users: list[AffectedUser] = []
-    for idx, mask, export_country in con.execute(
-        "SELECT idx, mask, export_country FROM affected"
+    for idx, mask, export_country, user_id, country, mfa, locale, region, active in con.execute(
+        """
+        SELECT a.idx, a.mask, a.export_country, u.user_id, u.country, u.mfa_enabled, u.locale,
+               u.region, u.active
+        FROM affected a JOIN users u USING (idx)
+        """
     ).fetchall():
-        country = directory.countries[idx]
         source = "directory" if country else ("export" if export_country else "")
         users.append(
             AffectedUser(
-                user_id=directory.user_ids[idx],
+                user_id=user_id,
                 exposed=categories_of(mask),
                 organizations=tuple(user_orgs.get(idx, ())),
-                mfa_enabled=directory.mfa[idx],
-                locale=directory.locales[idx],
+                mfa_enabled=mfa,
+                locale=locale,
                 country=country or export_country or "",
                 country_source=source,
-                region=directory.regions[idx],
-                active=directory.active[idx],
+                region=region,
+                active=active,
             )
         )
     users.sort(key=lambda u: u.user_id)

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from breachdesk.detect.inventory import FieldEntry
-from breachdesk.directory.loader import Directory
+from breachdesk.directory.model import Directory
 from breachdesk.domain.identity import Token, TokenKind, mask_token
 from breachdesk.domain.impact import Impact
 from breachdesk.engine.aggregate import RunAggregate, decode_signature, is_personal

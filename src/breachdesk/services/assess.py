@@ -19,7 +19,7 @@ from typing import Any
 from breachdesk import __version__
 from breachdesk.detect.inventory import FieldEntry, build_inventory
 from breachdesk.detect.rules import builtin_rule_files
-from breachdesk.directory.loader import Directory, directory_digest, load_directory
+from breachdesk.directory import Directory, directory_digest, load_directory
 from breachdesk.domain.impact import Impact
 from breachdesk.engine.aggregate import RunAggregate, decode_signature
 from breachdesk.engine.match import CATEGORY_BITS, SignatureRow, match_impact

@@ -1,0 +1,250 @@
+"""The row-by-row directory reader: every value checked in Python, every error naming the
+file, line and field (never a personal value).
+
+It is the reference the fast columnar reader (``loader``) must agree with, and the path that
+reports the exact line when the fast reader finds something wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from breachdesk.directory.model import Directory
+from breachdesk.domain.directory import DirectoryUser, Membership, Role
+from breachdesk.domain.identity import normalize_email, normalize_id
+from breachdesk.errors import DirectoryError
+
+USERS_COLUMNS = ("user_id", "email", "name", "locale", "country", "mfa_enabled", "status")
+USERS_OPTIONAL = ("region", "other_emails")
+ORGS_COLUMNS = ("org_id", "name")
+MEMBERSHIP_COLUMNS = ("user_id", "org_id", "role")
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_REGION = re.compile(r"^[A-Z]{2}-[A-Z0-9]{1,3}$")
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f"}
+
+
+def table_path(folder: Path, stem: str) -> Path:
+    for suffix in (".csv", ".parquet"):
+        candidate = folder / f"{stem}{suffix}"
+        if candidate.is_file():
+            return candidate
+    raise DirectoryError(f"{folder}: missing {stem}.csv (or {stem}.parquet)")
+
+
+def directory_digest(folder: Path) -> str:
+    """SHA-256 over the three files: ``name NUL sha256 LF`` for each, in name order."""
+    outer = hashlib.sha256()
+    for stem in ("memberships", "organizations", "users"):
+        path = table_path(folder, stem)
+        inner = hashlib.sha256()
+        with path.open("rb") as fh:
+            while block := fh.read(1 << 20):
+                inner.update(block)
+        outer.update(f"{path.name}\0{inner.hexdigest()}\n".encode())
+    return outer.hexdigest()
+
+
+def _rows(
+    path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line, row) with every required column present; values as stripped strings."""
+    if path.suffix == ".parquet":
+        yield from _parquet_rows(path, required, optional)
+        return
+    csv.field_size_limit(sys.maxsize)
+    try:
+        fh = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise DirectoryError(f"{path}: cannot be read: {exc.strerror}") from None
+    with fh:
+        reader = csv.reader(fh)
+        try:
+            header = [h.strip().lower() for h in next(reader)]
+        except StopIteration:
+            raise DirectoryError(f"{path}: empty file, expected a header row") from None
+        except UnicodeDecodeError:
+            raise DirectoryError(f"{path}:1: not valid UTF-8") from None
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise DirectoryError(f"{path}:1: missing column {missing[0]}")
+        wanted = [(c, header.index(c)) for c in (*required, *optional) if c in header]
+        last = reader.line_num
+        try:
+            for row in reader:
+                line = last + 1
+                last = reader.line_num
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                if len(row) != len(header):
+                    raise DirectoryError(
+                        f"{path}:{line}: {len(row)} fields, the header has {len(header)}"
+                    )
+                yield line, {c: row[i].strip() for c, i in wanted}
+        except UnicodeDecodeError:
+            raise DirectoryError(f"{path}:{last + 1}: not valid UTF-8") from None
+        except csv.Error as exc:
+            raise DirectoryError(f"{path}:{last + 1}: unreadable CSV: {exc}") from None
+
+
+def _parquet_rows(
+    path: Path, required: tuple[str, ...], optional: tuple[str, ...]
+) -> Iterator[tuple[int, dict[str, str]]]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # pyarrow raises many types for a bad file
+        raise DirectoryError(f"{path}: not a readable Parquet file: {type(exc).__name__}") from None
+    names = [n.lower() for n in table.column_names]
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise DirectoryError(f"{path}: missing column {missing[0]}")
+    wanted = [c for c in (*required, *optional) if c in names]
+    columns = {c: table.column(names.index(c)).to_pylist() for c in wanted}
+    for i in range(table.num_rows):
+        yield i + 1, {c: _cell(columns[c][i]) for c in wanted}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return normalize_id(value) or "" if not isinstance(value, str) else value.strip()
+
+
+def normalize_locale(value: str) -> str:
+    return value.replace("_", "-")
+
+
+def read_directory_rows(folder: Path, allow_duplicate_emails: bool = False) -> Directory:
+    """Load and validate the directory in ``folder``, row by row."""
+    if not folder.is_dir():
+        raise DirectoryError(f"{folder}: not a folder (expected users, organizations, memberships)")
+    users_path = table_path(folder, "users")
+    orgs_path = table_path(folder, "organizations")
+    members_path = table_path(folder, "memberships")
+    users: list[DirectoryUser] = []
+    memberships: list[Membership] = []
+    org_ids: list[str] = []
+    notes: list[str] = []
+    seen_ids: dict[str, int] = {}
+    intern: dict[str, str] = {}
+    for line, row in _rows(users_path, USERS_COLUMNS, USERS_OPTIONAL):
+        where = f"{users_path}:{line}"
+        user_id = row["user_id"]
+        if not user_id:
+            raise DirectoryError(f"{where}: field user_id: empty")
+        if user_id in seen_ids:
+            raise DirectoryError(f"{where}: field user_id: duplicate of line {seen_ids[user_id]}")
+        seen_ids[user_id] = line
+        emails = [normalize_email(row["email"])] if row["email"] else []
+        for other in row.get("other_emails", "").split(";"):
+            if other.strip():
+                emails.append(normalize_email(other))
+        for email in emails:
+            if "@" not in email or any(ch.isspace() for ch in email):
+                fld = "email" if email == emails[0] and row["email"] else "other_emails"
+                raise DirectoryError(f"{where}: field {fld}: not an email address")
+        locale = normalize_locale(row["locale"])
+        if locale and not _LOCALE.match(locale):
+            raise DirectoryError(f"{where}: field locale: not a BCP 47 tag")
+        country = row["country"].upper()
+        if country and not _COUNTRY.match(country):
+            raise DirectoryError(f"{where}: field country: not an ISO 3166-1 alpha-2 code")
+        region = row.get("region", "").upper()
+        if region and not _REGION.match(region):
+            raise DirectoryError(f"{where}: field region: not an ISO 3166-2 code such as US-CA")
+        mfa_text = row["mfa_enabled"].lower()
+        mfa: bool | None
+        if mfa_text in _TRUE:
+            mfa = True
+        elif mfa_text in _FALSE:
+            mfa = False
+        elif mfa_text == "":
+            mfa = None
+        else:
+            raise DirectoryError(f"{where}: field mfa_enabled: expected true, false or empty")
+        status = row["status"].lower()
+        if status not in ("active", "deactivated"):
+            raise DirectoryError(f"{where}: field status: expected active or deactivated")
+        users.append(
+            DirectoryUser(
+                user_id=user_id,
+                emails=tuple(dict.fromkeys(emails)),
+                locale=intern.setdefault(locale, locale),
+                country=intern.setdefault(country, country),
+                region=intern.setdefault(region, region),
+                mfa_enabled=mfa,
+                active=status == "active",
+            )
+        )
+    check_duplicate_emails(
+        [u.user_id for u in users], [u.emails for u in users], users_path, allow_duplicate_emails
+    )
+    orgs_seen: set[str] = set()
+    for line, row in _rows(orgs_path, ORGS_COLUMNS):
+        if not row["org_id"]:
+            raise DirectoryError(f"{orgs_path}:{line}: field org_id: empty")
+        if row["org_id"] in orgs_seen:
+            raise DirectoryError(f"{orgs_path}:{line}: field org_id: duplicate")
+        orgs_seen.add(row["org_id"])
+        org_ids.append(row["org_id"])
+    odd_roles = unknown_users = unknown_orgs = 0
+    for line, row in _rows(members_path, MEMBERSHIP_COLUMNS):
+        if not row["user_id"] or not row["org_id"]:
+            fld = "user_id" if not row["user_id"] else "org_id"
+            raise DirectoryError(f"{members_path}:{line}: field {fld}: empty")
+        try:
+            role = Role(row["role"].lower())
+        except ValueError:
+            role = Role.MEMBER
+            odd_roles += 1
+        unknown_users += row["user_id"] not in seen_ids
+        if row["org_id"] not in orgs_seen:
+            unknown_orgs += 1
+            orgs_seen.add(row["org_id"])
+            org_ids.append(row["org_id"])
+        memberships.append(Membership(row["user_id"], row["org_id"], role))
+    if odd_roles:
+        notes.append(
+            f"{members_path.name}: {odd_roles} memberships with another role read as member"
+        )
+    if unknown_users:
+        notes.append(f"{members_path.name}: {unknown_users} memberships name no directory user")
+    if unknown_orgs:
+        notes.append(
+            f"{members_path.name}: {unknown_orgs} memberships name an org missing from "
+            f"{orgs_path.name}"
+        )
+    return Directory.from_records(users, memberships, org_ids, folder, notes)
+
+
+def check_duplicate_emails(
+    user_ids: Sequence[str], emails: Sequence[Sequence[str]], path: Path, allow: bool
+) -> None:
+    """Refuse two users sharing a normalised email (unless allowed), naming their ids."""
+    owner: dict[str, int] = {}
+    clashes: dict[str, set[str]] = {}
+    for i, own in enumerate(emails):
+        for email in own:
+            first = owner.setdefault(email, i)
+            if first != i:
+                clashes.setdefault(email, {user_ids[first]}).add(user_ids[i])
+    if clashes and not allow:
+        groups = sorted(sorted(ids) for ids in clashes.values())
+        shown = "; ".join(", ".join(g) for g in groups[:5])
+        more = f" and {len(groups) - 5} more" if len(groups) > 5 else ""
+        raise DirectoryError(
+            f"{path}: {len(groups)} normalised emails shared by several users "
+            f"(user ids {shown}{more});"
+            " pass --allow-duplicate-emails to match such an email to all of them"
+        )
