@@ -10,20 +10,20 @@ from typing import Any
 import orjson
 
 from breachdesk.domain.identity import Token, TokenKind
+from breachdesk.engine.tables import IdentityTables
 from breachdesk.sources.base import RejectReason
 from breachdesk.taxonomy import FindingKind
 
 SAMPLE_PER_FIELD = 200
 
-# A record's identity tokens, encoded (sorted ``[kind, value]`` pairs as JSON bytes): cheap to
-# hash, to pickle between processes and to compare, and unambiguous whatever the values hold.
-Signature = bytes
-# What a scanning process sends per signature: records, shape ids, finding kinds, country.
-SignatureCounts = tuple[int, tuple[int, ...], tuple[str, ...], str]
+# A record's identity tokens, encoded (sorted ``[kind, value]`` pairs as JSON text): cheap to
+# hash, to send between processes and to compare, unambiguous whatever the values hold, and
+# readable by DuckDB's ``from_json``.
+Signature = str
 
 
 def encode_signature(tokens: Iterable[Token]) -> Signature:
-    return orjson.dumps(sorted({(t.kind.value, t.value) for t in tokens}))
+    return orjson.dumps(sorted({(t.kind.value, t.value) for t in tokens})).decode()
 
 
 def decode_signature(signature: Signature) -> tuple[Token, ...]:
@@ -59,14 +59,6 @@ class RejectRow:
 
 
 @dataclass(slots=True)
-class SignatureStats:
-    records: int = 0
-    shapes: set[int] = field(default_factory=set)  # ids of non-empty field sets
-    kinds: set[FindingKind] = field(default_factory=set)
-    country: str = ""  # the first country code the export gave for these records
-
-
-@dataclass(slots=True)
 class UnitResult:
     """The aggregate of one work unit (or, after merging, of the whole run)."""
 
@@ -83,7 +75,8 @@ class UnitResult:
     scanned_values: int = 0
     scanned_fields: set[str] = field(default_factory=set)
     shapes: list[tuple[str, ...]] = field(default_factory=list)
-    signatures: dict[Signature, SignatureCounts] = field(default_factory=dict)
+    pairs: bytes = b""  # Arrow IPC: (signature, shape, records, country, personal)
+    finding_kinds: dict[Signature, set[FindingKind]] = field(default_factory=dict)
     org_ids: set[str] = field(default_factory=set)
     anonymous: int = 0
     findings: list[RawFinding] = field(default_factory=list)
@@ -92,11 +85,12 @@ class UnitResult:
 
 
 class RunAggregate:
-    """Merges unit results in input order into run-wide figures."""
+    """Merges unit results in input order into run-wide figures; identity pairs go to the
+    engine's tables."""
 
-    def __init__(self) -> None:
+    def __init__(self, tables: IdentityTables) -> None:
         self.total = UnitResult()
-        self.signatures: dict[Signature, SignatureStats] = {}
+        self.tables = tables
         self.per_source: dict[int, UnitResult] = {}
         self._shape_ids: dict[tuple[str, ...], int] = {}
         self._next_record: dict[int, int] = {}
@@ -122,17 +116,9 @@ class RunAggregate:
         total.scanned_values += unit.scanned_values
         total.scanned_fields |= unit.scanned_fields
         remap = [self._shape_id(shape) for shape in unit.shapes]
-        signatures = self.signatures
-        for sig, (records, shapes, kinds, country) in unit.signatures.items():
-            mine = signatures.get(sig)
-            if mine is None:
-                mine = signatures[sig] = SignatureStats()
-            mine.records += records
-            mine.shapes.update([remap[s] for s in shapes])
-            if kinds:
-                mine.kinds.update(FindingKind(k) for k in kinds)
-            if country and not mine.country:
-                mine.country = country
+        self.tables.add_pairs(unit.pairs, remap)
+        for sig, kinds in unit.finding_kinds.items():
+            total.finding_kinds.setdefault(sig, set()).update(kinds)
         total.org_ids |= unit.org_ids
         total.anonymous += unit.anonymous
         for finding in unit.findings:

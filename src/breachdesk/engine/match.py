@@ -10,13 +10,11 @@ same rules in plain Python; property tests keep the two in agreement.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-import duckdb
 import pyarrow as pa
 
 from breachdesk.directory.model import Directory
-from breachdesk.domain.identity import Token, TokenKind
+from breachdesk.domain.identity import TokenKind
 from breachdesk.domain.impact import (
     UNMATCHED_REASONS,
     AffectedOrganization,
@@ -24,6 +22,7 @@ from breachdesk.domain.impact import (
     Impact,
     UnmatchedIdentity,
 )
+from breachdesk.engine.tables import IdentityTables, SignatureRow
 from breachdesk.taxonomy import Category
 
 CATEGORY_BITS = {category: 1 << i for i, category in enumerate(Category)}
@@ -33,71 +32,30 @@ def categories_of(mask: int) -> tuple[str, ...]:
     return tuple(sorted(c.value for c, bit in CATEGORY_BITS.items() if mask & bit))
 
 
-@dataclass(frozen=True, slots=True)
-class SignatureRow:
-    """One distinct identity set of the export, as the matcher needs it."""
-
-    signature: tuple[Token, ...]
-    records: int
-    mask: int
-    country: str
-
-
 def match_impact(
     rows: Sequence[SignatureRow],
     org_ids_seen: set[str],
     directory: Directory,
     wanted_signatures: Sequence[int] = (),
 ) -> Impact:
-    con = duckdb.connect(config={"threads": 2})
+    """Match signatures given as rows (the reference tests' entry point)."""
+    tables = IdentityTables()
     try:
-        return _match(con, rows, org_ids_seen, directory, wanted_signatures)
+        tables.load_rows(rows)
+        return match_directory(tables, org_ids_seen, directory, wanted_signatures)
     finally:
-        con.close()
+        tables.close()
 
 
-def _match(
-    con: duckdb.DuckDBPyConnection,
-    rows: Sequence[SignatureRow],
+def match_directory(
+    tables: IdentityTables,
     org_ids_seen: set[str],
     directory: Directory,
-    wanted_signatures: Sequence[int],
+    wanted_signatures: Sequence[int] = (),
 ) -> Impact:
-    tok_sig: list[int] = []
-    tok_kind: list[str] = []
-    tok_value: list[str] = []
-    hashed = False
-    for i, row in enumerate(rows):
-        for token in row.signature:
-            if token.kind is TokenKind.DEVICE_ID:
-                continue
-            tok_sig.append(i)
-            tok_kind.append(token.kind.value)
-            tok_value.append(token.value)
-            hashed = hashed or token.kind is TokenKind.HASHED_EMAIL
-    personal = [any(t.kind is not TokenKind.DEVICE_ID for t in r.signature) for r in rows]
-    con.register(
-        "sig",
-        pa.table(
-            {
-                "sig_id": pa.array(range(len(rows)), pa.int64()),
-                "records": pa.array([r.records for r in rows], pa.int64()),
-                "mask": pa.array([r.mask for r in rows], pa.int64()),
-                "country": pa.array([r.country for r in rows], pa.string()),
-                "personal": pa.array(personal, pa.bool_()),
-            }
-        ),
-    )
-    con.register(
-        "tok",
-        pa.table(
-            {
-                "sig_id": pa.array(tok_sig, pa.int64()),
-                "kind": pa.array(tok_kind, pa.string()),
-                "value": pa.array(tok_value, pa.string()),
-            }
-        ),
-    )
+    """Join the ``sig`` and ``tok`` tables to the directory."""
+    con = tables.con
+    hashed = con.execute("SELECT count(*) FROM tok WHERE kind = 'hashed_email'").fetchall()[0]
     user_table = directory.users.append_column("idx", pa.array(range(len(directory)), pa.int64()))
     con.register("users", user_table)
     con.execute("CREATE TEMP TABLE emails AS SELECT idx, unnest(emails) AS email FROM users")
@@ -116,7 +74,7 @@ def _match(
         SELECT t.sig_id, e.idx FROM tok t JOIN emails e ON lower(t.value) = sha256(e.email)
         WHERE t.kind = 'hashed_email' AND length(t.value) = 64
         """
-        if hashed
+        if hashed and hashed[0]
         else ""
     )
     con.execute(
@@ -208,7 +166,7 @@ def _match(
     )
     unmatched_records = con.execute(
         "SELECT coalesce(sum(records), 0) FROM unmatched_sigs"
-    ).fetchone()
+    ).fetchall()[0]
     identities = con.execute(
         """
         SELECT t.kind, t.value, sum(u.records) FROM tok t JOIN unmatched_sigs u USING (sig_id)

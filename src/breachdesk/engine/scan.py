@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from breachdesk.detect.rules import default_rules
 from breachdesk.detect.scanner import Scanner, mask_secret
@@ -36,8 +37,10 @@ from breachdesk.engine.aggregate import (
     UnitResult,
     encode_signature,
 )
+from breachdesk.engine.tables import PAIRS_SCHEMA, pairs_to_ipc
 from breachdesk.sources.base import IdentityKeys, RejectReason
 from breachdesk.sources.framing import LineBlock, RecordBatch, Reject, WorkUnit
+from breachdesk.taxonomy import FindingKind
 
 # Values that mean "nothing here" (besides null, "", [] and {}): vendor sentinels.
 SENTINELS = frozenset({"$direct"})
@@ -108,7 +111,8 @@ class _UnitScan:
         self.no_identity = (None,) * len(self.identity_keys)
         self.no_orgs = (None,) * len(self.org_keys)
         self.identities: dict[tuple[Any, ...], tuple[Signature, bool]] = {}
-        self.stats: dict[Signature, list[Any]] = {}  # [records, shape ids, country]
+        # (signature, shape id) -> [records, first country, personal]
+        self.stats: dict[tuple[Signature, int], list[Any]] = {}
         self.identity_roles = (
             *(_USER for _ in self.user_keys),
             *(_MAIL for _ in self.email_keys),
@@ -130,10 +134,18 @@ class _UnitScan:
             org = normalize_id(value)
             if org is not None:
                 res.org_ids.add(org)
-        kinds = self.kinds
-        for signature, (count, shapes, code) in self.stats.items():
-            found = tuple(sorted(kinds[signature])) if signature in kinds else ()
-            res.signatures[signature] = (count, tuple(shapes), found, code)
+        columns: tuple[list[Any], ...] = ([], [], [], [], [])
+        sigs, shapes, counts, countries, personal = columns
+        for (signature, shape_id), (count, country, is_personal) in self.stats.items():
+            sigs.append(signature)
+            shapes.append(shape_id)
+            counts.append(count)
+            countries.append(country)
+            personal.append(is_personal)
+        res.pairs = pairs_to_ipc(pa.table(list(columns), schema=PAIRS_SCHEMA))
+        res.finding_kinds = {
+            sig: {FindingKind(k) for k in kinds} for sig, kinds in self.kinds.items()
+        }
         return res
 
     def _lines(self, unit: LineBlock) -> None:
@@ -212,7 +224,7 @@ class _UnitScan:
                 personal = personal or pair[0] != _DEVICE
         if len(pairs) > 1:
             pairs = sorted(set(pairs))
-        return orjson.dumps(pairs), personal
+        return orjson.dumps(pairs).decode(), personal
 
     def _country(self, get: Any) -> str:
         for key in self.country_keys:
@@ -282,14 +294,14 @@ class _UnitScan:
         res.scanned_values += len(shape)
         if shape_id not in self.sampled_shapes:
             self._sample_record(bag, shape, shape_id)
-        stats = self.stats.get(signature)
+        key = (signature, shape_id)
+        stats = self.stats.get(key)
         if stats is None:
-            self.stats[signature] = [1, {shape_id}, self._country(get)]
+            self.stats[key] = [1, self._country(get), personal]
         else:
             stats[0] += 1
-            stats[1].add(shape_id)
-            if not stats[2]:
-                stats[2] = self._country(get)
+            if not stats[1]:
+                stats[1] = self._country(get)
         if candidate:
             self._scan_record(source, line, number, bag, signature)
 

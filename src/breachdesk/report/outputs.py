@@ -15,7 +15,6 @@ from breachdesk.directory.model import Directory
 from breachdesk.domain.identity import Token, TokenKind, mask_token
 from breachdesk.domain.impact import Impact
 from breachdesk.engine.aggregate import RunAggregate, decode_signature, is_personal
-from breachdesk.engine.match import SignatureRow
 from breachdesk.report.files import csv_bytes, write_private
 from breachdesk.report.html import render_report
 from breachdesk.taxonomy import FindingKind
@@ -29,8 +28,8 @@ class AssessOutputs:
     provenance: dict[str, Any]
     aggregate: RunAggregate
     inventory: list[FieldEntry]
-    rows: list[SignatureRow]
-    signature_index: dict[bytes, int]  # encoded signature -> its row
+    signature_ids: dict[str, int]  # encoded signature of each finding -> its engine row
+    export_countries: dict[str, int]  # identities per export country (no directory)
     impact: Impact | None
     directory: Directory | None
     skipped: list[tuple[str, str]]
@@ -54,7 +53,7 @@ def _finding_users(out: AssessOutputs) -> list[tuple[str, ...]]:
     result: list[tuple[str, ...]] = []
     if out.impact is not None:
         for finding in total.findings:
-            index = out.signature_index[finding.signature]
+            index = out.signature_ids[finding.signature]
             result.append(out.impact.users_by_signature.get(index, ()))
         return result
     for finding in total.findings:
@@ -143,9 +142,8 @@ def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
             source = "directory" if "directory" in sources[country] else "export"
             by_country[country] = {"users": counts[country], "source": source}
     else:
-        counts = Counter(r.country for r in out.rows if r.country and _personal(r.signature))
-        for country in sorted(counts):
-            by_country[country] = {"users": counts[country], "source": "export"}
+        for country in sorted(out.export_countries):
+            by_country[country] = {"users": out.export_countries[country], "source": "export"}
     provenance = dict(out.provenance)
     provenance["finished"] = finished
     provenance["event_time"] = (
@@ -165,10 +163,6 @@ def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
         "affected": affected,
         "by_country": by_country,
     }
-
-
-def _personal(signature: tuple[Token, ...]) -> bool:
-    return any(t.kind is not TokenKind.DEVICE_ID for t in signature)
 
 
 def write_outputs(out: AssessOutputs, finished: str) -> Written:

@@ -21,9 +21,10 @@ from breachdesk.detect.inventory import FieldEntry, build_inventory
 from breachdesk.detect.rules import builtin_rule_files
 from breachdesk.directory import Directory, directory_digest, load_directory
 from breachdesk.domain.impact import Impact
-from breachdesk.engine.aggregate import RunAggregate, decode_signature
-from breachdesk.engine.match import CATEGORY_BITS, SignatureRow, match_impact
+from breachdesk.engine.aggregate import RunAggregate
+from breachdesk.engine.match import CATEGORY_BITS, match_directory
 from breachdesk.engine.scan import ScanConfig, scan_units
+from breachdesk.engine.tables import IdentityTables
 from breachdesk.errors import EXIT_FINDINGS, EXIT_OK, ExportError
 from breachdesk.report.outputs import AssessOutputs, write_outputs
 from breachdesk.services.workspace import hmac_key, prepare_workspace
@@ -117,6 +118,7 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
     prepare_workspace(workspace)
     key = hmac_key(workspace, settings)
     store = open_store(settings.store_url, workspace)
+    tables = IdentityTables(temp_dir=workspace / ".engine-tmp")
     try:
         append_event(
             store,
@@ -129,18 +131,19 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
                 if entry.item.path not in hashes:
                     hashes[entry.item.path] = hasher.submit(_sha256_file, entry.item.path)
             with _stage("scan"):
-                aggregate = _scan(entries, settings, key, request.workers, report)
+                aggregate = _scan(entries, settings, key, request.workers, tables, report)
             input_hashes = {path: fut.result() for path, fut in hashes.items()}
         with _stage("inventory"):
             inventory = build_inventory(aggregate.total)
-            rows = _signature_rows(aggregate, inventory)
-        signature_index = {sig: i for i, sig in enumerate(aggregate.signatures)}
+            tables.finish(*_masks(aggregate, inventory))
+        signature_ids = tables.signature_ids([f.signature for f in aggregate.total.findings])
         impact: Impact | None = None
         if directory is not None:
             report("match", 0, 1)
-            wanted = [signature_index[f.signature] for f in aggregate.total.findings]
             with _stage("match"):
-                impact = match_impact(rows, aggregate.total.org_ids, directory, wanted)
+                impact = match_directory(
+                    tables, aggregate.total.org_ids, directory, list(signature_ids.values())
+                )
             report("match", 1, 1)
         provenance: dict[str, Any] = {
             "tool_version": __version__,
@@ -167,8 +170,8 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
             provenance=provenance,
             aggregate=aggregate,
             inventory=inventory,
-            rows=rows,
-            signature_index=signature_index,
+            signature_ids=signature_ids,
+            export_countries=tables.export_countries() if directory is None else {},
             impact=impact,
             directory=directory,
             skipped=skipped,
@@ -192,25 +195,24 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
             },
         )
     finally:
+        tables.close()
         store.close()
     sensitive = any(f.kind.sensitive for f in aggregate.total.findings)
     notes = list(directory.notes) if directory else []
     return AssessResult(workspace, written.impact, EXIT_FINDINGS if sensitive else EXIT_OK, notes)
 
 
-def _signature_rows(aggregate: RunAggregate, inventory: list[FieldEntry]) -> list[SignatureRow]:
-    """Each distinct identity set with the categories its records and findings expose."""
+def _masks(
+    aggregate: RunAggregate, inventory: list[FieldEntry]
+) -> tuple[list[int], dict[str, int]]:
+    """Category bitmasks per field shape (from the inventory) and per signature with findings."""
     categories = {f.path: f.category for f in inventory}
     shape_masks = [_mask(categories.get(p) for p in shape) for shape in aggregate.total.shapes]
-    rows = []
-    for signature, stats in aggregate.signatures.items():
-        mask = 0
-        for shape_id in stats.shapes:
-            mask |= shape_masks[shape_id]
-        if stats.kinds:
-            mask |= _mask(kind.category for kind in stats.kinds)
-        rows.append(SignatureRow(decode_signature(signature), stats.records, mask, stats.country))
-    return rows
+    finding_masks = {
+        sig: _mask(kind.category for kind in kinds)
+        for sig, kinds in aggregate.total.finding_kinds.items()
+    }
+    return shape_masks, finding_masks
 
 
 def _mask(categories: Any) -> int:
@@ -251,6 +253,7 @@ def _scan(
     settings: Settings,
     key: bytes,
     workers: int | None,
+    tables: IdentityTables,
     report: ProgressFn,
 ) -> RunAggregate:
     extra = settings.identity_keys
@@ -274,7 +277,7 @@ def _scan(
                 reader = get_reader(entry.reader)
                 yield from frame(entry.item, index, reader, settings.max_record_bytes)
 
-    aggregate = RunAggregate()
+    aggregate = RunAggregate(tables)
     done = 0
     report("scan", 0, total)
     # merging creates millions of small acyclic objects: keep the cyclic GC out of it

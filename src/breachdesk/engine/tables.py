@@ -1,0 +1,181 @@
+"""The engine's tables in DuckDB: every (identity signature, field shape) pair the scan saw,
+grouped into one row per signature with its records, country and exposed categories.
+
+Scanning processes send their pairs as Arrow batches; DuckDB groups them (spilling to the
+workspace's private temporary folder when memory runs short), so no per-signature Python
+object is ever built in the main process, however many people the export holds.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from breachdesk.domain.identity import Token, TokenKind
+
+PAIRS_SCHEMA = pa.schema(
+    [
+        ("signature", pa.string()),
+        ("shape", pa.int32()),
+        ("records", pa.int64()),
+        ("country", pa.string()),
+        ("personal", pa.bool_()),
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureRow:
+    """One distinct identity set, given directly (tests and small callers)."""
+
+    signature: tuple[Token, ...]
+    records: int
+    mask: int
+    country: str
+
+
+def pairs_to_ipc(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+class IdentityTables:
+    """A DuckDB connection holding the run's identity tables."""
+
+    def __init__(self, temp_dir: Path | None = None, memory_limit: str = "1GB") -> None:
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "threads": 2,
+            "memory_limit": memory_limit,
+        }
+        self.temp_dir = temp_dir
+        if temp_dir is not None:
+            temp_dir.mkdir(parents=True, exist_ok=True)
+            temp_dir.chmod(0o700)
+            config["temp_directory"] = str(temp_dir)
+        self.con = duckdb.connect(config=config)
+        self.con.execute(
+            "CREATE TABLE pairs (signature VARCHAR, shape INTEGER, records BIGINT,"
+            " country VARCHAR, personal BOOLEAN, ord BIGINT)"
+        )
+        self._batches = 0
+
+    def add_pairs(self, ipc: bytes, shape_remap: Sequence[int]) -> None:
+        """Add one unit's pairs, its local shape ids mapped to the run's."""
+        if not ipc:
+            return
+        table = pa.ipc.open_stream(ipc).read_all()
+        if table.num_rows == 0:
+            return
+        shapes = pc.take(pa.array(shape_remap, pa.int32()), table.column("shape"))
+        base = self._batches << 32
+        self._batches += 1
+        batch = table.set_column(1, "shape", shapes).append_column(
+            "ord", pa.array(range(base, base + table.num_rows), pa.int64())
+        )
+        self.con.register("batch", batch)
+        self.con.execute("INSERT INTO pairs SELECT * FROM batch")
+        self.con.unregister("batch")
+
+    def finish(self, shape_masks: Sequence[int], finding_masks: dict[str, int]) -> int:
+        """Group the pairs into ``sig`` (one row per signature) and ``tok`` (its tokens)."""
+        con = self.con
+        con.register(
+            "shape_masks",
+            pa.table(
+                {
+                    "shape": pa.array(range(len(shape_masks)), pa.int32()),
+                    "mask": pa.array(shape_masks, pa.int64()),
+                }
+            ),
+        )
+        con.register(
+            "finding_masks",
+            pa.table(
+                {
+                    "signature": pa.array(list(finding_masks), pa.string()),
+                    "mask": pa.array(list(finding_masks.values()), pa.int64()),
+                }
+            ),
+        )
+        con.execute(
+            """
+            CREATE TABLE sig AS
+            WITH grouped AS (
+                SELECT p.signature, sum(p.records) AS records, bool_or(p.personal) AS personal,
+                       arg_min(p.country, p.ord) FILTER (WHERE p.country <> '') AS country,
+                       bit_or(m.mask) AS mask, min(p.ord) AS first_seen
+                FROM pairs p JOIN shape_masks m USING (shape)
+                GROUP BY p.signature
+            )
+            SELECT (row_number() OVER (ORDER BY g.first_seen, g.signature) - 1)::BIGINT AS sig_id,
+                   g.signature, g.records, g.personal, coalesce(g.country, '') AS country,
+                   g.mask | coalesce(f.mask, 0) AS mask
+            FROM grouped g LEFT JOIN finding_masks f USING (signature)
+            """
+        )
+        con.execute("DROP TABLE pairs")
+        self._tokens()
+        return int(con.execute("SELECT count(*) FROM sig").fetchall()[0][0])
+
+    def load_rows(self, rows: Sequence[SignatureRow]) -> None:
+        """``sig`` and ``tok`` straight from rows (the reference tests' way in)."""
+        from breachdesk.engine.aggregate import encode_signature
+
+        personal = [any(t.kind is not TokenKind.DEVICE_ID for t in r.signature) for r in rows]
+        self.con.register(
+            "rows",
+            pa.table(
+                {
+                    "sig_id": pa.array(range(len(rows)), pa.int64()),
+                    "signature": pa.array(
+                        [encode_signature(r.signature) for r in rows], pa.string()
+                    ),
+                    "records": pa.array([r.records for r in rows], pa.int64()),
+                    "personal": pa.array(personal, pa.bool_()),
+                    "country": pa.array([r.country for r in rows], pa.string()),
+                    "mask": pa.array([r.mask for r in rows], pa.int64()),
+                }
+            ),
+        )
+        self.con.execute("CREATE TABLE sig AS SELECT * FROM rows")
+        self._tokens()
+
+    def _tokens(self) -> None:
+        self.con.execute(
+            """
+            CREATE TABLE tok AS
+            SELECT sig_id, t[1] AS kind, t[2] AS value FROM (
+                SELECT sig_id, unnest(from_json(signature, '[["VARCHAR"]]')) AS t
+                FROM sig WHERE personal
+            ) WHERE t[1] <> 'device_id'
+            """
+        )
+
+    def signature_ids(self, signatures: Sequence[str]) -> dict[str, int]:
+        if not signatures:
+            return {}
+        self.con.register("wanted_sigs", pa.table({"signature": pa.array(sorted(set(signatures)))}))
+        found = self.con.execute(
+            "SELECT s.signature, s.sig_id FROM sig s JOIN wanted_sigs USING (signature)"
+        ).fetchall()
+        return {str(sig): int(i) for sig, i in found}
+
+    def export_countries(self) -> dict[str, int]:
+        """Identities per country the export gave (used when there is no directory)."""
+        rows = self.con.execute(
+            "SELECT country, count(*) FROM sig WHERE personal AND country <> '' GROUP BY country"
+        ).fetchall()
+        return {str(c): int(n) for c, n in rows}
+
+    def close(self) -> None:
+        self.con.close()
+        if self.temp_dir is not None:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
