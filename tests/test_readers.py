@@ -87,3 +87,51 @@ def test_csv_quoted_newlines_keep_record_and_line(tmp_path: Path) -> None:
     assess(AssessRequest([path], tmp_path / "ws", workers=1))
     rows = (tmp_path / "ws" / "findings.csv").read_text().splitlines()
     assert rows[1].startswith("people.csv,4,2,Notes,payment_card,")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lengths=st.lists(st.integers(0, 300), min_size=1, max_size=25),
+    block=st.integers(16, 200),
+    max_record=st.integers(40, 260),
+)
+def test_cutting_is_the_same_for_ranges_and_streams(
+    tmp_path_factory: object, lengths: list[int], block: int, max_record: int
+) -> None:
+    """Plain files (byte ranges) and gzip streams (carried data) give the same records and
+    rejects, whatever the block size and however long the lines."""
+    from breachdesk.sources import framing
+    from breachdesk.sources.files import open_inputs
+    from breachdesk.sources.registry import get_reader
+
+    base: Path = tmp_path_factory.mktemp("cut")  # type: ignore[attr-defined]
+    lines = [b""] * len(lengths)
+    for i, n in enumerate(lengths):
+        if n:
+            pad = "x" * max(0, n - 60)
+            lines[i] = json.dumps({"event": "e", "properties": {"distinct_id": f"u{i}", "p": pad}}).encode()
+    data = b"\xef\xbb\xbf" + b"\n".join(lines)
+    (base / "a.jsonl").write_bytes(data)
+    (base / "a.jsonl.gz").write_bytes(gzip.compress(data))
+    reader = get_reader("mixpanel.events")
+    old = framing.BLOCK_BYTES
+    framing.BLOCK_BYTES = block
+    try:
+        got = []
+        for item in open_inputs([base / "a.jsonl", base / "a.jsonl.gz"]):
+            units = []
+            for unit in framing.frame(item, 0, reader, max_record):
+                if isinstance(unit, framing.LineRange):
+                    unit = unit.read()
+                units.append(unit)
+            text = b"".join(u.data for u in units if isinstance(u, framing.LineBlock))
+            rejects = [(u.line, u.reason) for u in units if isinstance(u, framing.Reject)]
+            firsts = [u.first_line for u in units if isinstance(u, framing.LineBlock)]
+            got.append((text, rejects, firsts))
+    finally:
+        framing.BLOCK_BYTES = old
+    assert got[0] == got[1]
+    text, rejects, _ = got[0]
+    # every line is either carried whole or rejected as too large, in order
+    kept = text.split(b"\n")
+    assert len([k for k in kept if k]) + len(rejects) == len([line for line in lines if line])

@@ -14,7 +14,8 @@ from breachdesk.engine.tables import IdentityTables
 from breachdesk.sources.base import RejectReason
 from breachdesk.taxonomy import FindingKind
 
-SAMPLE_PER_FIELD = 200
+SAMPLE_PER_FIELD = 200  # values kept per field for the classifier
+SAMPLE_PER_UNIT = 40  # values one work unit contributes per field
 
 # A record's identity tokens, encoded (sorted ``[kind, value]`` pairs as JSON text): cheap to
 # hash, to send between processes and to compare, unambiguous whatever the values hold, and

@@ -30,7 +30,7 @@ from breachdesk.domain.identity import (
     user_id_token,
 )
 from breachdesk.engine.aggregate import (
-    SAMPLE_PER_FIELD,
+    SAMPLE_PER_UNIT,
     RawFinding,
     RejectRow,
     Signature,
@@ -39,7 +39,7 @@ from breachdesk.engine.aggregate import (
 )
 from breachdesk.engine.tables import PAIRS_SCHEMA, pairs_to_ipc
 from breachdesk.sources.base import IdentityKeys, RejectReason
-from breachdesk.sources.framing import LineBlock, RecordBatch, Reject, WorkUnit
+from breachdesk.sources.framing import LineBlock, LineRange, RecordBatch, Reject, WorkUnit
 from breachdesk.taxonomy import FindingKind
 
 # Values that mean "nothing here" (besides null, "", [] and {}): vendor sentinels.
@@ -78,6 +78,8 @@ def scan_unit(unit: WorkUnit) -> UnitResult:
     if isinstance(unit, Reject):
         row = RejectRow(unit.source, unit.line, unit.reason, unit.message)
         return UnitResult(source=unit.source, lines=1, numbered=int(unit.numbered), rejects=[row])
+    if isinstance(unit, LineRange):
+        unit = unit.read()
     # The scan allocates millions of small, acyclic objects; the cyclic collector would
     # walk every live container again and again for nothing.
     enabled = gc.isenabled()
@@ -318,7 +320,7 @@ class _UnitScan:
                 kept = samples[path] = []
                 scanned.add(path)
             kept.append(value)
-            if len(kept) >= SAMPLE_PER_FIELD:
+            if len(kept) >= SAMPLE_PER_UNIT:
                 full.add(path)
         if all(path in full for path in shape):
             self.sampled_shapes.add(shape_id)

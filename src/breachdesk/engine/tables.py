@@ -66,6 +66,8 @@ class IdentityTables:
             " country VARCHAR, personal BOOLEAN, ord BIGINT)"
         )
         self._batches = 0
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
 
     def add_pairs(self, ipc: bytes, shape_remap: Sequence[int]) -> None:
         """Add one unit's pairs, its local shape ids mapped to the run's."""
@@ -80,12 +82,22 @@ class IdentityTables:
         batch = table.set_column(1, "shape", shapes).append_column(
             "ord", pa.array(range(base, base + table.num_rows), pa.int64())
         )
-        self.con.register("batch", batch)
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        if self._pending_rows >= 500_000:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        self.con.register("batch", pa.concat_tables(self._pending))
         self.con.execute("INSERT INTO pairs SELECT * FROM batch")
         self.con.unregister("batch")
+        self._pending, self._pending_rows = [], 0
 
     def finish(self, shape_masks: Sequence[int], finding_masks: dict[str, int]) -> int:
         """Group the pairs into ``sig`` (one row per signature) and ``tok`` (its tokens)."""
+        self._flush()
         con = self.con
         con.register(
             "shape_masks",

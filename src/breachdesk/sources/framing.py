@@ -11,9 +11,11 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 import orjson
@@ -49,6 +51,23 @@ class LineBlock:
 
 
 @dataclass(frozen=True, slots=True)
+class LineRange:
+    """Whole JSON lines of a plain file, as a byte range the worker reads itself."""
+
+    source: int
+    reader: str
+    path: str
+    start: int
+    length: int
+    first_line: int
+
+    def read(self) -> LineBlock:
+        with open(self.path, "rb") as fh:
+            data = os.pread(fh.fileno(), self.length, self.start)
+        return LineBlock(self.source, self.reader, self.first_line, data)
+
+
+@dataclass(frozen=True, slots=True)
 class RecordBatch:
     """Records already framed: (physical line, record number, property bag)."""
 
@@ -58,7 +77,7 @@ class RecordBatch:
     blank: int = 0
 
 
-WorkUnit = LineBlock | RecordBatch | Reject
+WorkUnit = LineBlock | LineRange | RecordBatch | Reject
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,52 +129,70 @@ def frame(item: InputFile, source: int, reader: Reader, max_record: int) -> Iter
     """Cut one input into work units for the scan."""
     with item.open() as fh:
         if reader.framing is Framing.LINES:
-            yield from _line_blocks(fh, source, reader.name, max_record)
+            path = item.path if item.compression == "none" else None
+            yield from _line_units(fh, source, reader.name, max_record, path)
         elif reader.framing is Framing.DOCUMENT:
             yield from _document(fh, source, reader, max_record)
         else:
             yield from _csv_rows(fh, source, reader, max_record)
 
 
-def _line_blocks(fh: IO[bytes], source: int, reader: str, max_record: int) -> Iterator[WorkUnit]:
+def _line_units(
+    fh: IO[bytes], source: int, reader: str, max_record: int, path: Path | None
+) -> Iterator[WorkUnit]:
+    """Cut JSON Lines into units of whole lines.
+
+    With ``path`` (a plain file) a unit is only a byte range the scanning process reads
+    itself, so the data never travels between processes; otherwise it carries the lines.
+    """
+    pos = 0  # offset of the next byte read
+    start = 0  # offset where the lines not yet cut begin
+    pending = 0  # bytes read since ``start`` (no newline among them)
+    pieces: list[bytes] = []  # those bytes, when the unit must carry its data
     line_no = 1
-    carry = b""
     skipping = False  # inside a line already rejected as too large
     first = True
-    while True:
-        buf = fh.read(BLOCK_BYTES)
-        if not buf:
-            break
+    while buf := fh.read(BLOCK_BYTES):
+        base = pos
+        pos += len(buf)
         if first:
-            buf = buf[len(BOM) :] if buf.startswith(BOM) else buf
             first = False
+            if buf.startswith(BOM):
+                buf, base = buf[len(BOM) :], base + len(BOM)
+                start = base
         if skipping:
             cut = buf.find(b"\n")
             if cut < 0:
                 continue
-            buf = buf[cut + 1 :]
-            line_no += 1
-            skipping = False
-        data = carry + buf
-        cut = data.rfind(b"\n")
+            buf, base = buf[cut + 1 :], base + cut + 1
+            start, pending, pieces, line_no, skipping = base, 0, [], line_no + 1, False
+        cut = buf.rfind(b"\n")
         if cut < 0:
-            carry = data
-            if len(carry) > max_record:
+            pending += len(buf)
+            if path is None:
+                pieces.append(buf)
+            if pending > max_record:
                 yield Reject(
                     source, line_no, RejectReason.TOO_LARGE, f"over {max_record} bytes", True
                 )
-                carry, skipping = b"", True
+                pending, pieces, skipping = 0, [], True
             continue
-        block, carry = data[: cut + 1], data[cut + 1 :]
-        yield LineBlock(source, reader, line_no, block)
-        line_no += block.count(b"\n")
-    if skipping:
-        return
-    if carry:
-        if len(carry) > max_record:
-            yield Reject(source, line_no, RejectReason.TOO_LARGE, f"over {max_record} bytes", True)
+        if path is None:
+            yield LineBlock(source, reader, line_no, b"".join([*pieces, buf[: cut + 1]]))
         else:
-            yield LineBlock(source, reader, line_no, carry)
+            yield LineRange(source, reader, str(path), start, pending + cut + 1, line_no)
+        line_no += buf.count(b"\n", 0, cut + 1)
+        start = base + cut + 1
+        pending = len(buf) - cut - 1
+        pieces = [buf[cut + 1 :]] if path is None and pending else []
+    if skipping or not pending:
+        return
+    if pending > max_record:
+        yield Reject(source, line_no, RejectReason.TOO_LARGE, f"over {max_record} bytes", True)
+    elif path is None:
+        yield LineBlock(source, reader, line_no, b"".join(pieces))
+    else:
+        yield LineRange(source, reader, str(path), start, pending, line_no)
 
 
 def _document(fh: IO[bytes], source: int, reader: Reader, max_record: int) -> Iterator[WorkUnit]:
