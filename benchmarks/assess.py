@@ -54,10 +54,13 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=3_000_000)
     parser.add_argument("--work", type=Path, default=Path("/tmp/bd-bench"))
     parser.add_argument("--no-directory", action="store_true")
+    parser.add_argument("--build-only", action="store_true", help="only build the inputs")
     args = parser.parse_args()
     sizes = [int(s) for s in args.events.split(",")]
     args.work.mkdir(parents=True, exist_ok=True)
     build(args.work, args.users, sizes)
+    if args.build_only:
+        return
     python = sys.executable
     bd = str(Path(python).parent / "breachdesk")
     print(f"{'events':>8} {'GB':>6} {'duckdb s':>9} {'assess s':>9} {'ratio':>6} "

@@ -17,10 +17,15 @@ def build_small_export(dest: Path) -> tuple[Path, Path]:
     """The small export (with its gzip and zip members) and its directory under ``dest``."""
     export = dest / "export"
     shutil.copytree(SMALL / "export", export)
-    with gzip.open(export / "events2.jsonl.gz", "wb") as gz:
+    # fixed timestamps inside the archives, so their SHA-256 is the same on every run
+    with (
+        (export / "events2.jsonl.gz").open("wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz,
+    ):
         gz.write((SMALL / "packed" / "events2.jsonl").read_bytes())
     with zipfile.ZipFile(export / "more.zip", "w") as archive:
-        archive.write(SMALL / "packed" / "people2.jsonl", "inner/people2.jsonl")
+        member = zipfile.ZipInfo("inner/people2.jsonl", date_time=(2026, 1, 1, 0, 0, 0))
+        archive.writestr(member, (SMALL / "packed" / "people2.jsonl").read_bytes())
     directory = dest / "directory"
     shutil.copytree(SMALL / "directory", directory)
     return export, directory

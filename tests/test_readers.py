@@ -89,7 +89,9 @@ def test_csv_quoted_newlines_keep_record_and_line(tmp_path: Path) -> None:
     assert rows[1].startswith("people.csv,4,2,Notes,payment_card,")
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     lengths=st.lists(st.integers(0, 300), min_size=1, max_size=25),
     block=st.integers(16, 200),
@@ -109,7 +111,9 @@ def test_cutting_is_the_same_for_ranges_and_streams(
     for i, n in enumerate(lengths):
         if n:
             pad = "x" * max(0, n - 60)
-            lines[i] = json.dumps({"event": "e", "properties": {"distinct_id": f"u{i}", "p": pad}}).encode()
+            lines[i] = json.dumps(
+                {"event": "e", "properties": {"distinct_id": f"u{i}", "p": pad}}
+            ).encode()
     data = b"\xef\xbb\xbf" + b"\n".join(lines)
     (base / "a.jsonl").write_bytes(data)
     (base / "a.jsonl.gz").write_bytes(gzip.compress(data))

@@ -63,6 +63,17 @@ _EXACT: dict[str, Category] = {
     "message": C.CONTENT, "body": C.CONTENT, "comment": C.CONTENT, "notes": C.CONTENT,
     "note": C.CONTENT, "query": C.CONTENT, "search_query": C.CONTENT, "search": C.CONTENT,
     "prompt": C.CONTENT, "content": C.CONTENT, "text": C.CONTENT, "feedback": C.CONTENT,
+    "card_number": C.CREDIT_CARD, "cc_number": C.CREDIT_CARD, "credit_card": C.CREDIT_CARD,
+    "ccnum": C.CREDIT_CARD, "pan": C.CREDIT_CARD, "card": C.CREDIT_CARD,
+    "iban": C.BANK_ACCOUNT, "bank_account": C.BANK_ACCOUNT, "account_number": C.BANK_ACCOUNT,
+    "routing_number": C.BANK_ACCOUNT, "sort_code": C.BANK_ACCOUNT,
+    "ssn": C.GOVERNMENT_ID, "national_id": C.GOVERNMENT_ID, "passport": C.GOVERNMENT_ID,
+    "passport_number": C.GOVERNMENT_ID, "tax_id": C.GOVERNMENT_ID, "cnp": C.GOVERNMENT_ID,
+    "cpf": C.GOVERNMENT_ID, "dni": C.GOVERNMENT_ID, "nie": C.GOVERNMENT_ID,
+    "password": C.CREDENTIALS, "passwd": C.CREDENTIALS, "pwd": C.CREDENTIALS,
+    "api_key": C.CREDENTIALS, "apikey": C.CREDENTIALS, "secret": C.CREDENTIALS,
+    "access_token": C.CREDENTIALS, "refresh_token": C.CREDENTIALS, "auth_token": C.CREDENTIALS,
+    "session_token": C.CREDENTIALS, "private_key": C.CREDENTIALS, "client_secret": C.CREDENTIALS,
 }  # fmt: skip
 _WORDS: list[tuple[re.Pattern[str], Category]] = [
     (re.compile(r"e-?mail"), C.EMAIL),
@@ -79,8 +90,12 @@ _WORDS: list[tuple[re.Pattern[str], Category]] = [
         C.ORGANIZATION_ID,
     ),
     (re.compile(r"(^|_)user_?id$"), C.UNIQUE_ID),
-    (re.compile(r"(^|_)(time|timestamp|_at|insert_id|version)$"), C.OPERATIONS),
+    (re.compile(r"(^|_)(time|timestamp|insert_id|version)$|_at$"), C.OPERATIONS),
     (re.compile(r"message|comment|note|feedback|prompt|search_term|query"), C.CONTENT),
+    (re.compile(r"(^|_)(card_?number|credit_?card|cc_?num(ber)?)($|_)"), C.CREDIT_CARD),
+    (re.compile(r"(^|_)(iban|bank_?account)($|_)"), C.BANK_ACCOUNT),
+    (re.compile(r"(^|_)(ssn|passport|national_?id|tax_?id)($|_)"), C.GOVERNMENT_ID),
+    (re.compile(r"(^|_)(password|passwd|api_?key|secret|access_?token)($|_)"), C.CREDENTIALS),
 ]
 
 _UA = re.compile(
@@ -179,6 +194,10 @@ _INCOMPATIBLE: dict[Category, set[str]] = {
     C.LOCATION_IMPRECISE: {"bool", "email", "url"},
     C.USER_AGENT: {"email", "url"},
     C.CONTENT: {"bool"},
+    C.CREDIT_CARD: {"bool", "email", "url", "timestamp"},
+    C.BANK_ACCOUNT: {"bool", "email", "url", "timestamp"},
+    C.GOVERNMENT_ID: {"bool", "email", "url", "timestamp"},
+    C.CREDENTIALS: {"bool"},
 }
 
 

@@ -1,0 +1,53 @@
+"""Settings: the workspace's breachdesk.toml extends identity keys; bad settings are named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from breachdesk import AssessRequest, SettingsError, assess, load_settings
+
+
+def test_identity_keys_from_the_workspace_settings(tmp_path: Path) -> None:
+    export = tmp_path / "events.jsonl"
+    export.write_text(
+        json.dumps({"event": "x", "properties": {"account_uuid": "u1", "tenant": "o1"}}) + "\n"
+    )
+    directory = tmp_path / "dir"
+    directory.mkdir()
+    (directory / "users.csv").write_text(
+        "user_id,email,name,locale,country,mfa_enabled,status\nu1,a@x.org,A,en,US,true,active\n"
+    )
+    (directory / "organizations.csv").write_text("org_id,name\no1,One\no2,Two\n")
+    (directory / "memberships.csv").write_text("user_id,org_id,role\nu2,o2,owner\n")
+    ws = tmp_path / "ws"
+    first = assess(AssessRequest([export], ws, directory=directory, workers=1))
+    assert first.impact["affected"]["users"] == 0
+    settings = (ws / "breachdesk.toml").read_text()
+    settings = settings.replace(
+        "[identity_keys]\nuser_ids = []", '[identity_keys]\nuser_ids = ["account_uuid"]'
+    )
+    settings = settings.replace("org_keys = []", 'org_keys = ["tenant"]')
+    (ws / "breachdesk.toml").write_text(settings)
+    second = assess(AssessRequest([export], ws, directory=directory, workers=1))
+    assert second.impact["affected"]["users"] == 1
+    assert second.impact["affected"]["organizations"] == 1
+
+
+def test_bad_setting_is_named(tmp_path: Path) -> None:
+    (tmp_path / "breachdesk.toml").write_text("max_record_bytes = -1\n")
+    with pytest.raises(SettingsError, match="max_record_bytes"):
+        load_settings(tmp_path)
+    (tmp_path / "breachdesk.toml").write_text("max_record_bytes = [\n")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        load_settings(tmp_path)
+
+
+def test_reveal_adds_raw_identities(small: tuple[Path, Path], tmp_path: Path) -> None:
+    export, directory = small
+    assess(AssessRequest([export], tmp_path / "ws", directory=directory, reveal=True, workers=1))
+    text = (tmp_path / "ws" / "unmatched.csv").read_text()
+    assert text.splitlines()[0].endswith(",identity")
+    assert "ghost@nowhere.example" in text
