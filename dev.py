@@ -35,7 +35,8 @@ def _uv() -> Path:
 
 
 def _sync(uv: Path) -> None:
-    subprocess.run([str(uv), "sync", "--frozen", "--quiet", "--compile-bytecode"], cwd=ROOT, check=True)
+    cmd = [str(uv), "sync", "--frozen", "--quiet", "--compile-bytecode"]
+    subprocess.run(cmd, cwd=ROOT, check=True)
 
 
 def _run(uv: Path, *argv: str) -> int:

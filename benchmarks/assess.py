@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _measure import measure  # noqa: E402
+from _measure import measure
 
-from breachdesk.demo.export import ExportWriter  # noqa: E402
-from breachdesk.demo.people import build_directory  # noqa: E402
-from breachdesk.services.demo import write_directory  # noqa: E402
+from breachdesk.demo.export import ExportWriter
+from breachdesk.demo.people import build_directory
+from breachdesk.services.demo import write_directory
 
 
 def build(work: Path, users: int, sizes: list[int]) -> None:
