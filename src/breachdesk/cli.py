@@ -222,6 +222,7 @@ def demo(
     out.print(
         "demo: the planted secrets above are expected; assess alone would exit 1 for them.",
         markup=False,
+        soft_wrap=True,
     )
 
 

@@ -198,7 +198,7 @@ class ExportWriter:
                     continue
                 ms = i > n_events * 0.9
                 stamp = t0 + i * 3
-                roll = rng.random()
+                roll = rng.random() if i not in plants else 1.0  # secrets go in user events
                 if roll < 0.04:
                     device = f"$device:{rng.getrandbits(64):016x}"
                     props: dict[str, Any] = {
