@@ -28,9 +28,11 @@ def _tree(pid: int) -> list[int]:
 
 
 def _rss_kb(pid: int) -> int:
+    """Proportional set size: shared pages are split between the processes sharing them,
+    so the tree's sum is its real footprint (forked workers share their parent's pages)."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
                 return int(line.split()[1])
     except OSError:
         pass
@@ -38,7 +40,7 @@ def _rss_kb(pid: int) -> int:
 
 
 def measure(cmd: list[str], env: dict[str, str] | None = None) -> Run:
-    """Wall time and peak summed RSS (sampled every 50 ms) of ``cmd`` and its children."""
+    """Wall time and peak summed PSS (sampled every 50 ms) of ``cmd`` and its children."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = 0

@@ -28,7 +28,7 @@ def _stable_impact(path: Path) -> str:
     """impact.json without what changes from run to run (times, absolute paths)."""
     impact = json.loads(path.read_text())
     prov = impact["provenance"]
-    for key in ("started", "finished", "command", "tool_version"):
+    for key in ("started", "finished", "command", "tool_version", "rules_version"):
         prov[key] = "<varies>"
     for item in prov["inputs"]:
         item["path"] = item["path"].rsplit("/export/", 1)[-1]

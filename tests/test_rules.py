@@ -128,3 +128,25 @@ def test_fingerprint_is_keyed() -> None:
     a = SCANNER.fingerprint(FindingKind.CREDENTIAL, "secret-value")
     assert a == SCANNER.fingerprint(FindingKind.CREDENTIAL, "secret-value")
     assert a != other.fingerprint(FindingKind.CREDENTIAL, "secret-value")
+
+
+def test_ordinary_events_are_rarely_candidates(tmp_path: Path) -> None:
+    """The fast pass must stay fast: ordinary analytics events do not become candidates."""
+    import random
+
+    from breachdesk.demo.export import ExportWriter
+    from breachdesk.demo.people import build_directory
+
+    rng = random.Random(5)
+    users, orgs = build_directory(rng, 300)
+    writer = ExportWriter(rng, users, orgs)
+    path = tmp_path / "events.jsonl"
+    writer.write_events(path, users, 5000, [], lambda _: None, compress=False)
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    candidates = SCANNER.prefilter.candidate_lines(data, starts)
+    # the generator plants 6 secrets and writes 8 malformed lines; nothing else should match
+    assert len(candidates) <= 20, len(candidates)

@@ -25,11 +25,12 @@ class Prefilter:
 
     def __init__(self, patterns: Sequence[bytes], use_hyperscan: bool = True) -> None:
         self.patterns = list(patterns)
-        self._re = re.compile(b"|".join(b"(?:" + p + b")" for p in self.patterns), re.I)
+        # case-sensitive: a pattern that wants otherwise says so with (?i:...)
+        self._re = re.compile(b"|".join(b"(?:" + p + b")" for p in self.patterns))
         self._db: Any = None
         if use_hyperscan and _hs is not None:
             db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
-            flags = _hs.HS_FLAG_CASELESS | _hs.HS_FLAG_ALLOWEMPTY
+            flags = _hs.HS_FLAG_ALLOWEMPTY
             db.compile(
                 expressions=self.patterns,
                 ids=list(range(len(self.patterns))),

@@ -62,10 +62,8 @@ class Scanner:
         parts = [r.prefilter_pattern().encode() for r in self.rules]
         parts += [URL_PREFILTER, _ESCAPES]
         self.prefilter = Prefilter(parts)
-        self._text_filters = [
-            re.compile(r.prefilter, re.I) if r.prefilter else None for r in self.rules
-        ]
-        self._keywords = [tuple(k.lower() for k in r.keywords) for r in self.rules]
+        self._text_filters = [re.compile(r.prefilter) if r.prefilter else None for r in self.rules]
+        self._keywords = [r.keywords for r in self.rules]
         self._validators = [get_validator(r.validator) if r.validator else None for r in self.rules]
 
     def fingerprint(self, kind: FindingKind, secret: str) -> str:
@@ -98,16 +96,13 @@ class Scanner:
 
     def _scan_text(self, field: str, text: str, bare_number: bool = False) -> list[Hit]:
         hits: list[Hit] = []
-        lowered: str | None = None
         for i, rule in enumerate(self.rules):
             text_filter = self._text_filters[i]
             if text_filter is not None:
                 if not text_filter.search(text) and not _context_in(rule, field.lower()):
                     continue
-            else:
-                lowered = lowered if lowered is not None else text.lower()
-                if not any(k in lowered for k in self._keywords[i]):
-                    continue
+            elif not any(k in text for k in self._keywords[i]):
+                continue
             validator = self._validators[i]
             for match in rule.pattern.finditer(text):
                 candidate = match.group(rule.group)

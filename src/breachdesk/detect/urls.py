@@ -16,10 +16,11 @@ URL_IN_TEXT = re.compile(r"""[a-zA-Z][a-zA-Z0-9+.-]{1,15}://[^\s"'<>`]+""")
 # the fast pass: something URL-shaped that might carry a secret or an email
 URL_PREFILTER = (
     rb"://[^/\s\"@]{1,256}:[^/\s\"@]{1,256}@"
-    rb"|[?&#;](?:[a-z_]*token|code|password|passwd|pwd|pass|secret|[a-z_]*key|sig|signature"
-    rb"|session|sessionid|sid|auth|jwt|otp)="
-    rb"|/(?:reset|invite|invitation|verify|confirm|magic|activate|password)"
-    rb"|https?:[^\"\s]{0,2048}?(?:@|%40)"
+    rb"|(?i:[?&#;](?:[a-z_]*token|code|password|passwd|pwd|pass|secret|[a-z_]*key|sig|signature"
+    rb"|session|sessionid|sid|auth|jwt|otp)=)"
+    rb"|(?i:/(?:reset|invite|invitation|verify|confirm|magic|activate|password))"
+    rb"|(?i:https?):[^\"\s]{0,2048}?(?:@|%40)"
+    rb"|(?i:%3A%2F%2F)"
 )
 
 SECRET_PARAMS = frozenset(

@@ -176,7 +176,9 @@ def _load_columnar(folder: Path, allow_duplicate_emails: bool) -> Directory:
     if unknown_users:
         notes.append(f"{members_path.name}: {unknown_users} memberships name no directory user")
     listed = org_ids.to_pylist()
-    extra = [x for x in dict.fromkeys(m["org_id"].to_pylist()) if x not in set(listed)]
+    listed_set = set(listed)
+    member_orgs = pc.unique(m["org_id"]).to_pylist()  # in order of first appearance
+    extra = [x for x in member_orgs if x not in listed_set]
     unknown_orgs = pc.sum(pc.invert(pc.is_in(m["org_id"], org_ids))).as_py() or 0
     if unknown_orgs:
         notes.append(

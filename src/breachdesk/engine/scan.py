@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
-import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -492,7 +491,12 @@ def scan_units(units: Iterable[WorkUnit], config: ScanConfig, workers: int) -> I
         init_worker(config)
         yield from map(scan_unit, units)
         return
-    ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    # Workers start from a small, clean process (not a copy of this one, which may already
+    # hold a directory of millions of users).
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
+        ctx.set_forkserver_preload(["breachdesk.engine.scan"])
     with ctx.Pool(workers, initializer=init_worker, initargs=(config,)) as pool:
         pending: deque[Any] = deque()
         for unit in units:
