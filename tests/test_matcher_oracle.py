@@ -104,7 +104,7 @@ def test_engine_agrees_with_reference(
         orgs_seen |= org_keys
     rows = [SignatureRow(sig, n, 0, "") for sig, n in grouped.items()]
     got = match_impact(rows, orgs_seen, directory, list(range(len(rows))))
-    assert {u.user_id for u in got.users} == set(expected.affected_users)
+    assert set(got.users.column("user_id").to_pylist()) == set(expected.affected_users)
     assert {o.org_id for o in got.organizations} == set(expected.affected_orgs)
     assert {o.org_id: frozenset(o.admins_to_notify) for o in got.organizations} == dict(
         expected.admins_to_notify

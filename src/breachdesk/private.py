@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 
-def write_private(path: Path, data: bytes) -> str:
-    """Write ``data`` to ``path`` atomically (temporary name, then rename), mode 0600.
-
-    Returns the SHA-256 of what was written.
-    """
+@contextmanager
+def private_file(path: Path) -> Iterator[IO[bytes]]:
+    """A binary file that appears at ``path`` (0600) only once it is complete."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o600)
@@ -24,4 +25,13 @@ def write_private(path: Path, data: bytes) -> str:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_private(path: Path, data: bytes) -> str:
+    """Write ``data`` to ``path`` atomically (temporary name, then rename), mode 0600.
+
+    Returns the SHA-256 of what was written.
+    """
+    with private_file(path) as fh:
+        fh.write(data)
     return hashlib.sha256(data).hexdigest()

@@ -35,27 +35,6 @@ class UnmatchedIdentity:
     reason: str
 
 
-@dataclass(frozen=True)
-class Impact:
-    users: tuple[AffectedUser, ...]
-    organizations: tuple[AffectedOrganization, ...]
-    unmatched: tuple[UnmatchedIdentity, ...]
-    unmatched_records: int
-    users_by_signature: dict[int, tuple[str, ...]]  # signature index -> matched user ids
-
-    @property
-    def admins_to_notify(self) -> int:
-        return len({a for org in self.organizations for a in org.admins_to_notify})
-
-    @property
-    def users_without_mfa(self) -> int:
-        return sum(1 for u in self.users if u.mfa_enabled is False)
-
-    @property
-    def users_mfa_unknown(self) -> int:
-        return sum(1 for u in self.users if u.mfa_enabled is None)
-
-
 UNMATCHED_REASONS = {
     TokenKind.EMAIL: "email not in the directory",
     TokenKind.USER_ID: "user id not in the directory",

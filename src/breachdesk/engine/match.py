@@ -15,14 +15,9 @@ import pyarrow as pa
 
 from breachdesk.directory.model import Directory
 from breachdesk.domain.identity import TokenKind
-from breachdesk.domain.impact import (
-    UNMATCHED_REASONS,
-    AffectedOrganization,
-    AffectedUser,
-    Impact,
-    UnmatchedIdentity,
-)
+from breachdesk.domain.impact import UNMATCHED_REASONS, AffectedOrganization, UnmatchedIdentity
 from breachdesk.engine.tables import IdentityTables, SignatureRow
+from breachdesk.impact import Impact
 from breachdesk.taxonomy import Category
 
 CATEGORY_BITS = {category: 1 << i for i, category in enumerate(Category)}
@@ -104,37 +99,33 @@ def match_directory(
         FROM mb LEFT JOIN users u ON mb.user_id = u.user_id
         """
     )
-    user_orgs = dict(
-        con.execute(
-            """
-            SELECT a.idx, list(DISTINCT mbi.org_id ORDER BY mbi.org_id)
-            FROM affected a JOIN mbi ON mbi.idx = a.idx GROUP BY a.idx
-            """
-        ).fetchall()
+    exposed = ", ".join(
+        f"CASE WHEN a.mask & {bit} <> 0 THEN '{category.value}' END"
+        for category, bit in sorted(CATEGORY_BITS.items(), key=lambda kv: kv[0].value)
     )
-    users: list[AffectedUser] = []
-    for idx, mask, export_country, user_id, country, mfa, locale, region, active in con.execute(
-        """
-        SELECT a.idx, a.mask, a.export_country, u.user_id, u.country, u.mfa_enabled, u.locale,
-               u.region, u.active
-        FROM affected a JOIN users u USING (idx)
-        """
-    ).fetchall():
-        source = "directory" if country else ("export" if export_country else "")
-        users.append(
-            AffectedUser(
-                user_id=user_id,
-                exposed=categories_of(mask),
-                organizations=tuple(user_orgs.get(idx, ())),
-                mfa_enabled=mfa,
-                locale=locale,
-                country=country or export_country or "",
-                country_source=source,
-                region=region,
-                active=active,
-            )
+    users = con.sql(
+        f"""
+        WITH orgs AS (
+            SELECT a.idx, string_agg(DISTINCT mbi.org_id, ';' ORDER BY mbi.org_id) AS ids
+            FROM affected a JOIN mbi ON mbi.idx = a.idx GROUP BY a.idx
         )
-    users.sort(key=lambda u: u.user_id)
+        SELECT u.user_id,
+               concat_ws(';', {exposed}) AS exposed,
+               coalesce(orgs.ids, '') AS organizations,
+               CASE WHEN u.mfa_enabled IS NULL THEN ''
+                    WHEN u.mfa_enabled THEN 'true' ELSE 'false' END AS mfa_enabled,
+               u.locale,
+               coalesce(nullif(u.country, ''), a.export_country, '') AS country,
+               u.region,
+               CASE WHEN u.active THEN 'active' ELSE 'deactivated' END AS status,
+               CASE WHEN u.country <> '' THEN 'directory'
+                    WHEN a.export_country IS NOT NULL THEN 'export' ELSE '' END AS country_source,
+               a.mask
+        FROM affected a JOIN users u USING (idx) LEFT JOIN orgs USING (idx)
+        ORDER BY NOT regexp_full_match(u.user_id, '[0-9]+'), TRY_CAST(u.user_id AS HUGEINT),
+                 u.user_id
+        """  # noqa: S608 - the interpolated text is fixed category names and bits
+    ).to_arrow_table()
     orgs = con.execute(
         """
         WITH aff_orgs AS (
@@ -190,7 +181,7 @@ def match_directory(
         ).fetchall():
             by_signature[int(sig_id)] = tuple(ids)
     return Impact(
-        users=tuple(users),
+        users=users,
         organizations=organizations,
         unmatched=unmatched,
         unmatched_records=int(unmatched_records[0]) if unmatched_records else 0,

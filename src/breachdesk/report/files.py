@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import IO
 
-from breachdesk.private import write_private
+from breachdesk.private import private_file, write_private
 
-__all__ = ["csv_bytes", "safe_cell", "write_private"]
+__all__ = ["csv_bytes", "safe_cell", "write_private", "write_private_csv"]
 
 _FORMULA_START = ("=", "+", "-", "@")
 
@@ -31,12 +34,34 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
+def write_private_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """Stream already-sorted rows to ``path`` (formula-safe, 0600, atomic); its SHA-256."""
+    digest = hashlib.sha256()
+
+    class _Hashing(io.TextIOBase):
+        def __init__(self, raw: IO[bytes]) -> None:
+            self.raw = raw
+
+        def write(self, text: str) -> int:
+            data = text.encode("utf-8")
+            digest.update(data)
+            self.raw.write(data)
+            return len(text)
+
+    with private_file(path) as raw:
+        writer = csv.writer(_Hashing(raw), lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows([safe_cell(v) for v in row] for row in rows)
+    return digest.hexdigest()
+
+
 def _sort_key(row: list[str]) -> tuple[object, ...]:
     return tuple(_natural(c) for c in row)
 
 
 def _natural(cell: str) -> tuple[int, int, str]:
-    # numbers sort as numbers (line 9 before line 10), text as text
+    # numbers sort as numbers (line 9 before line 10), text as text; the engine orders
+    # affected users the same way (digits first, by value, then by text)
     if cell.isdigit():
-        return (0, int(cell), "")
+        return (0, int(cell), cell)
     return (1, 0, cell)

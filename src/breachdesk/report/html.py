@@ -28,11 +28,11 @@ def render_report(impact: dict[str, Any], out: AssessOutputs) -> str:
     by_category: Counter[str] = Counter()
     orgs: list[tuple[str, int]] = []
     no_mfa: list[str] = []
+    no_mfa_count = 0
     if out.impact is not None:
-        for user in out.impact.users:
-            by_category.update(user.exposed)
-            if user.mfa_enabled is False:
-                no_mfa.append(user.user_id)
+        by_category = out.impact.exposure_counts()
+        no_mfa = out.impact.user_ids_without_mfa(100)
+        no_mfa_count = out.impact.users_without_mfa
         orgs = sorted(
             ((o.org_id, o.affected_members) for o in out.impact.organizations),
             key=lambda kv: (-kv[1], kv[0]),
@@ -73,8 +73,8 @@ def render_report(impact: dict[str, Any], out: AssessOutputs) -> str:
         org_chart=bar_chart("Organizations by affected members", orgs[:25]),
         orgs=orgs[:50],
         org_count=len(orgs),
-        no_mfa=sorted(no_mfa)[:100],
-        no_mfa_count=len(no_mfa),
+        no_mfa=no_mfa,
+        no_mfa_count=no_mfa_count,
         distinct=distinct[:200],
         distinct_count=len(distinct),
         sensitive=sensitive,

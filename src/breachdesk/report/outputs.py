@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,9 +13,9 @@ import orjson
 from breachdesk.detect.inventory import FieldEntry
 from breachdesk.directory.model import Directory
 from breachdesk.domain.identity import Token, TokenKind, mask_token
-from breachdesk.domain.impact import Impact
 from breachdesk.engine.aggregate import RunAggregate, decode_signature, is_personal
-from breachdesk.report.files import csv_bytes, write_private
+from breachdesk.impact import USER_COLUMNS, Impact
+from breachdesk.report.files import csv_bytes, write_private, write_private_csv
 from breachdesk.report.html import render_report
 from breachdesk.taxonomy import FindingKind
 
@@ -125,22 +125,15 @@ def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
     if out.impact is not None:
         impact = out.impact
         affected = {
-            "users": len(impact.users),
+            "users": impact.user_count,
             "organizations": len(impact.organizations),
             "admins_to_notify": impact.admins_to_notify,
             "unmatched_identities": len(impact.unmatched),
             "users_without_mfa": impact.users_without_mfa,
             "users_mfa_unknown": impact.users_mfa_unknown,
         }
-        counts: Counter[str] = Counter()
-        sources: dict[str, set[str]] = defaultdict(set)
-        for user in impact.users:
-            if user.country:
-                counts[user.country] += 1
-                sources[user.country].add(user.country_source)
-        for country in sorted(counts):
-            source = "directory" if "directory" in sources[country] else "export"
-            by_country[country] = {"users": counts[country], "source": source}
+        for country, (users, source) in impact.country_counts().items():
+            by_country[country] = {"users": users, "source": source}
     else:
         for country in sorted(out.export_countries):
             by_country[country] = {"users": out.export_countries[country], "source": "export"}
@@ -174,16 +167,20 @@ def write_outputs(out: AssessOutputs, finished: str) -> Written:
     def put(name: str, data: bytes) -> None:
         hashes[name] = write_private(ws / name, data)
 
-    users_rows: list[list[object]] = []
     org_rows: list[list[object]] = []
     unmatched_rows: list[list[object]] = []
     if out.impact is not None:
-        for u in out.impact.users:
-            mfa = "" if u.mfa_enabled is None else ("true" if u.mfa_enabled else "false")
-            users_rows.append(
-                [u.user_id, ";".join(u.exposed), ";".join(u.organizations), mfa, u.locale,
-                 u.country, u.region, "active" if u.active else "deactivated"]
-            )  # fmt: skip
+        # already sorted by the engine; streamed, as it may hold millions of rows
+        table = out.impact.users.select(list(USER_COLUMNS))
+        rows = zip(*(column.to_pylist() for column in table.columns), strict=True)
+        hashes["affected_users.csv"] = write_private_csv(
+            ws / "affected_users.csv", USER_COLUMNS, rows
+        )
+    else:
+        hashes["affected_users.csv"] = write_private_csv(
+            ws / "affected_users.csv", USER_COLUMNS, []
+        )
+    if out.impact is not None:
         for o in out.impact.organizations:
             org_rows.append([o.org_id, o.affected_members, ";".join(o.admins_to_notify)])
         for ident in out.impact.unmatched:
@@ -192,14 +189,6 @@ def write_outputs(out: AssessOutputs, finished: str) -> Written:
             if out.reveal:
                 row.append(ident.value)
             unmatched_rows.append(row)
-    put(
-        "affected_users.csv",
-        csv_bytes(
-            ["user_id", "exposed", "organizations", "mfa_enabled", "locale", "country",
-             "region", "status"],
-            users_rows,
-        ),
-    )  # fmt: skip
     put(
         "affected_organizations.csv",
         csv_bytes(["org_id", "affected_members", "admins_to_notify"], org_rows),

@@ -20,12 +20,12 @@ from breachdesk import __version__
 from breachdesk.detect.inventory import FieldEntry, build_inventory
 from breachdesk.detect.rules import builtin_rule_files
 from breachdesk.directory import Directory, directory_digest, load_directory
-from breachdesk.domain.impact import Impact
 from breachdesk.engine.aggregate import RunAggregate
 from breachdesk.engine.match import CATEGORY_BITS, match_directory
 from breachdesk.engine.scan import ScanConfig, scan_units
 from breachdesk.engine.tables import IdentityTables
 from breachdesk.errors import EXIT_FINDINGS, EXIT_OK, ExportError
+from breachdesk.impact import Impact
 from breachdesk.report.outputs import AssessOutputs, write_outputs
 from breachdesk.services.workspace import hmac_key, prepare_workspace
 from breachdesk.settings import Settings, load_settings, write_settings
