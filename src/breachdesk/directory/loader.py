@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -102,6 +103,10 @@ def _any(mask: pa.Array) -> bool:
     return bool(pc.any(mask).as_py())
 
 
+def _distinct(values: pa.Array) -> int:
+    return len(pc.unique(values))
+
+
 def _normalise_emails(values: pa.Array) -> pa.Array:
     """Trim, NFC, casefold: vectorised for ASCII, in Python for the rest."""
     ascii_ = pc.string_is_ascii(values)
@@ -120,7 +125,7 @@ def _load_columnar(folder: Path, allow_duplicate_emails: bool) -> Directory:
     u = _columns(users_path, USERS_COLUMNS, USERS_OPTIONAL)
     n = len(u["user_id"])
     user_id = u["user_id"]
-    if n and (_any(pc.equal(user_id, "")) or pc.count_distinct(user_id).as_py() != n):
+    if n and (_any(pc.equal(user_id, "")) or _distinct(user_id) != n):
         raise _RowCheck
     email = _normalise_emails(u["email"])
     nonempty = pc.not_equal(email, "")
@@ -155,9 +160,7 @@ def _load_columnar(folder: Path, allow_duplicate_emails: bool) -> Directory:
 
     o = _columns(orgs_path, ORGS_COLUMNS)
     org_ids = o["org_id"]
-    if len(org_ids) and (
-        _any(pc.equal(org_ids, "")) or pc.count_distinct(org_ids).as_py() != len(org_ids)
-    ):
+    if len(org_ids) and (_any(pc.equal(org_ids, "")) or _distinct(org_ids) != len(org_ids)):
         raise _RowCheck
     m = _columns(members_path, MEMBERSHIP_COLUMNS)
     if _any(pc.or_(pc.equal(m["user_id"], ""), pc.equal(m["org_id"], ""))):
@@ -190,26 +193,61 @@ def _load_columnar(folder: Path, allow_duplicate_emails: bool) -> Directory:
 
 def _email_lists(email: pa.Array, nonempty: pa.Array, others: pa.Array | None) -> pa.Array:
     """Each user's emails: the primary (if any), then ``other_emails``, without repeats."""
+    n = len(email)
     if others is None or not _any(pc.not_equal(others, "")):
         lengths = pc.cast(nonempty, pa.int32())
         offsets = pa.concat_arrays([pa.array([0], pa.int32()), pc.cumulative_sum(lengths)])
         return pa.ListArray.from_arrays(offsets, email.filter(nonempty))
-    lists: list[list[str]] = []
-    for primary, extra in zip(email.to_pylist(), others.to_pylist(), strict=True):
-        found = [primary] if primary else []
-        for part in extra.split(";") if extra else ():
+    # the few rows with other emails are normalised in Python; DuckDB assembles the lists
+    rows, ranks, values = [], [], []
+    with_others = pc.indices_nonzero(pc.not_equal(others, "")).to_pylist()
+    for row, extra in zip(with_others, others.take(with_others).to_pylist(), strict=True):
+        for rank, part in enumerate(extra.split(";"), start=1):
             if part.strip():
                 normalised = normalize_email(part)
                 if "@" not in normalised or any(ch.isspace() for ch in normalised):
                     raise _RowCheck
-                found.append(normalised)
-        lists.append(list(dict.fromkeys(found)))
-    return pa.array(lists, pa.list_(pa.string()))
+                rows.append(row)
+                ranks.append(rank)
+                values.append(normalised)
+    primary = pa.table(
+        {
+            "row": pa.array(range(n), pa.int64()),
+            "rank": pa.array([0] * n, pa.int32()),
+            "email": email,
+        }
+    ).filter(nonempty)
+    extra_table = pa.table(
+        {
+            "row": pa.array(rows, pa.int64()),
+            "rank": pa.array(ranks, pa.int32()),
+            "email": pa.array(values, pa.string()),
+        }
+    )
+    con = duckdb.connect()
+    try:
+        con.register("pieces", pa.concat_tables([primary, extra_table]))
+        con.register("all_rows", pa.table({"row": pa.array(range(n), pa.int64())}))
+        lists = con.sql(
+            """
+            WITH firsts AS (
+                SELECT row, email, min(rank) AS rank FROM pieces GROUP BY row, email
+            ),
+            grouped AS (
+                SELECT row, list(email ORDER BY rank) AS emails FROM firsts GROUP BY row
+            )
+            SELECT coalesce(g.emails, []::VARCHAR[]) AS emails
+            FROM all_rows a LEFT JOIN grouped g USING (row) ORDER BY a.row
+            """
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return lists.column("emails").combine_chunks().cast(pa.list_(pa.string()))
 
 
 def _check_shared_emails(users: pa.Table, path: Path, allow: bool) -> None:
     flat = pc.list_flatten(users.column("emails"))
-    if pc.count_distinct(flat).as_py() == len(flat):
+    if _distinct(flat) == len(flat):
         return
     # rare: find the clashing users row by row, for the message
     check_duplicate_emails(
