@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,15 +41,18 @@ def _rss_kb(pid: int) -> int:
 
 
 def measure(cmd: list[str], env: dict[str, str] | None = None) -> Run:
-    """Wall time and peak summed PSS (sampled every 50 ms) of ``cmd`` and its children."""
+    """Wall time and peak summed PSS (sampled every 250 ms) of ``cmd`` and its children."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # standard error goes to a file: a pipe nobody reads would fill and block the command
+    err_file = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err_file)
     peak = 0
     while proc.poll() is None:
         peak = max(peak, sum(_rss_kb(p) for p in _tree(proc.pid)))
-        time.sleep(0.05)
+        time.sleep(0.25)
     seconds = time.perf_counter() - start
     if proc.returncode not in (0, 1):
-        err = proc.stderr.read().decode() if proc.stderr else ""
+        err_file.seek(0)
+        err = err_file.read().decode(errors="replace")
         raise SystemExit(f"{cmd[0]} failed ({proc.returncode}): {err[-2000:]}")
     return Run(seconds, peak / 1024, proc.returncode)

@@ -3,6 +3,7 @@ true and false positives per family."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,43 @@ def test_ordinary_events_are_rarely_candidates(tmp_path: Path) -> None:
     candidates = SCANNER.prefilter.candidate_lines(data, starts)
     # the generator plants 6 secrets and writes 8 malformed lines; nothing else should match
     assert len(candidates) <= 20, len(candidates)
+
+
+def test_base64_wrapped_secret_is_found() -> None:
+    import base64
+
+    key = "sk-proj-Qx7Lm2Vn9Rt4Kp1Zs8Wd3Yb6Hc0Jf5GaT3BlbkFJu2Ne7Mq4Xr9Lt1Vk6Pz3Ws8Hd0Yc5Bf2Ja"
+    for offset in range(3):
+        wrapped = base64.b64encode(("x" * offset + f"key={key}").encode()).decode()
+        record = f'{{"state": "{wrapped}"}}'.encode()
+        assert SCANNER.is_candidate(record), offset
+        hits = SCANNER.scan_value("state", wrapped)
+        assert [h.rule for h in hits] == ["openai-api-key"], offset
+        assert hits[0].detail == {"wrapped": "base64"}
+
+
+def test_base64_image_is_not_a_finding() -> None:
+    image = (
+        "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+        "YPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+    )
+    assert SCANNER.scan_value("avatar", image) == []
+
+
+def test_rules_cli_reads_stdin_and_masks() -> None:
+    from typer.testing import CliRunner
+
+    from breachdesk.cli import app
+
+    runner = CliRunner()
+    listed = runner.invoke(app, ["rules", "list", "--json"])
+    assert listed.exit_code == 0
+    ids = {r["id"] for r in json.loads(listed.stdout)}
+    assert {"openai-api-key", "github-classic-token", "iban", "url-secret-param"} <= ids
+    secret = "https://app.example.com/reset?reset_token=Zx81LmQp2RtV9sKw3YhN7cBf4GjD6aEu"
+    tested = runner.invoke(app, ["rules", "test", "--field", "$current_url"], input=secret + "\n")
+    assert tested.exit_code == 1
+    assert "url-secret-param" in tested.stdout
+    assert "Zx81LmQp2RtV9sKw3YhN7cBf4GjD6aEu" not in tested.stdout
+    clean = runner.invoke(app, ["rules", "test"], input="just words\n")
+    assert clean.exit_code == 0 and "no finding" in clean.stdout

@@ -51,3 +51,33 @@ def test_reveal_adds_raw_identities(small: tuple[Path, Path], tmp_path: Path) ->
     text = (tmp_path / "ws" / "unmatched.csv").read_text()
     assert text.splitlines()[0].endswith(",identity")
     assert "ghost@nowhere.example" in text
+
+
+def test_user_rule_file_named_in_settings(tmp_path: Path) -> None:
+    export = tmp_path / "events.jsonl"
+    export.write_text(
+        json.dumps(
+            {
+                "event": "x",
+                "properties": {"distinct_id": "u1", "note": "acme_0123456789abcdefghijklmn"},
+            }
+        )
+        + "\n"
+    )
+    ws = tmp_path / "ws"
+    assert assess(AssessRequest([export], ws, workers=1)).exit_code == 0
+    (ws / "acme.toml").write_text(
+        '[[rule]]\nid = "acme-key"\nkind = "api_key"\nkeywords = ["acme_"]\n'
+        "pattern = 'acme_[a-z0-9]{24}'\n"
+        'examples.true_positive = ["acme_0123456789abcdefghijklmn"]\n'
+    )
+    settings = (
+        (ws / "breachdesk.toml")
+        .read_text()
+        .replace("rule_files = []", 'rule_files = ["acme.toml"]')
+    )
+    (ws / "breachdesk.toml").write_text(settings)
+    result = assess(AssessRequest([export], ws, workers=1))
+    assert result.exit_code == 1
+    assert result.impact["provenance"]["rules_version"].startswith("custom-")
+    assert "acme-key" in (ws / "findings.csv").read_text()

@@ -181,7 +181,7 @@ def assess(
     try:
         with _Bars(enabled=not json_out and err.is_terminal) as progress:
             result = run_assess(request, progress)
-    except (BreachdeskError, Exception) as exc:
+    except Exception as exc:  # every error leaves through _fail, mapped to an exit code
         _fail(exc)
         return
     if json_out:
@@ -208,7 +208,7 @@ def demo(
     try:
         with _Bars(enabled=err.is_terminal) as progress:
             result = run_demo(DemoRequest(out_dir, users, events, seed), progress)
-    except (BreachdeskError, Exception) as exc:
+    except Exception as exc:  # every error leaves through _fail, mapped to an exit code
         _fail(exc)
         return
     _summary(result.assess.impact, result.assess.workspace)
@@ -224,6 +224,67 @@ def demo(
         markup=False,
         soft_wrap=True,
     )
+
+
+rules_app = typer.Typer(help="The detection rules: list them, test a value against them.")
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("list")
+def rules_list(
+    workspace: Annotated[
+        Path | None, typer.Option(help="Include the user rule files named in its settings.")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List every rule in force: id, finding kind, validator, where it is defined."""
+    from breachdesk.services.rules import list_rules
+
+    try:
+        found = list_rules(workspace)
+    except Exception as exc:  # every error leaves through _fail, mapped to an exit code
+        _fail(exc)
+        return
+    if json_out:
+        sys.stdout.write(
+            orjson.dumps([r.__dict__ for r in found], option=orjson.OPT_INDENT_2).decode()
+        )
+        sys.stdout.write("\n")
+        return
+    table = Table(title=f"{len(found)} rules", title_justify="left")
+    for column in ("rule", "kind", "validator", "description"):
+        table.add_column(column)
+    for r in found:
+        table.add_row(r.id, r.kind, r.validator or "—", r.description)
+    out.print(table)
+
+
+@rules_app.command("test")
+def rules_test(
+    field: Annotated[str, typer.Option(help="The field name the value would sit under.")] = "value",
+    workspace: Annotated[
+        Path | None, typer.Option(help="Include the user rule files named in its settings.")
+    ] = None,
+) -> None:
+    """Test a value read from standard input (never the command line, where shell history
+    keeps it); findings are printed masked. Exit 1 when something sensitive is found."""
+    from breachdesk.services.rules import test_value
+    from breachdesk.taxonomy import FindingKind
+
+    if sys.stdin.isatty():
+        err.print("paste the value, then press Ctrl-D", markup=False)
+    try:
+        hits = test_value(sys.stdin.read(), field, workspace)
+    except Exception as exc:  # every error leaves through _fail, mapped to an exit code
+        _fail(exc)
+        return
+    if not hits:
+        out.print("no finding", markup=False)
+        raise typer.Exit(0)
+    for hit in hits:
+        detail = f" {orjson.dumps(hit.detail).decode()}" if hit.detail else ""
+        out.print(f"{hit.kind} {hit.rule} {hit.masked}{detail}", markup=False, highlight=False)
+    raise typer.Exit(1 if any(FindingKind(h.kind).sensitive for h in hits) else 0)
 
 
 def main() -> None:

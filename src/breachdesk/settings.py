@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     max_record_bytes: int = Field(default=1 << 20, gt=0)
     workers: int = Field(default=0, ge=0, description="scan processes; 0 = one per core")
     allow_duplicate_emails: bool = False
+    rule_files: list[str] = Field(
+        default_factory=list, description="user rule files (TOML), relative to the workspace"
+    )
 
     @classmethod
     def settings_customise_sources(

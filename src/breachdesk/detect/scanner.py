@@ -7,6 +7,8 @@ escape (``\\u00``, ``\\/``) makes a record a candidate, so the raw bytes never h
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import re
@@ -60,6 +62,9 @@ class Scanner:
         self.rules: list[Rule] = list(rules.rules)
         self._key = hmac_key
         parts = [r.prefilter_pattern().encode() for r in self.rules]
+        # a secret wrapped in base64 one level deep still makes its record a candidate
+        wrapped = {v for r in self.rules for k in r.keywords for v in base64_cores(k)}
+        parts += [re.escape(v).encode() for v in sorted(wrapped)]
         parts += [URL_PREFILTER, _ESCAPES]
         self.prefilter = Prefilter(parts)
         self._text_filters = [re.compile(r.prefilter) if r.prefilter else None for r in self.rules]
@@ -92,6 +97,12 @@ class Scanner:
                 if decoded != text:
                     seen = {h.secret for h in hits}
                     hits.extend(h for h in self._scan_text(field, decoded) if h.secret not in seen)
+            for layer in _base64_layers(text):
+                seen = {h.secret for h in hits}
+                for hit in self._scan_text(field, layer):
+                    if hit.secret not in seen:
+                        detail = {**hit.detail, "wrapped": "base64"}
+                        hits.append(Hit(hit.kind, hit.rule, hit.secret, detail))
         return hits
 
     def _scan_text(self, field: str, text: str, bare_number: bool = False) -> list[Hit]:
@@ -118,8 +129,47 @@ class Scanner:
                         whole or not _context_in(rule, near)
                     ):
                         continue
+                if any(candidate in h.secret or h.secret in candidate for h in hits):
+                    continue  # the same value, already found by an earlier (more specific) rule
                 hits.append(Hit(rule.kind, rule.id, candidate, verdict.detail))
         return hits
+
+
+_B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
+
+
+def base64_cores(keyword: str) -> list[str]:
+    """The parts of ``keyword``'s base64 encoding that do not depend on what surrounds it,
+    at each of the three alignments, in both alphabets (only for keywords of 5+ bytes)."""
+    raw = keyword.encode()
+    if len(raw) < 5:
+        return []
+    cores = []
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode()
+        start = {0: 0, 1: 2, 2: 3}[offset]
+        end = (offset + len(raw)) * 8 // 6
+        core = encoded[start:end]
+        if len(core) >= 4:
+            cores.append(core)
+            cores.append(core.replace("+", "-").replace("/", "_"))
+    return cores
+
+
+def _base64_layers(text: str) -> list[str]:
+    """Printable text hidden one base64 level down in ``text`` (runs of 24+ characters)."""
+    found = []
+    for match in _B64_RUN.finditer(text):
+        run = match.group(0)
+        for decode in (base64.b64decode, base64.urlsafe_b64decode):
+            try:
+                decoded = decode(run + "=" * (-len(run) % 4)).decode("utf-8")
+            except (binascii.Error, ValueError):
+                continue
+            if decoded.isprintable() and len(decoded) >= 8:
+                found.append(decoded)
+                break
+    return found
 
 
 def _context_in(rule: Rule, text: str) -> bool:

@@ -9,6 +9,7 @@ import gc
 import multiprocessing
 from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import accumulate, compress
 from operator import not_
@@ -492,16 +493,19 @@ def scan_units(units: Iterable[WorkUnit], config: ScanConfig, workers: int) -> I
         yield from map(scan_unit, units)
         return
     # Workers start from a small, clean process (not a copy of this one, which may already
-    # hold a directory of millions of users).
+    # hold a directory of millions of users). A worker that dies breaks the pool with an
+    # error instead of leaving its unit unanswered.
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     ctx = multiprocessing.get_context(method)
     if method == "forkserver":
         ctx.set_forkserver_preload(["breachdesk.engine.scan"])
-    with ctx.Pool(workers, initializer=init_worker, initargs=(config,)) as pool:
-        pending: deque[Any] = deque()
+    with ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=init_worker, initargs=(config,)
+    ) as pool:
+        pending: deque[Future[UnitResult]] = deque()
         for unit in units:
-            pending.append(pool.apply_async(scan_unit, (unit,)))
+            pending.append(pool.submit(scan_unit, unit))
             if len(pending) >= workers * 3:
-                yield pending.popleft().get()
+                yield pending.popleft().result()
         while pending:
-            yield pending.popleft().get()
+            yield pending.popleft().result()

@@ -27,6 +27,7 @@ from breachdesk.engine.tables import IdentityTables
 from breachdesk.errors import EXIT_FINDINGS, EXIT_OK, ExportError
 from breachdesk.impact import Impact
 from breachdesk.report.outputs import AssessOutputs, write_outputs
+from breachdesk.services.rules import rule_files
 from breachdesk.services.workspace import hmac_key, prepare_workspace
 from breachdesk.settings import Settings, load_settings, write_settings
 from breachdesk.sources.base import IdentityKeys
@@ -68,11 +69,14 @@ class AssessResult:
     notes: list[str] = field(default_factory=list)
 
 
-def rules_version() -> str:
+def rules_version(extra: Sequence[Path] = ()) -> str:
+    """A short hash of the rule files in force (built-in, then the user's)."""
     digest = hashlib.sha256()
     for name, text in builtin_rule_files():
         digest.update(name.encode() + b"\0" + text.encode())
-    return f"builtin-{digest.hexdigest()[:12]}"
+    for path in extra:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return f"{'custom' if extra else 'builtin'}-{digest.hexdigest()[:12]}"
 
 
 @contextmanager
@@ -131,7 +135,9 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
                 if entry.item.path not in hashes:
                     hashes[entry.item.path] = hasher.submit(_sha256_file, entry.item.path)
             with _stage("scan"):
-                aggregate = _scan(entries, settings, key, request.workers, tables, report)
+                aggregate = _scan(
+                    entries, workspace, settings, key, request.workers, tables, report
+                )
             input_hashes = {path: fut.result() for path, fut in hashes.items()}
         with _stage("inventory"):
             inventory = build_inventory(aggregate.total)
@@ -147,7 +153,7 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
             report("match", 1, 1)
         provenance: dict[str, Any] = {
             "tool_version": __version__,
-            "rules_version": rules_version(),
+            "rules_version": rules_version(rule_files(settings, workspace)),
             "command": request.command,
             "started": started,
             "inputs": [
@@ -250,6 +256,7 @@ def _recognise(exports: Sequence[Path]) -> tuple[list[InputEntry], list[tuple[st
 
 def _scan(
     entries: list[InputEntry],
+    workspace: Path,
     settings: Settings,
     key: bytes,
     workers: int | None,
@@ -266,6 +273,7 @@ def _scan(
         country_keys=COUNTRY_KEYS,
         hmac_key=key,
         max_record=settings.max_record_bytes,
+        rule_files=tuple(rule_files(settings, workspace)),
     )
     processes = (workers if workers is not None else settings.workers) or os.cpu_count() or 1
     plain = all(e.item.compression == "none" for e in entries)
