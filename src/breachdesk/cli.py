@@ -38,7 +38,13 @@ app = typer.Typer(
 err = Console(stderr=True)
 out = Console()
 
-STAGES = {"scan": "Reading and scanning records", "match": "Matching to the directory"}
+STAGES = {
+    "directory": "Loading the directory",
+    "scan": "Reading and scanning records",
+    "inventory": "Classifying fields",
+    "match": "Matching to the directory",
+    "outputs": "Writing the workspace",
+}
 
 
 class _Bars:

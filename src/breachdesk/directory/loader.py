@@ -224,7 +224,7 @@ def _email_lists(email: pa.Array, nonempty: pa.Array, others: pa.Array | None) -
             "email": pa.array(values, pa.string()),
         }
     )
-    con = duckdb.connect()
+    con = duckdb.connect(config={"memory_limit": "512MB", "threads": 2})
     try:
         con.register("pieces", pa.concat_tables([primary, extra_table]))
         con.register("all_rows", pa.table({"row": pa.array(range(n), pa.int64())}))

@@ -50,7 +50,7 @@ def pairs_to_ipc(table: pa.Table) -> bytes:
 class IdentityTables:
     """A DuckDB connection holding the run's identity tables."""
 
-    def __init__(self, temp_dir: Path | None = None, memory_limit: str = "1GB") -> None:
+    def __init__(self, temp_dir: Path | None = None, memory_limit: str = "512MB") -> None:
         config: dict[str, str | bool | int | float | list[str]] = {
             "threads": 2,
             "memory_limit": memory_limit,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
 
 from breachdesk.detect.inventory import FieldEntry
 from breachdesk.directory.model import Directory
@@ -158,6 +160,12 @@ def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
     }
 
 
+def _table_rows(table: pa.Table, batch: int = 50_000) -> Iterator[tuple[object, ...]]:
+    """Rows of an Arrow table, a batch at a time (never the whole table as Python objects)."""
+    for chunk in table.to_batches(max_chunksize=batch):
+        yield from zip(*(column.to_pylist() for column in chunk.columns), strict=True)
+
+
 def write_outputs(out: AssessOutputs, finished: str) -> Written:
     ws = out.workspace
     impact = build_impact(out, finished)
@@ -172,9 +180,8 @@ def write_outputs(out: AssessOutputs, finished: str) -> Written:
     if out.impact is not None:
         # already sorted by the engine; streamed, as it may hold millions of rows
         table = out.impact.users.select(list(USER_COLUMNS))
-        rows = zip(*(column.to_pylist() for column in table.columns), strict=True)
         hashes["affected_users.csv"] = write_private_csv(
-            ws / "affected_users.csv", USER_COLUMNS, rows
+            ws / "affected_users.csv", USER_COLUMNS, _table_rows(table)
         )
     else:
         hashes["affected_users.csv"] = write_private_csv(

@@ -80,10 +80,14 @@ def rules_version(extra: Sequence[Path] = ()) -> str:
 
 
 @contextmanager
-def _stage(name: str) -> Iterator[None]:
-    """Log how long a stage took (seconds only, never values)."""
+def _stage(name: str, report: ProgressFn | None = None) -> Iterator[None]:
+    """Show the stage as running, then log how long it took (seconds only, never values)."""
     start = time.perf_counter()
+    if report is not None:
+        report(name, 0, None)
     yield
+    if report is not None:
+        report(name, 1, 1)
     log.info("%s: %.2f s", name, time.perf_counter() - start)
 
 
@@ -108,7 +112,7 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
     directory: Directory | None = None
     directory_sha: str | None = None
     if request.directory is not None:
-        with _stage("directory"):
+        with _stage("directory", report):
             allow = request.allow_duplicate_emails or settings.allow_duplicate_emails
             directory = load_directory(request.directory, allow_duplicate_emails=allow)
             directory_sha = directory_digest(request.directory)
@@ -139,18 +143,16 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
                     entries, workspace, settings, key, request.workers, tables, report
                 )
             input_hashes = {path: fut.result() for path, fut in hashes.items()}
-        with _stage("inventory"):
+        with _stage("inventory", report):
             inventory = build_inventory(aggregate.total)
             tables.finish(*_masks(aggregate, inventory))
         signature_ids = tables.signature_ids([f.signature for f in aggregate.total.findings])
         impact: Impact | None = None
         if directory is not None:
-            report("match", 0, 1)
-            with _stage("match"):
+            with _stage("match", report):
                 impact = match_directory(
                     tables, aggregate.total.org_ids, directory, list(signature_ids.values())
                 )
-            report("match", 1, 1)
         provenance: dict[str, Any] = {
             "tool_version": __version__,
             "rules_version": rules_version(rule_files(settings, workspace)),
@@ -187,7 +189,7 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
         settings.inputs = [str(p.resolve()) for p in request.exports]
         settings.directory = str(request.directory.resolve()) if request.directory else None
         write_settings(workspace, settings)
-        with _stage("outputs"):
+        with _stage("outputs", report):
             written = write_outputs(outputs, finished=_now())
         append_event(
             store,
