@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -193,56 +192,59 @@ def _load_columnar(folder: Path, allow_duplicate_emails: bool) -> Directory:
 
 def _email_lists(email: pa.Array, nonempty: pa.Array, others: pa.Array | None) -> pa.Array:
     """Each user's emails: the primary (if any), then ``other_emails``, without repeats."""
-    n = len(email)
+    lengths = pc.cast(nonempty, pa.int32())
     if others is None or not _any(pc.not_equal(others, "")):
-        lengths = pc.cast(nonempty, pa.int32())
         offsets = pa.concat_arrays([pa.array([0], pa.int32()), pc.cumulative_sum(lengths)])
         return pa.ListArray.from_arrays(offsets, email.filter(nonempty))
-    # the few rows with other emails are normalised in Python; DuckDB assembles the lists
-    rows, ranks, values = [], [], []
-    with_others = pc.indices_nonzero(pc.not_equal(others, "")).to_pylist()
-    for row, extra in zip(with_others, others.take(with_others).to_pylist(), strict=True):
-        for rank, part in enumerate(extra.split(";"), start=1):
+    # The few rows with other emails get their whole list in Python; every other row holds
+    # its primary email alone. The pieces are then put in row order by Arrow.
+    has_others = pc.not_equal(others, "")
+    rows = pc.indices_nonzero(has_others)
+    extra_rows: list[int] = []
+    extra_ranks: list[int] = []
+    extra_values: list[str] = []
+    extra_lengths: list[int] = []
+    for row, primary, extra in zip(
+        rows.to_pylist(), email.take(rows).to_pylist(), others.take(rows).to_pylist(), strict=True
+    ):
+        found = [primary] if primary else []
+        for part in extra.split(";"):
             if part.strip():
                 normalised = normalize_email(part)
                 if "@" not in normalised or any(ch.isspace() for ch in normalised):
                     raise _RowCheck
-                rows.append(row)
-                ranks.append(rank)
-                values.append(normalised)
-    primary = pa.table(
-        {
-            "row": pa.array(range(n), pa.int64()),
-            "rank": pa.array([0] * n, pa.int32()),
-            "email": email,
-        }
-    ).filter(nonempty)
-    extra_table = pa.table(
-        {
-            "row": pa.array(rows, pa.int64()),
-            "rank": pa.array(ranks, pa.int32()),
-            "email": pa.array(values, pa.string()),
-        }
-    )
-    con = duckdb.connect(config={"memory_limit": "512MB", "threads": 2})
-    try:
-        con.register("pieces", pa.concat_tables([primary, extra_table]))
-        con.register("all_rows", pa.table({"row": pa.array(range(n), pa.int64())}))
-        lists = con.sql(
-            """
-            WITH firsts AS (
-                SELECT row, email, min(rank) AS rank FROM pieces GROUP BY row, email
+                found.append(normalised)
+        unique = list(dict.fromkeys(found))
+        extra_rows.extend([row] * len(unique))
+        extra_ranks.extend(range(len(unique)))
+        extra_values.extend(unique)
+        extra_lengths.append(len(unique))
+    alone = pc.and_(nonempty, pc.invert(has_others))
+    n = len(email)
+    pieces = pa.concat_tables(
+        [
+            pa.table(
+                {
+                    "row": pc.indices_nonzero(alone).cast(pa.int64()),
+                    "rank": pa.nulls(pc.sum(alone).as_py() or 0, pa.int32()).fill_null(0),
+                    "email": email.filter(alone),
+                }
             ),
-            grouped AS (
-                SELECT row, list(email ORDER BY rank) AS emails FROM firsts GROUP BY row
-            )
-            SELECT coalesce(g.emails, []::VARCHAR[]) AS emails
-            FROM all_rows a LEFT JOIN grouped g USING (row) ORDER BY a.row
-            """
-        ).to_arrow_table()
-    finally:
-        con.close()
-    return lists.column("emails").combine_chunks().cast(pa.list_(pa.string()))
+            pa.table(
+                {
+                    "row": pa.array(extra_rows, pa.int64()),
+                    "rank": pa.array(extra_ranks, pa.int32()),
+                    "email": pa.array(extra_values, pa.string()),
+                }
+            ),
+        ]
+    )
+    order = pc.sort_indices(pieces, sort_keys=[("row", "ascending"), ("rank", "ascending")])
+    values = pieces.column("email").take(order).combine_chunks()
+    lengths = pc.replace_with_mask(lengths, has_others, pa.array(extra_lengths, pa.int32()))
+    offsets = pa.concat_arrays([pa.array([0], pa.int32()), pc.cumulative_sum(lengths)])
+    assert len(offsets) == n + 1
+    return pa.ListArray.from_arrays(offsets, values)
 
 
 def _check_shared_emails(users: pa.Table, path: Path, allow: bool) -> None:
