@@ -21,6 +21,7 @@ import base64
 import csv
 import json
 import random
+import re
 import string
 import subprocess
 import sys
@@ -77,11 +78,12 @@ def run_assess(path: Path, ws: Path) -> dict[int, set[str]]:
 
 
 def holds_a_secret(text: str) -> bool:
-    """False for a bare keyword or a regex source (gitleaks keeps those as keyword samples)."""
+    """False for a bare keyword, a URL prefix or a regex source (gitleaks keeps those as
+    keyword samples): no run of 16+ token characters that is not a host name."""
     if any(meta in text for meta in ("[a-z", "[A-Z", "[0-9", "{1", "{2", "{3", "{4", "\\d", "(?")):
         return False
-    longest = max((len(tok) for tok in text.replace("\n", " ").split()), default=0)
-    return longest >= 16
+    runs = re.findall(r"[A-Za-z0-9_+=.-]{16,}", text)
+    return any(not re.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,}", run) for run in runs)
 
 
 def external(corpus: Path, work: Path) -> None:
@@ -100,6 +102,13 @@ def external(corpus: Path, work: Path) -> None:
                      "search_query": row["text"]}}  # fmt: skip
             fh.write(json.dumps(event) + "\n")
     found = run_assess(path, work / "ws-gitleaks")
+    # a false positive of one gitleaks rule that is a true positive of a sibling rule mapped to
+    # the same breachdesk rule (an Anthropic admin key under the API-key rule) is no error here
+    family_tps: dict[frozenset[str], set[str]] = defaultdict(set)
+    for row in rows:
+        if row["rule"] in FAMILIES and row["label"] == "true_positive":
+            family_tps[frozenset(FAMILIES[row["rule"]])].add(row["text"])
+    siblings = {fam: family_tps[frozenset(ours)] for fam, ours in FAMILIES.items()}
     stats: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for line, row in enumerate(kept, start=1):
         fam = row["rule"]
@@ -107,6 +116,8 @@ def external(corpus: Path, work: Path) -> None:
         s = stats[fam]
         if len(labels[(fam, row["text"])]) > 1:
             s["conflicting"] += 1
+        elif row["label"] == "false_positive" and row["text"] in siblings[fam]:
+            s["sibling"] += 1
         elif row["label"] == "true_positive" and not holds_a_secret(row["text"]):
             s["tp_no_secret"] += 1
         elif row["label"] == "true_positive":
@@ -127,12 +138,12 @@ def external(corpus: Path, work: Path) -> None:
         recall = f"{s['tp_found'] / s['tp']:.0%}" if s["tp"] else "—"
         fp_rate = f"{s['fp_fired'] / s['fp']:.0%}" if s["fp"] else "—"
         print(
-            f"{fam:34} {s['tp']:>4} {s['tp_found']:>6} {recall:>7} {s['fp']:>4} {s['fp_fired']:>6} {fp_rate:>8} {s['tp_no_secret']:>9} {s['conflicting']:>8}"
+            f"{fam:34} {s['tp']:>4} {s['tp_found']:>6} {recall:>7} {s['fp']:>4} {s['fp_fired']:>6} {fp_rate:>8} {s['tp_no_secret']:>9} {s['conflicting']:>8} {s['sibling']:>7}"
         )
     recall = totals["tp_found"] / totals["tp"] if totals["tp"] else 0
     fp_rate = totals["fp_fired"] / totals["fp"] if totals["fp"] else 0
     print(
-        f"{'all covered families':34} {totals['tp']:>4} {totals['tp_found']:>6} {recall:>7.1%} {totals['fp']:>4} {totals['fp_fired']:>6} {fp_rate:>8.1%} {totals['tp_no_secret']:>9} {totals['conflicting']:>8}"
+        f"{'all covered families':34} {totals['tp']:>4} {totals['tp_found']:>6} {recall:>7.1%} {totals['fp']:>4} {totals['fp_fired']:>6} {fp_rate:>8.1%} {totals['tp_no_secret']:>9} {totals['conflicting']:>8} {totals['sibling']:>7}"
     )
 
 
@@ -174,6 +185,7 @@ def planted_secrets(rng: random.Random) -> list[tuple[str, str]]:
         .decode()
     )
     npm_body = rand(30)
+    card = _luhn_complete("4", 16, rng)
     cpf = [rng.randrange(10) for _ in range(9)]
     for n in (9, 10):
         cpf.append(sum(d * (n + 1 - i) for i, d in enumerate(cpf[:n])) * 10 % 11 % 10)
@@ -208,7 +220,7 @@ def planted_secrets(rng: random.Random) -> list[tuple[str, str]]:
         ("jwt", f"{jwt_head}.{jwt_body}.{rand(43, string.ascii_letters + string.digits + '-_')}"),
         (
             "payment-card",
-            " ".join(_luhn_complete("4", 16, rng)[i : i + 4] for i in range(0, 16, 4)),
+            " ".join(card[i : i + 4] for i in range(0, 16, 4)),
         ),
         ("iban", f"DE{check:02d}{iban_body}"),
         (
@@ -288,10 +300,13 @@ def detect_secrets(work: Path, sample: Path, truth: dict[int, str]) -> None:
         subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "detect-secrets"], check=True)
     start = time.perf_counter()
     out = subprocess.run(
-        [str(venv / "bin" / "detect-secrets"), "scan", str(sample)], capture_output=True, check=True
+        [str(venv / "bin" / "detect-secrets"), "scan", "--all-files", sample.name],
+        capture_output=True,
+        check=True,
+        cwd=sample.parent,  # inside a git work tree it would scan tracked files only
     )
     seconds = time.perf_counter() - start
-    results = json.loads(out.stdout)["results"].get(str(sample), [])
+    results = [r for found in json.loads(out.stdout)["results"].values() for r in found]
     lines = {r["line_number"] for r in results}
     tp = sum(1 for line in truth if line in lines)
     precision = len(lines & set(truth)) / len(lines) if lines else 1.0
