@@ -448,26 +448,17 @@ def _plain_device_id(value: Any) -> tuple[str, str] | None:
     return None
 
 
-def _leaves(obj: dict[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
-    """(path, value) of every non-empty scalar of a record, list items included."""
-    for key, value in obj.items():
-        path = prefix + key if prefix else key
-        if type(value) is dict:
-            yield from _leaves(value, path + ".")
-        elif type(value) is list:
-            yield from _list_leaves(value, path + "[]")
-        elif value is not None and value != "" and not (type(value) is str and value in SENTINELS):
-            yield path, value
-
-
-def _list_leaves(items: list[Any], path: str) -> Iterator[tuple[str, Any]]:
-    for item in items:
-        if type(item) is dict:
-            yield from _leaves(item, path + ".")
-        elif type(item) is list:
-            yield from _list_leaves(item, path + "[]")
-        elif item is not None and item != "" and not (type(item) is str and item in SENTINELS):
-            yield path, item
+def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    """(path, value) of every non-empty scalar under ``value``, list items included."""
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            yield from _leaves(item, f"{path}.{key}" if path else key)
+    elif kind is list:
+        for item in value:
+            yield from _leaves(item, path + "[]")
+    elif value is not None and value != "" and not (kind is str and value in SENTINELS):
+        yield path, value
 
 
 def _reader_to_record(name: str) -> Any:
