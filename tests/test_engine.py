@@ -10,8 +10,8 @@ import pytest
 
 from breachdesk.engine import scan
 from breachdesk.engine.scan import ScanConfig, scan_units
-from breachdesk.sources.framing import LineBlock, Reject
 from breachdesk.sources.base import RejectReason
+from breachdesk.sources.framing import LineBlock, Reject
 from breachdesk.sources.registry import get_reader
 
 READER = get_reader("mixpanel.events")

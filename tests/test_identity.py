@@ -24,10 +24,17 @@ def test_email_normalisation_is_idempotent(text: str) -> None:
 
 
 @given(st.text(alphabet=st.characters(codec="utf-8"), min_size=1))
-def test_email_normalisation_ignores_case_space_and_composition(local: str) -> None:
+def test_email_normalisation_ignores_space_and_composition(local: str) -> None:
     email = f"{local}@Example.ORG"
-    variants = [email, f"  {email}\t", email.upper(), unicodedata.normalize("NFD", email)]
+    variants = [email, f"  {email}\t", unicodedata.normalize("NFD", email)]
     assert len({normalize_email(v) for v in variants}) == 1
+
+
+@given(st.text(alphabet=st.characters(codec="ascii", categories=["L", "N"]), min_size=1))
+def test_email_normalisation_ignores_case(local: str) -> None:
+    # (outside ASCII, upper-casing is not undone by casefold: Turkish dotless i)
+    email = f"{local}@Example.ORG"
+    assert normalize_email(email.upper()) == normalize_email(email.lower())
 
 
 def test_no_dot_or_tag_removal() -> None:

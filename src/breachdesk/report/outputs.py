@@ -49,6 +49,10 @@ def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _finding_users(out: AssessOutputs) -> list[tuple[str, ...]]:
     """For each finding, the directory users (or, without a directory, the record's id)."""
     total = out.aggregate.total
@@ -101,16 +105,16 @@ def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
         else:
             people = len({f.signature for f, _ in mine if is_personal(f.signature)})
         distinct = len({f.fingerprint for f, _ in mine})
+        scanned_text = (
+            f"{_count(scanned['values'], 'value')} in {_count(scanned['fields'], 'field')} scanned"
+        )
         if mine:
             statement = (
-                f"present: {len(mine):,} values ({distinct:,} distinct) in "
-                f"{len(paths):,} fields; {scanned['values']:,} values in "
-                f"{scanned['fields']:,} fields scanned"
+                f"present: {_count(len(mine), 'value')} ({distinct:,} distinct) in "
+                f"{_count(len(paths), 'field')}; {scanned_text}"
             )
         else:
-            statement = (
-                f"absent: {scanned['values']:,} values in {scanned['fields']:,} fields scanned"
-            )
+            statement = f"absent: {scanned_text}"
         findings.append(
             {
                 "kind": kind.value,

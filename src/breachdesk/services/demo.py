@@ -135,6 +135,9 @@ def build_demo(request: DemoRequest, progress: ProgressFn) -> tuple[Path, Path, 
         "Export produced by the vendor's support team at the customer's request.\n",
         encoding="utf-8",
     )
+    for path in export_dir.iterdir():  # fake people, but kept as the real thing would be
+        path.chmod(0o600)
+    export_dir.chmod(0o700)
     truth_path = root / "truth.json"
     truth = ground_truth(writer, users, orgs)
     write_private(truth_path, orjson.dumps(truth, option=orjson.OPT_INDENT_2))
