@@ -81,3 +81,17 @@ def test_user_rule_file_named_in_settings(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.impact["provenance"]["rules_version"].startswith("custom-")
     assert "acme-key" in (ws / "findings.csv").read_text()
+
+
+def test_impact_schema_is_checked(small: tuple[Path, Path], tmp_path: Path) -> None:
+    from breachdesk import IMPACT_SCHEMA, SchemaError, read_impact
+
+    export, _ = small
+    assess(AssessRequest([export], tmp_path / "ws", workers=1))
+    path = tmp_path / "ws" / "impact.json"
+    assert read_impact(path)["schema"] == IMPACT_SCHEMA
+    path.write_text(path.read_text().replace(IMPACT_SCHEMA, "breachdesk.impact/9"))
+    with pytest.raises(
+        SchemaError, match=r"'breachdesk.impact/9' is not the known 'breachdesk.impact/1'"
+    ):
+        read_impact(path)

@@ -16,11 +16,13 @@ from breachdesk.errors import (
     SettingsError,
     StoreError,
 )
+from breachdesk.impact import IMPACT_SCHEMA, read_impact
 from breachdesk.services.assess import AssessRequest, AssessResult, assess
 from breachdesk.settings import Settings, load_settings
 from breachdesk.taxonomy import Category, FindingKind
 
 __all__ = [
+    "IMPACT_SCHEMA",
     "AssessRequest",
     "AssessResult",
     "BreachdeskError",
@@ -36,4 +38,5 @@ __all__ = [
     "__version__",
     "assess",
     "load_settings",
+    "read_impact",
 ]

@@ -6,11 +6,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from breachdesk.domain.impact import AffectedOrganization, AffectedUser, UnmatchedIdentity
+from breachdesk.errors import SchemaError
+
+IMPACT_SCHEMA = "breachdesk.impact/1"
 
 # The columns of affected_users.csv, in order (DESIGN.md §3).
 USER_COLUMNS = ("user_id", "exposed", "organizations", "mfa_enabled", "locale", "country",
@@ -80,3 +86,15 @@ class Impact:
                 region=row["region"],
                 active=row["status"] == "active",
             )
+
+
+def read_impact(path: Path) -> dict[str, Any]:
+    """A workspace's impact.json, refused (naming both schemas) unless this version knows it."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise SchemaError(f"{path}: not a readable impact file: {type(exc).__name__}") from None
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if schema != IMPACT_SCHEMA:
+        raise SchemaError(f"{path}: schema {schema!r} is not the known {IMPACT_SCHEMA!r}")
+    return data  # type: ignore[no-any-return]

@@ -16,12 +16,10 @@ from breachdesk.detect.inventory import FieldEntry
 from breachdesk.directory.model import Directory
 from breachdesk.domain.identity import Token, TokenKind, mask_token
 from breachdesk.engine.aggregate import RunAggregate, decode_signature, is_personal
-from breachdesk.impact import USER_COLUMNS, Impact
+from breachdesk.impact import IMPACT_SCHEMA, USER_COLUMNS, Impact
 from breachdesk.report.files import csv_bytes, write_private, write_private_csv
 from breachdesk.report.html import render_report
 from breachdesk.taxonomy import FindingKind
-
-IMPACT_SCHEMA = "breachdesk.impact/1"
 
 
 @dataclass
