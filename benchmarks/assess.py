@@ -55,6 +55,11 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=3_000_000)
     parser.add_argument("--work", type=Path, default=Path("/tmp/bd-bench"))
     parser.add_argument("--no-directory", action="store_true")
+    parser.add_argument(
+        "--events-only",
+        action="store_true",
+        help="the event file alone on both sides (no people export, no directory): the scan",
+    )
     parser.add_argument("--build-only", action="store_true", help="only build the inputs")
     args = parser.parse_args()
     sizes = [int(s) for s in args.events.split(",")]
@@ -73,12 +78,14 @@ def main() -> None:
         sql = "import duckdb; " + "; ".join(
             f"duckdb.sql(\"CREATE TABLE t{i} AS SELECT * FROM read_json('{path}', "
             "format='newline_delimited', ignore_errors=true)\")"
-            for i, path in enumerate((events, people))
+            for i, path in enumerate((events,) if args.events_only else (events, people))
         )
         parse = measure([python, "-c", sql])
         cmd = [bd, "assess", str(events), str(args.work / "people.jsonl"),
                "--out", str(args.work / f"ws-{size}m")]  # fmt: skip
-        if not args.no_directory:
+        if args.events_only:
+            cmd = [bd, "assess", str(events), "--out", str(args.work / f"ws-{size}m-events")]
+        elif not args.no_directory:
             cmd += ["--directory", str(args.work / "directory")]
         run = measure(cmd)
         gb = events.stat().st_size / 1e9
