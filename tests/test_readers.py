@@ -139,3 +139,27 @@ def test_cutting_is_the_same_for_ranges_and_streams(
     # every line is either carried whole or rejected as too large, in order
     kept = text.split(b"\n")
     assert len([k for k in kept if k]) + len(rejects) == len([line for line in lines if line])
+
+
+def test_json_array_documents_keep_lines(tmp_path: Path) -> None:
+    events = [
+        {"event": "a", "properties": {"distinct_id": "u1", "time": 1700000000}},
+        {"event": "b", "properties": {"distinct_id": "u2", "card_number": "4111111111111111"}},
+    ]
+    (tmp_path / "events.json").write_text(json.dumps(events, indent=2))
+    people = [{"$distinct_id": 7, "$properties": {"$email": "a@example.org"}}, "oops"]
+    (tmp_path / "people.json").write_text(json.dumps(people, indent=2))
+    result = assess(
+        AssessRequest(
+            [tmp_path / "events.json", tmp_path / "people.json"], tmp_path / "ws", workers=1
+        )
+    )
+    readers = sorted(i["reader"] for i in result.impact["provenance"]["inputs"])
+    assert readers == ["mixpanel.events_array", "mixpanel.people_array"]
+    assert result.impact["records"]["read"] == 3
+    assert result.impact["records"]["rejected"] == 1
+    findings = (tmp_path / "ws" / "findings.csv").read_text().splitlines()
+    # the second event starts on line 9 of the pretty-printed array; it is record 2
+    assert findings[1].startswith("events.json,9,2,card_number,payment_card,")
+    rejected = (tmp_path / "ws" / "rejected.csv").read_text().splitlines()
+    assert rejected[1].startswith("people.json,8,not_an_object")

@@ -40,7 +40,7 @@ from breachdesk.taxonomy import Category
 ProgressFn = Callable[[str, int, int | None], None]
 log = logging.getLogger("breachdesk.assess")
 
-TIME_KEYS = {"mixpanel.events": "time"}
+TIME_KEYS = {"mixpanel.events": "time", "mixpanel.events_array": "time"}
 COUNTRY_KEYS = ("mp_country_code", "$country_code", "country_code")
 
 

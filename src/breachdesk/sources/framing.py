@@ -13,7 +13,7 @@ import csv
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -100,9 +100,24 @@ def recognise(item: InputFile) -> Recognised:
     candidates = list(readers())
     if _PAGED.match(head):
         for reader in candidates:
-            if reader.framing is Framing.DOCUMENT:
+            if reader.framing is Framing.DOCUMENT and document_key(reader) == "results":
                 return Recognised(reader, False, "")
     stripped = head.lstrip()
+    if stripped.startswith(b"["):
+        try:
+            first, _ = json.JSONDecoder().raw_decode(
+                stripped[1:].decode("utf-8", errors="replace").lstrip()
+            )
+        except ValueError:
+            first = None
+        for reader in candidates:
+            if (
+                reader.framing is Framing.DOCUMENT
+                and document_key(reader) is None
+                and reader.to_record(first) is not None
+            ):
+                return Recognised(reader, False, "")
+        return Recognised(None, False, "JSON array of no known shape")
     if stripped.startswith(b"{"):
         objects: list[Any] = []
         for line in head.split(b"\n")[:50]:
@@ -207,13 +222,13 @@ def _document(fh: IO[bytes], source: int, reader: Reader, max_record: int) -> It
         return
     records: list[tuple[int, int, dict[str, Any]]] = []
     try:
-        for line, number, obj in _results(text):
+        for line, number, obj in _items(text, document_key(reader)):
             if not isinstance(obj, dict):
-                yield Reject(source, line, RejectReason.NOT_AN_OBJECT, "result is not an object")
+                yield Reject(source, line, RejectReason.NOT_AN_OBJECT, "element is not an object")
                 continue
             bag = reader.to_record(obj)
             if bag is None:
-                yield Reject(source, line, RejectReason.UNKNOWN_SHAPE, "result has no $distinct_id")
+                yield Reject(source, line, RejectReason.UNKNOWN_SHAPE, "lacks the reader's fields")
                 continue
             records.append((line, number, bag))
             if len(records) >= 5000:
@@ -229,40 +244,70 @@ def _document(fh: IO[bytes], source: int, reader: Reader, max_record: int) -> It
 _WS = re.compile(r"\s*")
 
 
-def _results(text: str) -> Iterator[tuple[int, int, Any]]:
-    """(line, record number, value) of each element of the page's ``results`` array."""
+def document_key(reader: Reader) -> str | None:
+    """Where a document reader's records are: a top-level key, or None for a bare array."""
+    return getattr(reader, "document_key", "results")
+
+
+def _items(text: str, key: str | None) -> Iterator[tuple[int, int, Any]]:
+    """(line, record number, value) of each element of the document's record array: the
+    top-level array itself, or the array under ``key`` of the top-level object."""
     decoder = json.JSONDecoder()
     pos = _WS.match(text, 0).end()  # type: ignore[union-attr]
+    counter = _LineCounter(text)
+    if key is None:
+        if text[pos : pos + 1] != "[":
+            raise json.JSONDecodeError("expected an array", text, pos)
+        yield from _array(text, pos, decoder, counter)
+        return
     if text[pos : pos + 1] != "{":
         raise json.JSONDecodeError("expected an object", text, pos)
     pos += 1
-    line, line_pos, number = 1, 0, 0
     while True:
         pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
         if text[pos : pos + 1] == "}":
             return
-        key, pos = decoder.raw_decode(text, pos)
+        name, pos = decoder.raw_decode(text, pos)
         pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
         if text[pos : pos + 1] != ":":
             raise json.JSONDecodeError("expected ':'", text, pos)
         pos = _WS.match(text, pos + 1).end()  # type: ignore[union-attr]
-        if key == "results" and text[pos : pos + 1] == "[":
-            pos += 1
-            while True:
-                pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
-                if text[pos : pos + 1] == "]":
-                    pos += 1
-                    break
-                line += text.count("\n", line_pos, pos)
-                line_pos = pos
-                value, pos = decoder.raw_decode(text, pos)
-                number += 1
-                yield line, number, value
-                pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
-                if text[pos : pos + 1] == ",":
-                    pos += 1
+        if name == key and text[pos : pos + 1] == "[":
+            end = yield from _array(text, pos, decoder, counter)
+            pos = end
         else:
             _, pos = decoder.raw_decode(text, pos)
+        pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+        if text[pos : pos + 1] == ",":
+            pos += 1
+
+
+class _LineCounter:
+    """Line numbers of increasing offsets, counted once."""
+
+    def __init__(self, text: str) -> None:
+        self.text, self.line, self.pos = text, 1, 0
+
+    def at(self, pos: int) -> int:
+        self.line += self.text.count("\n", self.pos, pos)
+        self.pos = pos
+        return self.line
+
+
+def _array(
+    text: str, pos: int, decoder: json.JSONDecoder, counter: _LineCounter
+) -> Generator[tuple[int, int, Any], None, int]:
+    """Elements of the array starting at ``pos`` (its ``[``); returns the offset after it."""
+    pos += 1
+    number = 0
+    while True:
+        pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
+        if text[pos : pos + 1] == "]":
+            return pos + 1
+        line = counter.at(pos)
+        value, pos = decoder.raw_decode(text, pos)
+        number += 1
+        yield line, number, value
         pos = _WS.match(text, pos).end()  # type: ignore[union-attr]
         if text[pos : pos + 1] == ",":
             pos += 1

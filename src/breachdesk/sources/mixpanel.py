@@ -98,9 +98,28 @@ class PagedPeopleReader(PeopleReader):
 
     name: str = "mixpanel.people_paged"
     framing: Framing = Framing.DOCUMENT
+    document_key: str | None = "results"
 
     def sniff(self, head: list[Any]) -> bool:
         return bool(head) and isinstance(head[0], dict) and "results" in head[0]
+
+
+@dataclass(frozen=True)
+class EventsArrayReader(EventsReader):
+    """Events as one JSON array (``[{"event": …, "properties": {…}}, …]``)."""
+
+    name: str = "mixpanel.events_array"
+    framing: Framing = Framing.DOCUMENT
+    document_key: str | None = None
+
+
+@dataclass(frozen=True)
+class PeopleArrayReader(PeopleReader):
+    """Profiles as one JSON array (``[{"$distinct_id": …, "$properties": {…}}, …]``)."""
+
+    name: str = "mixpanel.people_array"
+    framing: Framing = Framing.DOCUMENT
+    document_key: str | None = None
 
 
 def canonical_column(header: str) -> str:
@@ -133,4 +152,6 @@ class CsvReader:
 register_reader(EventsReader())
 register_reader(PeopleReader())
 register_reader(PagedPeopleReader())
+register_reader(EventsArrayReader())
+register_reader(PeopleArrayReader())
 register_reader(CsvReader())
