@@ -163,3 +163,12 @@ def test_json_array_documents_keep_lines(tmp_path: Path) -> None:
     assert findings[1].startswith("events.json,9,2,card_number,payment_card,")
     rejected = (tmp_path / "ws" / "rejected.csv").read_text().splitlines()
     assert rejected[1].startswith("people.json,8,not_an_object")
+
+
+def test_lines_starting_with_a_malformed_array_line_are_still_lines(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    good = json.dumps({"event": "a", "properties": {"distinct_id": "u1"}})
+    path.write_text("[1, 2]\n" + good + "\n" + good + "\n")
+    result = assess(AssessRequest([path], tmp_path / "ws", workers=1))
+    assert result.impact["provenance"]["inputs"][0]["reader"] == "mixpanel.events"
+    assert (result.impact["records"]["read"], result.impact["records"]["rejected"]) == (2, 1)

@@ -103,6 +103,17 @@ def recognise(item: InputFile) -> Recognised:
             if reader.framing is Framing.DOCUMENT and document_key(reader) == "results":
                 return Recognised(reader, False, "")
     stripped = head.lstrip()
+    if stripped.startswith((b"{", b"[")):
+        # JSON Lines first: a file whose first line is a malformed "[1, 2]" is still lines
+        objects: list[Any] = []
+        for line in head.split(b"\n")[:50]:
+            try:
+                objects.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                continue
+        for reader in candidates:
+            if reader.framing is Framing.LINES and reader.sniff(objects):
+                return Recognised(reader, False, "")
     if stripped.startswith(b"["):
         try:
             first, _ = json.JSONDecoder().raw_decode(
@@ -119,15 +130,6 @@ def recognise(item: InputFile) -> Recognised:
                 return Recognised(reader, False, "")
         return Recognised(None, False, "JSON array of no known shape")
     if stripped.startswith(b"{"):
-        objects: list[Any] = []
-        for line in head.split(b"\n")[:50]:
-            try:
-                objects.append(orjson.loads(line))
-            except orjson.JSONDecodeError:
-                continue
-        for reader in candidates:
-            if reader.framing is Framing.LINES and reader.sniff(objects):
-                return Recognised(reader, False, "")
         return Recognised(None, False, "JSON of no known shape (not Mixpanel events or people)")
     first_line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
     try:
