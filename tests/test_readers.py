@@ -7,6 +7,7 @@ import gzip
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -172,3 +173,24 @@ def test_lines_starting_with_a_malformed_array_line_are_still_lines(tmp_path: Pa
     result = assess(AssessRequest([path], tmp_path / "ws", workers=1))
     assert result.impact["provenance"]["inputs"][0]["reader"] == "mixpanel.events"
     assert (result.impact["records"]["read"], result.impact["records"]["rejected"]) == (2, 1)
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_csv_exports_with_other_delimiters(tmp_path: Path, delimiter: str) -> None:
+    rows = [
+        ["Distinct ID", "Email", "City"],
+        ["u1", "a@example.org", "Cluj; Napoca"],
+        ["u2", "b@example.org", "Iași"],
+    ]
+    import csv as csv_module
+    import io
+
+    buffer = io.StringIO()
+    csv_module.writer(buffer, delimiter=delimiter).writerows(rows)
+    path = tmp_path / "people.csv"
+    path.write_text(buffer.getvalue())
+    result = assess(AssessRequest([path], tmp_path / "ws", workers=1))
+    assert result.impact["provenance"]["inputs"][0]["reader"] == "mixpanel.csv"
+    assert (result.impact["records"]["read"], result.impact["records"]["rejected"]) == (2, 0)
+    fields = {f["path"]: f["category"] for f in result.impact["fields"]}
+    assert fields["$email"] == "user.contact.email"

@@ -15,6 +15,7 @@ import os
 import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
@@ -132,10 +133,7 @@ def recognise(item: InputFile) -> Recognised:
     if stripped.startswith(b"{"):
         return Recognised(None, False, "JSON of no known shape (not Mixpanel events or people)")
     first_line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
-    try:
-        header = next(csv.reader([first_line]))
-    except (csv.Error, StopIteration):
-        header = []
+    header = next(csv.reader([first_line], delimiter=csv_delimiter(first_line)), [])
     for reader in candidates:
         if reader.framing is Framing.CSV and reader.sniff([header]):
             return Recognised(reader, False, "")
@@ -315,6 +313,12 @@ def _array(
             pos += 1
 
 
+def csv_delimiter(header_line: str) -> str:
+    """The delimiter of a CSV export, from its header: comma, semicolon (spreadsheets in
+    many European locales), tab or pipe — whichever splits the header the most."""
+    return max(",;\t|", key=lambda d: (header_line.count(d), d == ","))
+
+
 def _csv_rows(fh: IO[bytes], source: int, reader: Reader, max_record: int) -> Iterator[WorkUnit]:
     bad_lines: list[int] = []
     counter = {"line": 0}
@@ -331,7 +335,11 @@ def _csv_rows(fh: IO[bytes], source: int, reader: Reader, max_record: int) -> It
                 yield raw.decode("utf-8", errors="replace")
 
     csv.field_size_limit(max(max_record, 131072))
-    rows = csv.reader(decoded())
+    lines = decoded()
+    first = next(lines, None)
+    if first is None:
+        return
+    rows = csv.reader(chain([first], lines), delimiter=csv_delimiter(first))
     try:
         header = next(rows)
     except StopIteration:
