@@ -75,6 +75,24 @@ class _Bars:
         self.progress.update(self.tasks[stage], completed=done, total=total)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from breachdesk import __version__
+
+        out.print(f"breachdesk {__version__}", markup=False, highlight=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Respond to a breached vendor's leaked export."""
+
+
 def _fail(exc: BaseException) -> None:
     if isinstance(exc, BreachdeskError):
         _line(f"breachdesk: error: {exc}")
@@ -151,10 +169,15 @@ def assess(
         typer.Option(help="Folder with users, organizations and memberships (.csv or .parquet)."),
     ] = None,
     allow_duplicate_emails: Annotated[
-        bool, typer.Option(help="Match an email shared by several directory users to all.")
+        bool,
+        typer.Option(
+            "--allow-duplicate-emails",
+            help="Match an email shared by several directory users to all of them.",
+        ),
     ] = False,
     reveal: Annotated[
-        bool, typer.Option(help="Add raw identities to unmatched.csv (personal data).")
+        bool,
+        typer.Option("--reveal", help="Add raw identities to unmatched.csv (personal data)."),
     ] = False,
     workers: Annotated[
         int | None, typer.Option(help="Scan processes (default: one per core).", min=1)
