@@ -194,3 +194,16 @@ def test_csv_exports_with_other_delimiters(tmp_path: Path, delimiter: str) -> No
     assert (result.impact["records"]["read"], result.impact["records"]["rejected"]) == (2, 0)
     fields = {f["path"]: f["category"] for f in result.impact["fields"]}
     assert fields["$email"] == "user.contact.email"
+
+
+def test_a_document_past_the_limit_is_refused_not_half_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from breachdesk.sources import framing
+
+    monkeypatch.setattr(framing, "MAX_DOCUMENT_BYTES", 200)
+    events = [{"event": "a", "properties": {"distinct_id": f"u{i}"}} for i in range(10)]
+    (tmp_path / "events.json").write_text(json.dumps(events))
+    result = assess(AssessRequest([tmp_path / "events.json"], tmp_path / "ws", workers=1))
+    assert result.impact["records"]["read"] == 0
+    assert "too_large" in (tmp_path / "ws" / "rejected.csv").read_text()

@@ -210,8 +210,16 @@ def _line_units(
         yield LineRange(source, reader, str(path), start, pending, line_no)
 
 
+MAX_DOCUMENT_BYTES = 1 << 30
+
+
 def _document(fh: IO[bytes], source: int, reader: Reader, max_record: int) -> Iterator[WorkUnit]:
-    raw = fh.read()
+    raw = fh.read(MAX_DOCUMENT_BYTES + 1)
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        # one JSON document is parsed whole; past this size it is refused, not half-read
+        message = "one JSON document over 1 GiB: split it or convert it to JSON Lines"
+        yield Reject(source, 1, RejectReason.TOO_LARGE, message)
+        return
     if raw.startswith(BOM):
         raw = raw[len(BOM) :]
     try:
