@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from breachdesk.domain.identity import Token, TokenKind
-from breachdesk.engine.tables import IdentityTables
+from breachdesk.engine import Engine
 from breachdesk.sources.base import RejectReason
 from breachdesk.taxonomy import FindingKind
 
@@ -89,7 +89,7 @@ class RunAggregate:
     """Merges unit results in input order into run-wide figures; identity pairs go to the
     engine's tables."""
 
-    def __init__(self, tables: IdentityTables) -> None:
+    def __init__(self, tables: Engine) -> None:
         self.total = UnitResult()
         self.tables = tables
         self.per_source: dict[int, UnitResult] = {}

@@ -16,7 +16,7 @@ import pyarrow as pa
 from breachdesk.directory.model import Directory
 from breachdesk.domain.identity import TokenKind
 from breachdesk.domain.impact import UNMATCHED_REASONS, AffectedOrganization, UnmatchedIdentity
-from breachdesk.engine.tables import IdentityTables, SignatureRow
+from breachdesk.engine.tables import DuckDBEngine, SignatureRow
 from breachdesk.impact import Impact
 from breachdesk.taxonomy import Category
 
@@ -34,7 +34,7 @@ def match_impact(
     wanted_signatures: Sequence[int] = (),
 ) -> Impact:
     """Match signatures given as rows (the reference tests' entry point)."""
-    tables = IdentityTables()
+    tables = DuckDBEngine()
     try:
         tables.load_rows(rows)
         return match_directory(tables, org_ids_seen, directory, wanted_signatures)
@@ -43,7 +43,7 @@ def match_impact(
 
 
 def match_directory(
-    tables: IdentityTables,
+    tables: DuckDBEngine,
     org_ids_seen: set[str],
     directory: Directory,
     wanted_signatures: Sequence[int] = (),

@@ -12,12 +12,17 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from breachdesk.domain.identity import Token, TokenKind
+
+if TYPE_CHECKING:
+    from breachdesk.directory.model import Directory
+    from breachdesk.impact import Impact
 
 PAIRS_SCHEMA = pa.schema(
     [
@@ -47,8 +52,8 @@ def pairs_to_ipc(table: pa.Table) -> bytes:
     return bytes(sink.getvalue().to_pybytes())
 
 
-class IdentityTables:
-    """A DuckDB connection holding the run's identity tables."""
+class DuckDBEngine:
+    """The DuckDB engine: a connection holding the run's identity tables."""
 
     def __init__(self, temp_dir: Path | None = None, memory_limit: str = "512MB") -> None:
         config: dict[str, str | bool | int | float | list[str]] = {
@@ -186,6 +191,13 @@ class IdentityTables:
             "SELECT country, count(*) FROM sig WHERE personal AND country <> '' GROUP BY country"
         ).fetchall()
         return {str(c): int(n) for c, n in rows}
+
+    def match(
+        self, org_ids_seen: set[str], directory: Directory, wanted_signatures: Sequence[int]
+    ) -> Impact:
+        from breachdesk.engine.match import match_directory
+
+        return match_directory(self, org_ids_seen, directory, wanted_signatures)
 
     def close(self) -> None:
         self.con.close()

@@ -20,10 +20,11 @@ from breachdesk import __version__
 from breachdesk.detect.inventory import FieldEntry, build_inventory
 from breachdesk.detect.rules import builtin_rule_files
 from breachdesk.directory import Directory, directory_digest, load_directory
+from breachdesk.engine import Engine
 from breachdesk.engine.aggregate import RunAggregate
-from breachdesk.engine.match import CATEGORY_BITS, match_directory
+from breachdesk.engine.match import CATEGORY_BITS
 from breachdesk.engine.scan import ScanConfig, scan_units
-from breachdesk.engine.tables import IdentityTables
+from breachdesk.engine.tables import DuckDBEngine
 from breachdesk.errors import EXIT_FINDINGS, EXIT_OK, ExportError
 from breachdesk.impact import Impact
 from breachdesk.report.outputs import AssessOutputs, write_outputs
@@ -126,7 +127,7 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
     prepare_workspace(workspace)
     key = hmac_key(workspace, settings)
     store = open_store(settings.store_url, workspace)
-    tables = IdentityTables(temp_dir=workspace / ".engine-tmp")
+    tables: Engine = DuckDBEngine(temp_dir=workspace / ".engine-tmp")
     try:
         append_event(
             store,
@@ -150,8 +151,8 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
         impact: Impact | None = None
         if directory is not None:
             with _stage("match", report):
-                impact = match_directory(
-                    tables, aggregate.total.org_ids, directory, list(signature_ids.values())
+                impact = tables.match(
+                    aggregate.total.org_ids, directory, list(signature_ids.values())
                 )
         provenance: dict[str, Any] = {
             "tool_version": __version__,
@@ -262,7 +263,7 @@ def _scan(
     settings: Settings,
     key: bytes,
     workers: int | None,
-    tables: IdentityTables,
+    tables: Engine,
     report: ProgressFn,
 ) -> RunAggregate:
     extra = settings.identity_keys
