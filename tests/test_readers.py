@@ -207,3 +207,13 @@ def test_a_document_past_the_limit_is_refused_not_half_read(
     result = assess(AssessRequest([tmp_path / "events.json"], tmp_path / "ws", workers=1))
     assert result.impact["records"]["read"] == 0
     assert "too_large" in (tmp_path / "ws" / "rejected.csv").read_text()
+
+
+def test_csv_headers_for_identity_keys_in_any_spelling(tmp_path: Path) -> None:
+    from breachdesk.sources.mixpanel import canonical_column
+
+    assert canonical_column("Organization ID") == "organization_id"
+    assert canonical_column("ORG_ID") == "org_id"
+    assert canonical_column(" $Email ") == "$email"
+    assert canonical_column("Distinct ID") == "$distinct_id"
+    assert canonical_column("Plan") == "Plan"  # other properties keep their spelling

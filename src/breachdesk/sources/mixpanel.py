@@ -46,6 +46,20 @@ DISPLAY_NAMES = {
     "created": "$created",
     "updated at": "$last_seen",
     "avatar": "$avatar",
+    "org id": "org_id",
+    "organization id": "organization_id",
+    "company id": "company_id",
+    "group id": "group_id",
+}
+# Identity keys, lower-cased: a CSV header that spells one in another case is that key.
+_KNOWN_KEYS = {
+    k.lower(): k
+    for k in (
+        *MIXPANEL_KEYS.user_ids,
+        *MIXPANEL_KEYS.emails,
+        *MIXPANEL_KEYS.device_ids,
+        *MIXPANEL_KEYS.org_keys,
+    )
 }
 
 
@@ -128,6 +142,8 @@ def canonical_column(header: str) -> str:
     lowered = text.casefold()
     if lowered in DISPLAY_NAMES:
         return DISPLAY_NAMES[lowered]
+    if lowered in _KNOWN_KEYS:
+        return _KNOWN_KEYS[lowered]
     if lowered.startswith("$") or lowered.startswith("mp_"):
         return lowered
     return text
