@@ -6,14 +6,16 @@ Exit codes: 0 done, nothing sensitive found · 1 done, sensitive findings presen
 
 from __future__ import annotations
 
+import getpass
 import logging
 import os
 import shlex
 import sys
 import traceback
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
@@ -93,7 +95,7 @@ def _main(
     """Respond to a breached vendor's leaked export."""
 
 
-def _fail(exc: BaseException) -> None:
+def _fail(exc: BaseException) -> NoReturn:
     if isinstance(exc, BreachdeskError):
         _line(f"breachdesk: error: {exc}")
         raise typer.Exit(exc.exit_code)
@@ -314,6 +316,173 @@ def rules_test(
         detail = f" {orjson.dumps(hit.detail).decode()}" if hit.detail else ""
         out.print(f"{hit.kind} {hit.rule} {hit.masked}{detail}", markup=False, highlight=False)
     raise typer.Exit(1 if any(FindingKind(h.kind).sensitive for h in hits) else 0)
+
+
+incident_app = typer.Typer(help="The incident record: details, timeline, tasks, decisions.")
+app.add_typer(incident_app, name="incident")
+Workspace = Annotated[Path, typer.Argument(help="The incident workspace (made by assess).")]
+By = Annotated[str, typer.Option("--by", help="Who is making this change.")]
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _run(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except Exception as exc:  # every error leaves through _fail, mapped to an exit code
+        _fail(exc)
+
+
+def _when(value: datetime | None) -> str:
+    return value.isoformat(timespec="minutes").replace("+00:00", "Z") if value else "—"
+
+
+@incident_app.command("show")
+def incident_show(
+    workspace: Workspace,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The incident's details, who became aware when, open tasks."""
+    from breachdesk.services import incident
+
+    view = _run(lambda: incident.show(workspace))
+    if json_out:
+        sys.stdout.write(
+            orjson.dumps(view, default=str, option=orjson.OPT_INDENT_2).decode() + "\n"
+        )
+        return
+    table = Table(
+        title=f"incident {view.id}: {view.title}", show_header=False, title_justify="left"
+    )
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("vendor", view.vendor or "—")
+    table.add_row("time zone", view.timezone)
+    table.add_row("dataset arrived", _when(view.dataset_arrived_at))
+    for aware in view.awareness:
+        table.add_row(f"{aware.party} aware", _when(aware.aware_at))
+    table.add_row("official domains", ", ".join(view.official_domains) or "—")
+    table.add_row("sender", view.sender or "—")
+    table.add_row("decisions", str(view.decisions))
+    for task in view.open_tasks:
+        table.add_row(f"task {task.id}", f"{task.title} ({task.owner}, due {_when(task.due_at)})")
+    out.print(table)
+
+
+@incident_app.command("set")
+def incident_set(
+    workspace: Workspace,
+    title: Annotated[str | None, typer.Option(help="The incident's title.")] = None,
+    vendor: Annotated[str | None, typer.Option(help="The breached vendor.")] = None,
+    timezone: Annotated[str | None, typer.Option(help="The incident's IANA time zone.")] = None,
+    dataset_arrived: Annotated[
+        str | None, typer.Option(help="When the dataset arrived (ISO 8601 with zone).")
+    ] = None,
+    official_domain: Annotated[
+        list[str] | None, typer.Option(help="An official domain (repeat for several).")
+    ] = None,
+    sender: Annotated[str | None, typer.Option(help="The notices' sender address.")] = None,
+    aware: Annotated[
+        list[str] | None,
+        typer.Option(help="PARTY=TIME: when a party became aware (ISO 8601 with zone)."),
+    ] = None,
+    by: By = "",
+) -> None:
+    """Set the incident's details; times need their zone and may not lie in the future."""
+    from breachdesk.errors import InputError
+    from breachdesk.services import incident
+
+    parties: dict[str, str] = {}
+    for item in aware or []:
+        party, sep, when = item.partition("=")
+        if not sep:
+            _fail(InputError(f"--aware {item!r}: expected PARTY=TIME"))
+        parties[party] = when
+    _run(
+        lambda: incident.update(
+            workspace, by or _who(), title=title, vendor=vendor, timezone=timezone,
+            dataset_arrived=dataset_arrived, official_domains=official_domain, sender=sender,
+            aware=parties,
+        )
+    )  # fmt: skip
+    incident_show(workspace)
+
+
+@incident_app.command("event")
+def incident_event(
+    workspace: Workspace,
+    at: Annotated[str, typer.Option(help="When it happened (ISO 8601 with zone).")],
+    summary: Annotated[str, typer.Option(help="What happened.")],
+    by: By = "",
+) -> None:
+    """Add an event to the timeline."""
+    from breachdesk.services import incident
+
+    entry = _run(lambda: incident.add_event(workspace, at, summary, by or _who()))
+    out.print(f"event at {_when(entry.at)} recorded", markup=False)
+
+
+@incident_app.command("task")
+def incident_task(
+    workspace: Workspace,
+    title: Annotated[str | None, typer.Option(help="What is to be done.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Who does it.")] = None,
+    due: Annotated[str | None, typer.Option(help="Due time (ISO 8601 with zone).")] = None,
+    done: Annotated[int | None, typer.Option(help="Mark task N as done.")] = None,
+    by: By = "",
+) -> None:
+    """Add a task (--title, --owner, --due) or close one (--done N)."""
+    from breachdesk.errors import InputError
+    from breachdesk.services import incident
+
+    if done is not None:
+        task = _run(lambda: incident.close_task(workspace, done, by or _who()))
+        out.print(f"task {task.id} done", markup=False)
+        return
+    if title is None or owner is None:
+        _fail(InputError("a new task needs --title and --owner"))
+    task = _run(lambda: incident.add_task(workspace, title or "", owner or "", due, by or _who()))
+    out.print(f"task {task.id} added", markup=False)
+
+
+@incident_app.command("decide")
+def incident_decide(
+    workspace: Workspace,
+    subject: Annotated[str, typer.Option(help="What the decision is about.")],
+    decision: Annotated[str, typer.Option(help="What was decided.")],
+    rationale: Annotated[str, typer.Option(help="Why (required).")] = "",
+    by: By = "",
+) -> None:
+    """Record a decision with its rationale and who made it."""
+    from breachdesk.services import incident
+
+    recorded = _run(lambda: incident.decide(workspace, subject, decision, rationale, by or _who()))
+    out.print(f"decision {recorded.id} recorded", markup=False)
+
+
+@incident_app.command("timeline")
+def incident_timeline(
+    workspace: Workspace,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Events, awareness, tasks, decisions and assess runs, in time order."""
+    from breachdesk.services import incident
+
+    entries = _run(lambda: incident.timeline(workspace))
+    if json_out:
+        sys.stdout.write(orjson.dumps(entries, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    table = Table(title="timeline", title_justify="left")
+    for column in ("when (UTC)", "kind", "what", "who"):
+        table.add_column(column)
+    for entry in entries:
+        table.add_row(_when(entry.at), entry.kind, entry.summary, entry.actor)
+    out.print(table)
 
 
 def main() -> None:
