@@ -13,7 +13,7 @@ import shlex
 import sys
 import traceback
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -483,6 +483,59 @@ def incident_timeline(
     for entry in entries:
         table.add_row(_when(entry.at), entry.kind, entry.summary, entry.actor)
     out.print(table)
+
+
+def _countdown(due: datetime | None, now: datetime) -> str:
+    if due is None:
+        return "without undue delay"
+    seconds = int((due - now).total_seconds())
+    sign, seconds = ("overdue by " if seconds < 0 else "in "), abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    return (
+        f"{sign}{days}d {rest // 3600}h" if days else f"{sign}{rest // 3600}h {rest % 3600 // 60}m"
+    )
+
+
+@app.command("obligations")
+def obligations_command(
+    workspace: Workspace,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Each regime's outcome (required, likely, not_required, record_only), its reason and its
+    deadline, from the workspace's affected people and the incident's awareness times."""
+    from breachdesk.services.obligations import obligations
+
+    report = _run(lambda: obligations(workspace))
+    if json_out:
+        data = {"notice": report.notice, "timezone": report.timezone, "results": report.results}
+        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    now = datetime.now(UTC)
+    table = Table(title="notification duties", title_justify="left")
+    for column in (
+        "regime",
+        "outcome",
+        "people",
+        f"deadline ({report.timezone})",
+        "countdown",
+        "reason",
+    ):
+        table.add_column(column)
+    styles = {"required": "bold red", "likely": "yellow"}
+    for r in report.results:
+        people = f"{r.triggering:,} / {r.people:,}"
+        table.add_row(
+            r.rule, r.outcome, people, r.deadline_local or "—",
+            _countdown(r.deadline_utc, now) if r.outcome in ("required", "likely") else "—",
+            r.reason, style=styles.get(r.outcome),
+        )  # fmt: skip
+    out.print(table)
+    for r in report.results:
+        for note in (*r.also, *r.questions, *r.undecided):
+            out.print(f"{r.rule}: {note}", markup=False, highlight=False, soft_wrap=True)
+    out.print(report.notice, markup=False, soft_wrap=True)
+    sources = sorted({c for r in report.results for c in r.citations})
+    out.print("Sources: " + "; ".join(sources), markup=False, highlight=False, soft_wrap=True)
 
 
 def main() -> None:
