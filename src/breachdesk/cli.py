@@ -538,5 +538,27 @@ def obligations_command(
     out.print("Sources: " + "; ".join(sources), markup=False, highlight=False, soft_wrap=True)
 
 
+report_app = typer.Typer(help="Reports for the people outside the desk.")
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("authority")
+def report_authority(
+    workspace: Workspace,
+    regime: Annotated[str, typer.Option(help="The regime, e.g. gdpr-art33 (see obligations).")],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder for the files (default WORKSPACE/reports).")
+    ] = None,
+) -> None:
+    """What one regime's notification needs, as Markdown and PDF, and the evidence bundle
+    (verified audit log, impact.json, every SHA-256) as one zip."""
+    from breachdesk.services.report import authority_report
+
+    files = _run(lambda: authority_report(workspace, regime, out_dir))
+    for path in (files.markdown, files.pdf, files.bundle):
+        out.print(str(path), markup=False, highlight=False, soft_wrap=True)
+    out.print(f"audit log: {files.chain_entries} entries, chain verified", markup=False)
+
+
 def main() -> None:
     app()

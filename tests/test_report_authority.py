@@ -1,0 +1,85 @@
+"""The report for the authority: Markdown and PDF with the required headings, and an evidence
+bundle whose audit chain and hashes check out."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from breachdesk import AssessRequest, assess
+from breachdesk.cli import app
+from breachdesk.store import open_store
+
+runner = CliRunner()
+HEADINGS = [
+    "Nature of the breach",
+    "Categories and approximate numbers of people and records",
+    "Likely consequences",
+    "Measures taken and proposed",
+    "Contact point",
+]
+
+
+@pytest.fixture
+def workspace(small: tuple[Path, Path], tmp_path: Path) -> Path:
+    export, directory = small
+    assess(AssessRequest([export], tmp_path / "ws", directory=directory, workers=1))
+    ws = str(tmp_path / "ws")
+    for args in (
+        ["incident", "set", ws, "--title", "Analytics vendor breach", "--vendor", "Mixpanel",
+         "--aware", "company=2026-11-24T09:00:00Z", "--sender", "security@example.com"],
+        ["incident", "event", ws, "--at", "2026-11-24T12:00:00Z", "--summary", "SDK removed"],
+        ["incident", "decide", ws, "--subject", "gdpr-art34", "--decision", "required",
+         "--rationale", "a reset token leaked", "--by", "dpo"],
+    ):  # fmt: skip
+        assert runner.invoke(app, args).exit_code == 0
+    return tmp_path / "ws"
+
+
+def test_markdown_pdf_and_verified_bundle(workspace: Path) -> None:
+    result = runner.invoke(app, ["report", "authority", str(workspace), "--regime", "gdpr-art33"])
+    assert result.exit_code == 0, result.output
+    folder = workspace / "reports"
+    markdown = (folder / "authority-gdpr-art33.md").read_text()
+    for heading in HEADINGS:
+        assert f"## {heading}" in markdown
+    assert "SDK removed" in markdown and "security@example.com" in markdown
+    pdf_text = "\n".join(
+        page.extract_text() for page in PdfReader(folder / "authority-gdpr-art33.pdf").pages
+    )
+    for heading in HEADINGS:
+        assert heading in pdf_text
+    with zipfile.ZipFile(folder / "evidence-gdpr-art33.zip") as bundle:
+        names = set(bundle.namelist())
+        assert names == {"audit-log.jsonl", "authority-gdpr-art33.md", "authority-gdpr-art33.pdf",
+                         "hashes.json", "impact.json"}  # fmt: skip
+        hashes = json.loads(bundle.read("hashes.json"))
+        for name, digest in hashes["bundle"].items():
+            assert hashlib.sha256(bundle.read(name)).hexdigest() == digest
+        log = [json.loads(line) for line in io.BytesIO(bundle.read("audit-log.jsonl"))]
+    assert hashes["audit_chain"]["intact"] and hashes["audit_chain"]["entries"] == len(log)
+    assert hashes["audit_chain"]["last_hash"] == log[-1]["hash"]
+    assert all(len(h) == 64 for h in hashes["inputs"].values())
+    for path in folder.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_unknown_regime_and_broken_chain(workspace: Path) -> None:
+    unknown = runner.invoke(app, ["report", "authority", str(workspace), "--regime", "gdpr-art99"])
+    assert unknown.exit_code == 2 and "no regime 'gdpr-art99'" in unknown.output
+    store = open_store("sqlite:///desk.db", workspace)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_event SET actor = 'mallory' WHERE seq = 1"))
+    store.close()
+    broken = runner.invoke(app, ["report", "authority", str(workspace), "--regime", "gdpr-art33"])
+    assert broken.exit_code == 3 and "does not verify" in broken.output
+    assert not (workspace / "reports" / "evidence-gdpr-art33.zip").exists()
