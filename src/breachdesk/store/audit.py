@@ -17,7 +17,7 @@ import orjson
 from sqlalchemy import select
 
 from breachdesk.store.db import Store
-from breachdesk.store.models import AuditEvent
+from breachdesk.store.models import AuditEvent, Incident
 
 GENESIS = "0" * 64
 
@@ -41,14 +41,14 @@ def _entry_hash(prev: str, seq: int, at: str, actor: str, action: str, payload: 
 def append_event(
     store: Store, action: str, payload: dict[str, Any], actor: str = "breachdesk"
 ) -> AuditEntry:
-    """Append one entry; the store's transaction serialises concurrent writers."""
+    """Append one entry. Writers serialise on the incident's row (FOR UPDATE on PostgreSQL;
+    SQLite has one writer at a time anyway), so each reads the chain's true end."""
     text = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
-    at = datetime.now(UTC).isoformat(timespec="microseconds")
     incident = store.incident_id()
     with store.session() as session, session.begin():
-        last = session.scalars(
-            select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1).with_for_update()
-        ).first()
+        session.execute(select(Incident.id).where(Incident.id == incident).with_for_update())
+        at = datetime.now(UTC).isoformat(timespec="microseconds")
+        last = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).first()
         seq = last.seq + 1 if last else 1
         prev = last.hash if last else GENESIS
         digest = _entry_hash(prev, seq, at, actor, action, text)
