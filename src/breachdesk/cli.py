@@ -251,6 +251,12 @@ def demo(
         soft_wrap=True,
     )
     out.print(
+        f"demo: next, breachdesk obligations {result.assess.workspace}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    out.print(
         "demo: the planted secrets above are expected; assess alone would exit 1 for them.",
         markup=False,
         soft_wrap=True,

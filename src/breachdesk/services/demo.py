@@ -6,6 +6,7 @@ import csv
 import os
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -158,4 +159,30 @@ def run_demo(request: DemoRequest, progress: ProgressFn | None = None) -> DemoRe
         ),
         report,
     )
+    _record_incident(request.out / "workspace")
     return DemoResult(export_dir, directory_dir, truth_path, result)
+
+
+def _record_incident(workspace: Path) -> None:
+    """The demo incident's record: who became aware when, so duties get their deadlines."""
+    from breachdesk.domain.incident import iso
+    from breachdesk.services import incident
+
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    incident.update(
+        workspace,
+        "demo",
+        title="Demo: analytics vendor breach",
+        vendor="Mixpanel (demo)",
+        timezone="Europe/Bucharest",
+        aware={"vendor": iso(now - timedelta(days=3)), "company": iso(now - timedelta(days=1))},
+        dataset_arrived=iso(now - timedelta(hours=6)),
+        official_domains=["example.com"],
+        sender="security@example.com",
+    )
+    incident.add_event(
+        workspace,
+        iso(now - timedelta(hours=20)),
+        "Analytics SDK removed from the front end; the vendor's access revoked",
+        "demo",
+    )
