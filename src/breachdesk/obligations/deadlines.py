@@ -20,7 +20,8 @@ def add_days(start: datetime, days: int, zone: str) -> datetime:
 def add_business_days(start: datetime, days: int, zone: str) -> datetime:
     """``days`` working days (Monday to Friday) after ``start``, same local time of day.
 
-    Public holidays are not known here: the result is the latest it could be without them.
+    Public holidays are not known here: the result can only be earlier than the true
+    deadline, never later (the safe side).
     """
     local = start.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
     added = 0
