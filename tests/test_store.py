@@ -45,3 +45,28 @@ def test_assess_records_its_run(small: tuple[Path, Path], tmp_path: Path) -> Non
     assert all(len(h) == 64 for h in finished["inputs"].values())
     assert verify_chain(store)[0]
     store.close()
+
+
+def test_audit_export_command(small: tuple[Path, Path], tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from breachdesk.cli import app
+
+    export, directory = small
+    ws = tmp_path / "ws"
+    assess(AssessRequest([export], ws, directory=directory, workers=1))
+    runner = CliRunner()
+    result = runner.invoke(app, ["audit", "export", str(ws)])
+    assert result.exit_code == 0 and "2 entries, chain verified" in result.stdout
+    lines = [json.loads(line) for line in (ws / "audit.jsonl").read_text().splitlines()]
+    assert [e["action"] for e in lines] == ["assess.started", "assess.finished"]
+    assert lines[1]["prev_hash"] == lines[0]["hash"]
+    store = open_store("sqlite:///desk.db", ws)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_event SET action = 'assess.forged' WHERE seq = 1"))
+    store.close()
+    broken = runner.invoke(app, ["audit", "export", str(ws), "--out", str(tmp_path / "log.jsonl")])
+    assert broken.exit_code == 1 and "entry 1" in broken.output
+    assert (tmp_path / "log.jsonl").exists()  # the evidence is written all the same

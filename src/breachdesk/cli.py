@@ -566,5 +566,29 @@ def report_authority(
     out.print(f"audit log: {files.chain_entries} entries, chain verified", markup=False)
 
 
+audit_app = typer.Typer(help="The workspace's hash-chained audit log.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("export")
+def audit_export(
+    workspace: Workspace,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="The JSON Lines file (default WORKSPACE/audit.jsonl)."),
+    ] = None,
+) -> None:
+    """Write the audit log as JSON Lines and verify its chain; exit 1 if it is broken."""
+    from breachdesk.services.audit import export_audit
+
+    result = _run(lambda: export_audit(workspace, out_file or workspace / "audit.jsonl"))
+    out.print(str(result.path), markup=False, highlight=False, soft_wrap=True)
+    if result.intact:
+        out.print(f"{result.entries} entries, chain verified", markup=False)
+        return
+    _line(f"breachdesk: the audit chain is broken: {result.broken}")
+    raise typer.Exit(1)
+
+
 def main() -> None:
     app()
