@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
-
 from breachdesk.errors import StoreError
 from breachdesk.private import private_file
 from breachdesk.services.incident import open_workspace_store
-from breachdesk.store import read_events, verify_chain
+from breachdesk.store.audit import entry_json, read_events, verify_chain
 
 
 @dataclass(frozen=True)
@@ -33,16 +31,7 @@ def export_audit(workspace: Path, out: Path) -> AuditExport:
         try:
             with private_file(out) as fh:
                 for e in read_events(store):
-                    entry = {
-                        "seq": e.seq,
-                        "at": e.at,
-                        "actor": e.actor,
-                        "action": e.action,
-                        "payload": e.payload,
-                        "prev_hash": e.prev_hash,
-                        "hash": e.hash,
-                    }
-                    fh.write(orjson.dumps(entry) + b"\n")
+                    fh.write(entry_json(e))
         except OSError as exc:
             raise StoreError(f"{out}: cannot be written: {exc.strerror}") from None
     finally:

@@ -25,7 +25,7 @@ from breachdesk.report.authority import AuthorityReport, Section
 from breachdesk.services.incident import open_workspace_store, show
 from breachdesk.services.obligations import obligations
 from breachdesk.store import models as m
-from breachdesk.store import read_events, verify_chain
+from breachdesk.store.audit import entry_json, read_events, verify_chain
 
 CONSEQUENCES = {
     "user.contact.email": "targeted phishing of the people affected, with their name and employer",
@@ -181,11 +181,7 @@ def _bundle(
 ) -> bytes:
     files: dict[str, bytes] = dict(reports)
     files["impact.json"] = (workspace / "impact.json").read_bytes()
-    files["audit-log.jsonl"] = b"".join(
-        orjson.dumps({"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action,
-                      "payload": e.payload, "prev_hash": e.prev_hash, "hash": e.hash}) + b"\n"
-        for e in events
-    )  # fmt: skip
+    files["audit-log.jsonl"] = b"".join(entry_json(e) for e in events)
     last_outputs: dict[str, str] = next(
         (e.payload.get("outputs", {}) for e in reversed(events) if e.action == "assess.finished"),
         {},

@@ -61,6 +61,24 @@ def append_event(
     return AuditEntry(seq, at, actor, action, payload, prev, digest)
 
 
+def entry_json(entry: AuditEntry) -> bytes:
+    """One entry as a line of the exported log (JSON Lines)."""
+    return (
+        orjson.dumps(
+            {
+                "seq": entry.seq,
+                "at": entry.at,
+                "actor": entry.actor,
+                "action": entry.action,
+                "payload": entry.payload,
+                "prev_hash": entry.prev_hash,
+                "hash": entry.hash,
+            }
+        )
+        + b"\n"
+    )
+
+
 def read_events(store: Store) -> Iterator[AuditEntry]:
     with store.session() as session:
         for row in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)):
