@@ -590,5 +590,40 @@ def audit_export(
     raise typer.Exit(1)
 
 
+notify_app = typer.Typer(help="Notices to affected users and organization admins.")
+app.add_typer(notify_app, name="notify")
+
+
+@notify_app.command("plan")
+def notify_plan(
+    workspace: Workspace,
+    include_deactivated: Annotated[
+        bool,
+        typer.Option("--include-deactivated", help="Plan (not hold) notices to deactivated users."),
+    ] = False,
+    rematch: Annotated[
+        bool,
+        typer.Option("--rematch", help="If the directory changed since assess, assess again."),
+    ] = False,
+    store: Annotated[
+        str | None, typer.Option(help="Store URL (default: the one in breachdesk.toml).")
+    ] = None,
+) -> None:
+    """One notice per affected user and one per affected organization for each admin;
+    planning twice adds nothing."""
+    from breachdesk.services.notify_plan import plan_notices
+
+    summary = _run(lambda: plan_notices(workspace, include_deactivated, rematch, store))
+    table = Table(title="notice plan", title_justify="left")
+    table.add_column("notices")
+    table.add_column("added", justify="right")
+    for kind, n in sorted(summary.new.items()):
+        table.add_row(kind, f"{n:,}")
+    table.add_row("already planned", f"{summary.existing:,}")
+    out.print(table)
+    for reason, n in sorted(summary.held.items()):
+        out.print(f"held: {n:,} — {reason}", markup=False, highlight=False)
+
+
 def main() -> None:
     app()

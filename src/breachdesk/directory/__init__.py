@@ -1,7 +1,13 @@
 """Loading the company directory: users, organizations and memberships."""
 
-from breachdesk.directory.loader import load_directory
+from breachdesk.directory.loader import load_directory, read_contacts
 from breachdesk.directory.model import Directory
 from breachdesk.directory.rows import directory_digest, read_directory_rows
 
-__all__ = ["Directory", "directory_digest", "load_directory", "read_directory_rows"]
+__all__ = [
+    "Directory",
+    "directory_digest",
+    "load_directory",
+    "read_contacts",
+    "read_directory_rows",
+]

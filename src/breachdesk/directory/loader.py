@@ -255,3 +255,29 @@ def _check_shared_emails(users: pa.Table, path: Path, allow: bool) -> None:
     check_duplicate_emails(
         users.column("user_id").to_pylist(), users.column("emails").to_pylist(), path, allow
     )
+
+
+def read_contacts(folder: Path, user_ids: set[str]) -> dict[str, tuple[str, str, str, bool]]:
+    """(primary email, name, locale, active) of the given users, from ``users``; the
+    directory is validated first, so its errors name file, line and field. A name that
+    cannot be read is left empty: notices then use the generic greeting."""
+    directory = load_directory(folder, allow_duplicate_emails=True)
+    wanted = pa.array(sorted(user_ids), pa.string())
+    table = directory.users.filter(pc.is_in(directory.users.column("user_id"), wanted))
+    try:
+        names = _columns(table_path(folder, "users"), ("user_id", "name"))
+        mask = pc.is_in(names["user_id"], wanted)
+        ids, values = names["user_id"].filter(mask), names["name"].filter(mask)
+        by_name = dict(zip(ids.to_pylist(), values.to_pylist(), strict=True))
+    except _RowCheck:
+        by_name = {}
+    found = {}
+    for row in table.to_pylist():
+        email = row["emails"][0] if row["emails"] else ""
+        found[row["user_id"]] = (
+            email,
+            by_name.get(row["user_id"], ""),
+            row["locale"],
+            row["active"],
+        )
+    return found

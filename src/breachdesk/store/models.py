@@ -86,3 +86,26 @@ class AuditEvent(Base):
     payload: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Notice(Base):
+    """One planned message: to an affected user, or to an admin about one organization."""
+
+    __tablename__ = "notice"
+    __table_args__ = (UniqueConstraint("kind", "user_id", "org_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))  # user | admin
+    user_id: Mapped[str] = mapped_column(String(200))  # the recipient
+    org_id: Mapped[str] = mapped_column(String(200), default="")  # for admin notices
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(
+        Text, default=""
+    )  # as the directory gives it; checked when composed
+    locale: Mapped[str] = mapped_column(String(35), default="")
+    status: Mapped[str] = mapped_column(String(20))  # planned | held | queued | sent | failed
+    hold_reason: Mapped[str] = mapped_column(String(200), default="")
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    facts: Mapped[str] = mapped_column(Text, default="{}")  # JSON: counts and categories only
+    created_at: Mapped[str] = mapped_column(String(40))

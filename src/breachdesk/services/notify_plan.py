@@ -1,0 +1,175 @@
+"""Planning notices (issue 4, the first step): one per affected user, and one per affected
+organization for each of its admins to notify — idempotent, held where a person must decide.
+
+Addresses, names and locales are re-read from the directory recorded in the workspace's
+provenance; if that directory changed since assess, planning refuses unless told to re-match
+(which runs assess again on the recorded inputs).
+"""
+
+from __future__ import annotations
+
+import csv
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+from sqlalchemy import insert, select
+
+from breachdesk.directory import directory_digest, read_contacts
+from breachdesk.domain.incident import iso
+from breachdesk.errors import InputError
+from breachdesk.impact import read_impact
+from breachdesk.services.assess import AssessRequest, assess
+from breachdesk.services.incident import open_workspace_store
+from breachdesk.settings import load_settings
+from breachdesk.store import Store, append_event, open_store
+from breachdesk.store import models as m
+
+_CODE = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: read aloud, typed by hand
+
+
+def reference_code() -> str:
+    """A code the reader can check on the official site, e.g. BD-7KQ4M-2XPAR."""
+    body = "".join(secrets.choice(_CODE) for _ in range(10))
+    return f"BD-{body[:5]}-{body[5:]}"
+
+
+@dataclass
+class PlanSummary:
+    new: Counter[str] = field(default_factory=Counter)  # kind/status -> notices added
+    existing: int = 0
+    held: Counter[str] = field(default_factory=Counter)  # reason -> notices held
+
+
+def plan_notices(
+    workspace: Path,
+    include_deactivated: bool = False,
+    rematch: bool = False,
+    store_url: str | None = None,
+) -> PlanSummary:
+    impact = read_impact(workspace / "impact.json")
+    recorded = impact["provenance"]["directory"]
+    if recorded is None:
+        raise InputError(f"{workspace}: assessed without a directory; run assess --directory first")
+    folder = Path(recorded["path"])
+    if not folder.is_dir():
+        raise InputError(f"{folder}: the directory recorded by assess is gone")
+    if directory_digest(folder) != recorded["sha256"]:
+        if not rematch:
+            raise InputError(
+                f"{folder}: the directory changed since assess (SHA-256 differs); "
+                "pass --rematch to assess again against it"
+            )
+        settings = load_settings(workspace)
+        assess(
+            AssessRequest(
+                exports=[Path(p) for p in settings.inputs],
+                out=workspace,
+                directory=folder,
+                command="breachdesk notify plan --rematch",
+            )
+        )
+    users = _rows(workspace / "affected_users.csv")
+    orgs = _rows(workspace / "affected_organizations.csv")
+    members: dict[str, list[dict[str, str]]] = {}
+    for user in users:
+        for org_id in filter(None, user["organizations"].split(";")):
+            members.setdefault(org_id, []).append(user)
+    admins = {a for org in orgs for a in filter(None, org["admins_to_notify"].split(";"))}
+    contacts = read_contacts(folder, {u["user_id"] for u in users} | admins)
+    wanted: list[dict[str, object]] = []
+    for user in users:
+        wanted.append(_notice("user", user["user_id"], "", contacts, include_deactivated, {}))
+    for org in orgs:
+        affected = members.get(org["org_id"], [])
+        facts = {
+            "affected_members": int(org["affected_members"]),
+            "categories": sorted({c for u in affected for c in u["exposed"].split(";") if c}),
+            "members_without_mfa": sum(1 for u in affected if u["mfa_enabled"] == "false"),
+        }
+        for admin in filter(None, org["admins_to_notify"].split(";")):
+            wanted.append(
+                _notice("admin", admin, org["org_id"], contacts, include_deactivated, facts)
+            )
+    store = open_store(store_url, workspace) if store_url else open_workspace_store(workspace)
+    try:
+        return _save(store, wanted)
+    finally:
+        store.close()
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _notice(
+    kind: str,
+    user_id: str,
+    org_id: str,
+    contacts: dict[str, tuple[str, str, str, bool]],
+    include_deactivated: bool,
+    facts: dict[str, object],
+) -> dict[str, object]:
+    email, name, locale, active = contacts.get(user_id, ("", "", "", False))
+    status, reason = "planned", ""
+    if user_id not in contacts:
+        status, reason = "held", "not in the directory any more"
+    elif not email:
+        status, reason = "held", "no email address"
+    elif not active and not include_deactivated:
+        status, reason = "held", "deactivated user: decide, then plan with --include-deactivated"
+    return {
+        "kind": kind, "user_id": user_id, "org_id": org_id, "email": email, "name": name,
+        "locale": locale, "status": status, "hold_reason": reason,
+        "facts": orjson.dumps(facts, option=orjson.OPT_SORT_KEYS).decode(),
+    }  # fmt: skip
+
+
+def _save(store: Store, wanted: list[dict[str, object]]) -> PlanSummary:
+    summary = PlanSummary()
+    incident = store.incident_id()
+    now = iso(datetime.now(UTC))
+    with store.session() as session, session.begin():
+        existing = {
+            (k, u, o): (i, s)
+            for i, k, u, o, s in session.execute(
+                select(
+                    m.Notice.id, m.Notice.kind, m.Notice.user_id, m.Notice.org_id, m.Notice.status
+                )
+            )
+        }
+        fresh = []
+        for notice in wanted:
+            key = (notice["kind"], notice["user_id"], notice["org_id"])
+            found = existing.get(key)  # type: ignore[arg-type]
+            if found is not None:
+                summary.existing += 1
+                notice_id, status = found
+                if status == "held" and notice["status"] == "planned":
+                    # released: a decision was taken (--include-deactivated) or data fixed
+                    session.get(m.Notice, notice_id).status = "planned"  # type: ignore[union-attr]
+                    summary.new[f"{notice['kind']} released"] += 1
+                continue
+            fresh.append(
+                {
+                    **notice,
+                    "incident_id": incident,
+                    "reference": reference_code(),
+                    "created_at": now,
+                }
+            )
+            summary.new[f"{notice['kind']} {notice['status']}"] += 1
+            if notice["status"] == "held":
+                summary.held[str(notice["hold_reason"])] += 1
+        for start in range(0, len(fresh), 5000):
+            session.execute(insert(m.Notice), fresh[start : start + 5000])
+    append_event(
+        store,
+        "notify.planned",
+        {"new": dict(summary.new), "existing": summary.existing, "held": dict(summary.held)},
+    )
+    return summary

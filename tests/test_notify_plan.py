@@ -1,0 +1,94 @@
+"""Planning notices: one per affected user, one per organization for each admin, held where
+a person must decide, idempotent, refused when the directory changed since assess."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from breachdesk import AssessRequest, assess
+from breachdesk.cli import app
+from breachdesk.store import models as m
+from breachdesk.store import open_store, read_events
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def workspace(small: tuple[Path, Path], tmp_path: Path) -> Path:
+    export, directory = small
+    users = directory / "users.csv"
+    # u7 is affected and now deactivated: a person decides whether to write to them
+    users.write_text(users.read_text().replace("u7,grace@example.com,Grace,en-US,US,true,active",
+                                               "u7,grace@example.com,Grace,en-US,US,true,deactivated"))  # fmt: skip
+    assess(AssessRequest([export], tmp_path / "ws", directory=directory, workers=1))
+    return tmp_path / "ws"
+
+
+def _notices(ws: Path) -> list[m.Notice]:
+    store = open_store("sqlite:///desk.db", ws)
+    with store.session() as session:
+        rows = list(
+            session.scalars(
+                select(m.Notice).order_by(m.Notice.kind, m.Notice.user_id, m.Notice.org_id)
+            )
+        )
+        session.expunge_all()
+    store.close()
+    return rows
+
+
+def test_plan_is_complete_held_and_idempotent(workspace: Path) -> None:
+    first = runner.invoke(app, ["notify", "plan", str(workspace)])
+    assert first.exit_code == 0, first.output
+    notices = _notices(workspace)
+    users = {n.user_id: n for n in notices if n.kind == "user"}
+    admins = {(n.user_id, n.org_id): n for n in notices if n.kind == "admin"}
+    assert sorted(users) == ["42", "u1", "u10", "u2", "u3", "u5", "u6", "u7", "u9"]
+    # o1: u1, u2; o2: u5 (owner u4 deactivated); o3: u6; o4: u9; o6: u11; o5 has no admin
+    assert sorted(admins) == [("u1", "o1"), ("u11", "o6"), ("u2", "o1"), ("u5", "o2"),
+                              ("u6", "o3"), ("u9", "o4")]  # fmt: skip
+    assert (
+        users["u1"].status == "planned" and ("u1", "o1") in admins
+    )  # a user who is an admin gets both
+    assert users["u7"].status == "held" and "deactivated" in users["u7"].hold_reason
+    assert users["u2"].email == "bob.builder@example.org" and users["u5"].locale == "pt-BR"
+    facts = json.loads(admins[("u1", "o1")].facts)
+    assert facts["affected_members"] == 3 and facts["members_without_mfa"] == 1
+    assert "user.contact.email" in facts["categories"]
+    assert "@" not in admins[("u1", "o1")].facts  # counts and categories, never a member's address
+    assert len({n.reference for n in notices}) == len(notices)
+    assert all(n.reference.startswith("BD-") and len(n.reference) == 14 for n in notices)
+    second = runner.invoke(app, ["notify", "plan", str(workspace)])
+    assert second.exit_code == 0 and len(_notices(workspace)) == len(notices)
+    assert "already planned" in second.stdout
+    released = runner.invoke(app, ["notify", "plan", str(workspace), "--include-deactivated"])
+    assert released.exit_code == 0
+    assert {n.user_id: n.status for n in _notices(workspace) if n.kind == "user"}["u7"] == "planned"
+    store = open_store("sqlite:///desk.db", workspace)
+    assert [e.action for e in read_events(store)].count("notify.planned") == 3
+    store.close()
+
+
+def test_a_changed_directory_is_refused_unless_rematched(
+    workspace: Path, small: tuple[Path, Path]
+) -> None:
+    _, directory = small
+    users = directory / "users.csv"
+    users.write_text(users.read_text() + "u12,new@example.com,New,en,US,true,active,,\n")
+    refused = runner.invoke(app, ["notify", "plan", str(workspace)])
+    assert refused.exit_code == 2 and "changed since assess" in refused.output
+    rematched = runner.invoke(app, ["notify", "plan", str(workspace), "--rematch"])
+    assert rematched.exit_code == 0, rematched.output
+    assert _notices(workspace)
+
+
+def test_plan_needs_a_directory(small: tuple[Path, Path], tmp_path: Path) -> None:
+    export, _ = small
+    assess(AssessRequest([export], tmp_path / "ws", workers=1))
+    result = runner.invoke(app, ["notify", "plan", str(tmp_path / "ws")])
+    assert result.exit_code == 2 and "without a directory" in result.output
