@@ -98,3 +98,34 @@ def test_help_lists_exit_codes() -> None:
     for command in ("assess", "demo"):
         text = runner.invoke(app, [command, "--help"]).output
         assert len(text.strip()) > 40
+
+
+def _commands() -> list[list[str]]:
+    import typer.main
+
+    root = typer.main.get_command(app)
+    found: list[list[str]] = []
+
+    def walk(group: object, prefix: list[str]) -> None:
+        for name, command in getattr(group, "commands", {}).items():
+            if getattr(command, "commands", None):
+                walk(command, [*prefix, name])
+            else:
+                found.append([*prefix, name])
+
+    walk(root, [])
+    return found
+
+
+def test_every_command_has_help_and_is_documented() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    commands = _commands()
+    assert len(commands) >= 12
+    for words in commands:
+        result = runner.invoke(app, [*words, "--help"])
+        assert result.exit_code == 0, words
+        summary = result.output.split("Usage:", 1)[1]
+        assert len(summary.strip().splitlines()) > 3, words
+        assert f"breachdesk {' '.join(words)}" in readme, (
+            f"README lacks breachdesk {' '.join(words)}"
+        )
