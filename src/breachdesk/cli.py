@@ -118,6 +118,18 @@ def _logging(verbose: bool) -> None:
         )
 
 
+def _run(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except Exception as exc:  # every error leaves through _fail, mapped to an exit code
+        _fail(exc)
+
+
+def _print_json(value: Any) -> None:
+    """``--json`` output: indented JSON on standard output (dataclasses and times included)."""
+    sys.stdout.write(orjson.dumps(value, default=str, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
 def _line(text: str) -> None:
     """One unwrapped line on standard error (errors are one line, whatever the width)."""
     sys.stderr.write(text.replace("\n", " ") + "\n")
@@ -209,14 +221,10 @@ def assess(
         workers=workers,
         command=shlex.join(["breachdesk", *sys.argv[1:]]),
     )
-    try:
-        with _Bars(enabled=not json_out and err.is_terminal) as progress:
-            result = run_assess(request, progress)
-    except Exception as exc:  # every error leaves through _fail, mapped to an exit code
-        _fail(exc)
-        return
+    with _Bars(enabled=not json_out and err.is_terminal) as progress:
+        result = _run(lambda: run_assess(request, progress))
     if json_out:
-        sys.stdout.write(orjson.dumps(result.impact, option=orjson.OPT_INDENT_2).decode() + "\n")
+        _print_json(result.impact)
     else:
         _summary(result.impact, result.workspace)
         for note in result.notes:
@@ -236,12 +244,8 @@ def demo(
     """Build a realistic demo incident (export, directory, ground truth) and assess it."""
     from breachdesk.services.demo import DemoRequest, run_demo
 
-    try:
-        with _Bars(enabled=err.is_terminal) as progress:
-            result = run_demo(DemoRequest(out_dir, users, events, seed), progress)
-    except Exception as exc:  # every error leaves through _fail, mapped to an exit code
-        _fail(exc)
-        return
+    with _Bars(enabled=err.is_terminal) as progress:
+        result = _run(lambda: run_demo(DemoRequest(out_dir, users, events, seed), progress))
     _summary(result.assess.impact, result.assess.workspace)
     out.print(
         f"demo: export in {result.export_dir}, directory in {result.directory_dir}, "
@@ -277,16 +281,9 @@ def rules_list(
     """List every rule in force: id, finding kind, validator, where it is defined."""
     from breachdesk.services.rules import list_rules
 
-    try:
-        found = list_rules(workspace)
-    except Exception as exc:  # every error leaves through _fail, mapped to an exit code
-        _fail(exc)
-        return
+    found = _run(lambda: list_rules(workspace))
     if json_out:
-        sys.stdout.write(
-            orjson.dumps([r.__dict__ for r in found], option=orjson.OPT_INDENT_2).decode()
-        )
-        sys.stdout.write("\n")
+        _print_json([r.__dict__ for r in found])
         return
     table = Table(title=f"{len(found)} rules", title_justify="left")
     for column in ("rule", "kind", "validator", "description"):
@@ -310,11 +307,7 @@ def rules_test(
 
     if sys.stdin.isatty():
         err.print("paste the value, then press Ctrl-D", markup=False)
-    try:
-        hits = test_value(sys.stdin.read(), field, workspace)
-    except Exception as exc:  # every error leaves through _fail, mapped to an exit code
-        _fail(exc)
-        return
+    hits = _run(lambda: test_value(sys.stdin.read(), field, workspace))
     if not hits:
         out.print("no finding", markup=False)
         raise typer.Exit(0)
@@ -337,13 +330,6 @@ def _who() -> str:
         return "unknown"
 
 
-def _run(call: Callable[[], Any]) -> Any:
-    try:
-        return call()
-    except Exception as exc:  # every error leaves through _fail, mapped to an exit code
-        _fail(exc)
-
-
 def _when(value: datetime | None) -> str:
     return value.isoformat(timespec="minutes").replace("+00:00", "Z") if value else "—"
 
@@ -358,9 +344,7 @@ def incident_show(
 
     view = _run(lambda: incident.show(workspace))
     if json_out:
-        sys.stdout.write(
-            orjson.dumps(view, default=str, option=orjson.OPT_INDENT_2).decode() + "\n"
-        )
+        _print_json(view)
         return
     table = Table(
         title=f"incident {view.id}: {view.title}", show_header=False, title_justify="left"
@@ -481,7 +465,7 @@ def incident_timeline(
 
     entries = _run(lambda: incident.timeline(workspace))
     if json_out:
-        sys.stdout.write(orjson.dumps(entries, option=orjson.OPT_INDENT_2).decode() + "\n")
+        _print_json(entries)
         return
     table = Table(title="timeline", title_justify="left")
     for column in ("when (UTC)", "kind", "what", "who"):
@@ -514,7 +498,7 @@ def obligations_command(
     report = _run(lambda: obligations(workspace))
     if json_out:
         data = {"notice": report.notice, "timezone": report.timezone, "results": report.results}
-        sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+        _print_json(data)
         return
     now = datetime.now(UTC)
     table = Table(title="notification duties", title_justify="left")
