@@ -6,7 +6,10 @@
      │    ├── DirectoryError        a directory file or column is missing, a value is invalid,
      │    │                         two users share one normalised email
      │    ├── SettingsError         breachdesk.toml or a setting does not validate
-     │    └── SchemaError           a workspace file carries a schema this version does not know
+     │    ├── SchemaError           a workspace file carries a schema this version does not know
+     │    └── NoticeError           a notice cannot be composed: template, catalog, missing fact
+     ├── DeliveryError              exit 2, HTTP 503: the mail server cannot be reached or
+     │                              refuses the session (not one recipient: that is recorded)
      └── StoreError                 the workspace store cannot be opened or migrated
 
 Every message is one line that names the file, line and field where there is one, and
@@ -44,6 +47,17 @@ class SettingsError(InputError):
 
 class SchemaError(InputError):
     """A workspace file has a schema this version cannot read."""
+
+
+class NoticeError(InputError):
+    """A notice cannot be composed: a template or catalog error, a fact the notice needs."""
+
+
+class DeliveryError(BreachdeskError):
+    """The SMTP server is unreachable or refuses the session; the outbox stays consistent."""
+
+    exit_code = 2
+    http_status = 503
 
 
 class StoreError(BreachdeskError):

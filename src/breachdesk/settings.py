@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import tomli_w
 from pydantic import Field, ValidationError
@@ -34,6 +34,34 @@ class IdentityKeys(BaseSettings):
     org_keys: list[str] = Field(default_factory=list)
 
 
+class SmtpSettings(BaseSettings):
+    """Where notices are delivered. The password never lives in the file: name the
+    environment variable that holds it."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, gt=0, lt=65536)
+    starttls: Literal["auto", "require", "off"] = "auto"
+    username: str = ""
+    password_env: str = Field(default="BREACHDESK_SMTP_PASSWORD", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    connections: int = Field(default=4, ge=1, le=64)
+
+
+class NotifySettings(BaseSettings):
+    """How notices read and how fast they go out."""
+
+    company: str = "Example"
+    verify_url: str = "https://example.com/security/notice"
+    per_second: float = Field(default=50.0, ge=0, description="overall pace; 0 = unpaced")
+    per_domain_per_second: float = Field(
+        default=10.0, ge=0, description="pace per recipient domain; 0 = unpaced"
+    )
+    max_attempts: int = Field(default=6, ge=1)
+    backoff_seconds: float = Field(default=60.0, ge=0)
+    lease_seconds: float = Field(default=120.0, gt=0)
+    batch: int = Field(default=200, ge=1, le=10_000)
+
+
 class Settings(BaseSettings):
     """An incident's settings (``breachdesk.toml`` in its workspace)."""
 
@@ -48,6 +76,8 @@ class Settings(BaseSettings):
     sender: str = "security@example.com"
     dkim_selectors: list[str] = Field(default_factory=lambda: ["bd2026"])
     dry_run: bool = True
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
     identity_keys: IdentityKeys = Field(default_factory=IdentityKeys)
     max_record_bytes: int = Field(default=1 << 20, gt=0)
     workers: int = Field(default=0, ge=0, description="scan processes; 0 = one per core")

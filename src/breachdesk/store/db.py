@@ -7,10 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, select
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Engine, create_engine, event, inspect, select, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -58,18 +62,53 @@ def open_store(url: str, workspace: Path) -> Store:
             db_path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(db_path, os.O_CREAT | os.O_WRONLY, 0o600)
             os.close(fd)
+    config = Config()
+    config.set_main_option(
+        "script_location", str(resources.files("breachdesk.store") / "migrations")
+    )
     try:
-        engine = create_engine(full)
+        engine = _engine(full)
         with engine.begin() as connection:
-            config = Config()
-            config.set_main_option(
-                "script_location", str(resources.files("breachdesk.store") / "migrations")
-            )
+            _refuse_newer(connection, config, full)
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except SQLAlchemyError as exc:
         raise StoreError(f"store {_safe(full)}: {type(exc).__name__}: {exc.args[0]}") from None
     return Store(engine, full)
+
+
+def _engine(url: str) -> Engine:
+    if not url.startswith("sqlite:"):
+        return create_engine(url, pool_pre_ping=True)
+    # several processes (a send and a status, a killed send and its restart) share the file:
+    # WAL lets readers run beside the writer, and a writer waits instead of failing at once
+    engine = create_engine(url, connect_args={"timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+def _refuse_newer(connection: Connection, config: Config, url: str) -> None:
+    """A store written by a newer breachdesk names both versions instead of a stack trace."""
+    if not inspect(connection).has_table("alembic_version"):
+        return  # a new store
+    found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    script = ScriptDirectory.from_config(config)
+    try:
+        known = found is None or script.get_revision(found) is not None
+    except CommandError:
+        known = False
+    if not known:
+        raise StoreError(
+            f"store {_safe(url)}: schema revision {found} is newer than this breachdesk knows "
+            f"(newest {script.get_current_head()}); upgrade breachdesk to open it"
+        )
 
 
 def _safe(url: str) -> str:

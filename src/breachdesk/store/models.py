@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -92,7 +92,10 @@ class Notice(Base):
     """One planned message: to an affected user, or to an admin about one organization."""
 
     __tablename__ = "notice"
-    __table_args__ = (UniqueConstraint("kind", "user_id", "org_id"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "user_id", "org_id"),
+        Index("ix_notice_status_due", "status", "not_before"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(Integer)
@@ -104,8 +107,40 @@ class Notice(Base):
         Text, default=""
     )  # as the directory gives it; checked when composed
     locale: Mapped[str] = mapped_column(String(35), default="")
-    status: Mapped[str] = mapped_column(String(20))  # planned | held | queued | sent | failed
+    # planned | held | refused (by lint) | queued | sent | failed
+    status: Mapped[str] = mapped_column(String(20))
     hold_reason: Mapped[str] = mapped_column(String(200), default="")
     reference: Mapped[str] = mapped_column(String(20), unique=True)
     facts: Mapped[str] = mapped_column(Text, default="{}")  # JSON: counts and categories only
     created_at: Mapped[str] = mapped_column(String(40))
+    # added by 0004: the outbox. A notice is leased by one worker until lease_until (epoch
+    # seconds); not_before delays a retry; message_id is fixed per notice, so a resend after
+    # a crash carries the same one.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[float] = mapped_column(Float, default=0.0)
+    lease_owner: Mapped[str] = mapped_column(String(120), default="")
+    lease_until: Mapped[float] = mapped_column(Float, default=0.0)
+    batch_id: Mapped[str] = mapped_column(String(40), default="")
+    message_id: Mapped[str] = mapped_column(String(255), default="")
+    template_version: Mapped[str] = mapped_column(String(40), default="")
+    body_hash: Mapped[str] = mapped_column(String(64), default="")
+    sent_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    last_reply: Mapped[str] = mapped_column(Text, default="")
+
+
+class DeliveryAttempt(Base):
+    """One try at handing one notice to the SMTP server, whatever came of it."""
+
+    __tablename__ = "delivery_attempt"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(Integer, index=True)
+    batch_id: Mapped[str] = mapped_column(String(40))
+    worker: Mapped[str] = mapped_column(String(120))
+    attempted_at: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(20))  # sent | retry | failed
+    smtp_code: Mapped[int] = mapped_column(Integer)  # 0 when no reply came (connection lost)
+    smtp_reply: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(255))
+    body_hash: Mapped[str] = mapped_column(String(64))
+    template_version: Mapped[str] = mapped_column(String(40))
