@@ -155,12 +155,14 @@ class Composer:
         return found
 
     def compose(self, notice: NoticeRow) -> Composed:
+        """The notice in its reader's language. ValueError when this notice's plan cannot
+        make a message; NoticeError when no notice can be composed (a template error)."""
         language = negotiate(notice.locale)
         gettext = translations(language).gettext
         categories: Sequence[str] = notice.facts.get("categories", ())
         exposed = [c for c in LABELS if c in categories]
         if not exposed:
-            raise NoticeError(f"notice {notice.reference}: no exposed category in its plan")
+            raise ValueError("no exposed category in the plan of this notice")
         domain = self.context.sender.rsplit("@", 1)[1]
         org = notice.org_id if _ORG_ID.match(notice.org_id) else ""
         values: dict[str, Any] = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from email import message_from_bytes
+from email.message import Message
 from email.policy import compat32
 from email.utils import parseaddr
 from html.parser import HTMLParser
@@ -116,8 +117,8 @@ def lint(composed: Composed, raw: bytes, domains: Sequence[str], dkim_ready: boo
     head = raw.partition(b"\r\n\r\n")[0]
     if b"\n" in head.replace(b"\r\n", b"") or b"\r" in head.replace(b"\r\n", b""):
         problems.append("a bare CR or LF in the headers")
-    message = message_from_bytes(raw, policy=compat32)  # type: ignore[arg-type]
-    names = [name.lower() for name in message.keys()]
+    message = message_from_bytes(raw, policy=compat32)
+    names = [name.lower() for name in message]
     if sorted(names) != sorted(h.lower() for h in HEADERS):
         extra = sorted(set(names) - {h.lower() for h in HEADERS})
         problems.append(f"unexpected or repeated headers: {', '.join(extra) or 'repeated'}")
@@ -131,12 +132,7 @@ def lint(composed: Composed, raw: bytes, domains: Sequence[str], dkim_ready: boo
     for part in parts:
         if part.get("Content-Disposition") or part.get_filename():
             problems.append(f"{part.get_content_type()} part is an attachment")
-    bodies = {
-        p.get_content_type(): (p.get_payload(decode=True) or b"")
-        .decode("utf-8", "replace")
-        .replace("\r\n", "\n")
-        for p in parts[1:]
-    }
+    bodies = {p.get_content_type(): _payload(p) for p in parts[1:]}
     text = bodies.get("text/plain", "")
     if text != composed.text or bodies.get("text/html", "") != composed.html:
         problems.append("the encoded parts do not decode to the composed text")
@@ -166,6 +162,12 @@ def lint(composed: Composed, raw: bytes, domains: Sequence[str], dkim_ready: boo
     if text_lists[1:2] != html.lists[1:2]:
         problems.append("the text and HTML parts disagree on what was not exposed")
     return problems
+
+
+def _payload(part: Message) -> str:
+    data = part.get_payload(decode=True)
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else ""
+    return text.replace("\r\n", "\n")
 
 
 def _text_lists(text: str) -> list[list[str]]:

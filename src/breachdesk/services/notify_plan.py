@@ -81,8 +81,13 @@ def plan_notices(
     admins = {a for org in orgs for a in filter(None, org["admins_to_notify"].split(";"))}
     contacts = read_contacts(folder, {u["user_id"] for u in users} | admins)
     wanted: list[dict[str, object]] = []
+    mfa = {"true": "on", "false": "off"}
     for user in users:
-        wanted.append(_notice("user", user["user_id"], "", contacts, include_deactivated, {}))
+        facts: dict[str, object] = {
+            "categories": sorted(c for c in user["exposed"].split(";") if c),
+            "mfa": mfa.get(user["mfa_enabled"], "unknown"),
+        }
+        wanted.append(_notice("user", user["user_id"], "", contacts, include_deactivated, facts))
     for org in orgs:
         affected = members.get(org["org_id"], [])
         facts = {
@@ -135,10 +140,15 @@ def _save(store: Store, wanted: list[dict[str, object]]) -> PlanSummary:
     now = iso(datetime.now(UTC))
     with store.session() as session, session.begin():
         existing = {
-            (k, u, o): (i, s)
-            for i, k, u, o, s in session.execute(
+            (k, u, o): (i, s, f)
+            for i, k, u, o, s, f in session.execute(
                 select(
-                    m.Notice.id, m.Notice.kind, m.Notice.user_id, m.Notice.org_id, m.Notice.status
+                    m.Notice.id,
+                    m.Notice.kind,
+                    m.Notice.user_id,
+                    m.Notice.org_id,
+                    m.Notice.status,
+                    m.Notice.facts,
                 )
             )
         }
@@ -148,7 +158,11 @@ def _save(store: Store, wanted: list[dict[str, object]]) -> PlanSummary:
             found = existing.get(key)  # type: ignore[arg-type]
             if found is not None:
                 summary.existing += 1
-                notice_id, status = found
+                notice_id, status, facts = found
+                if status in ("planned", "held") and facts != notice["facts"]:
+                    row = session.get(m.Notice, notice_id)
+                    assert row is not None
+                    row.facts = str(notice["facts"])  # a re-match changed what was exposed
                 if status == "held" and notice["status"] == "planned":
                     # released: a decision was taken (--include-deactivated) or data fixed
                     session.get(m.Notice, notice_id).status = "planned"  # type: ignore[union-attr]

@@ -1,0 +1,288 @@
+"""The durable outbox: the notice table read as a queue.
+
+A worker *leases* a batch of due notices (one UPDATE whose subquery takes the rows
+``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so workers never share a row; SQLite runs one writer
+at a time anyway), sends them, then *records* each result together with its attempt row in
+one transaction, clearing the lease. A worker killed between sending and recording leaves
+its rows leased: they are sent again, with the same Message-ID, once the lease runs out — or
+at once when a worker on the same host sees that the leasing process is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from secrets import token_hex
+from typing import Any
+
+import orjson
+from sqlalchemy import and_, case, func, insert, or_, select, update
+
+from breachdesk.notify.compose import NoticeRow
+from breachdesk.store import Store
+from breachdesk.store import models as m
+
+_COLUMNS = (
+    m.Notice.id, m.Notice.kind, m.Notice.user_id, m.Notice.org_id, m.Notice.email,
+    m.Notice.name, m.Notice.locale, m.Notice.reference, m.Notice.facts, m.Notice.attempts,
+)  # fmt: skip
+
+
+def worker_id() -> str:
+    """host:pid:random — the host and pid let a restarted worker see that a lease is dead."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{token_hex(3)}"
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class Leased:
+    notice: NoticeRow
+    attempts: int  # attempts before this one
+
+
+@dataclass(frozen=True)
+class Result:
+    notice_id: int
+    outcome: str  # sent | retry | failed | refused (by the lint, at send time)
+    code: int  # SMTP reply code; 0 when none came
+    reply: str
+    message_id: str
+    body_hash: str
+    template_version: str
+    attempted_at: str
+    not_before: float = 0.0  # for a retry
+
+
+def _row(values: Sequence[Any]) -> Leased:
+    (id_, kind, user_id, org_id, email, name, locale, reference, facts, attempts) = values
+    notice = NoticeRow(
+        id=int(id_), kind=str(kind), user_id=str(user_id), org_id=str(org_id),
+        email=str(email), name=str(name), locale=str(locale), reference=str(reference),
+        facts=orjson.loads(str(facts)),
+    )  # fmt: skip
+    return Leased(notice, int(attempts))
+
+
+def planned(store: Store, after: int, limit: int) -> list[NoticeRow]:
+    """Planned notices with an id above ``after``, oldest first (for queueing)."""
+    with store.session() as session:
+        rows = session.execute(
+            select(*_COLUMNS)
+            .where(m.Notice.status == "planned", m.Notice.id > after)
+            .order_by(m.Notice.id)
+            .limit(limit)
+        ).all()
+    return [_row(r).notice for r in rows]
+
+
+def mark_queued(
+    store: Store,
+    queued: Iterable[tuple[int, str, str]],
+    refused: Iterable[tuple[int, str]],
+    template_version: str,
+) -> None:
+    """Planned notices become queued (id, message_id, body_hash) or refused (id, reason)."""
+    with store.session() as session, session.begin():
+        for notice_id, message_id, body_hash in queued:
+            session.execute(
+                update(m.Notice)
+                .where(m.Notice.id == notice_id, m.Notice.status == "planned")
+                .values(
+                    status="queued", message_id=message_id, body_hash=body_hash,
+                    template_version=template_version, hold_reason="",
+                )
+            )  # fmt: skip
+        for notice_id, reason in refused:
+            session.execute(
+                update(m.Notice)
+                .where(m.Notice.id == notice_id, m.Notice.status == "planned")
+                .values(status="refused", hold_reason=reason[:200])
+            )
+
+
+def reclaim_dead(store: Store) -> int:
+    """Leases held by processes of this host that no longer exist end now."""
+    host = socket.gethostname()[:60]
+    with store.session() as session, session.begin():
+        owners = session.scalars(
+            select(m.Notice.lease_owner)
+            .where(m.Notice.status == "queued", m.Notice.lease_owner.like(f"{host}:%"))
+            .distinct()
+        ).all()
+        dead = [o for o in owners if not _alive(o)]
+        if not dead:
+            return 0
+        result = session.execute(
+            update(m.Notice)
+            .where(m.Notice.status == "queued", m.Notice.lease_owner.in_(dead))
+            .values(lease_owner="", lease_until=0.0)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _alive(owner: str) -> bool:
+    try:
+        pid = int(owner.split(":")[1])
+    except (IndexError, ValueError):
+        return True  # not ours to judge: let the lease run out
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def lease(store: Store, worker: str, batch: str, limit: int, seconds: float) -> list[Leased]:
+    """Take up to ``limit`` due, unleased queued notices for ``worker``."""
+    now = time.time()
+    due = and_(
+        m.Notice.status == "queued",
+        m.Notice.lease_until < now,
+        m.Notice.not_before <= now,
+    )
+    with store.session() as session, session.begin():
+        ids = (
+            select(m.Notice.id)
+            .where(due)
+            .order_by(m.Notice.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        session.execute(
+            update(m.Notice)
+            .where(m.Notice.id.in_(ids), due)
+            .values(lease_owner=worker, lease_until=now + seconds, batch_id=batch)
+            .execution_options(synchronize_session=False)
+        )
+        rows = session.execute(
+            select(*_COLUMNS)
+            .where(m.Notice.batch_id == batch, m.Notice.lease_owner == worker)
+            .order_by(m.Notice.id)
+        ).all()
+    return [_row(r) for r in rows]
+
+
+def extend(store: Store, worker: str, batch: str, seconds: float) -> None:
+    with store.session() as session, session.begin():
+        session.execute(
+            update(m.Notice)
+            .where(
+                m.Notice.batch_id == batch,
+                m.Notice.lease_owner == worker,
+                m.Notice.status == "queued",
+            )
+            .values(lease_until=time.time() + seconds)
+        )
+
+
+def record(store: Store, worker: str, batch: str, results: Sequence[Result], digest: Any) -> None:
+    """Store the attempts and the notices' new state in one transaction; ``digest`` (a
+    hashlib object) takes in each attempt row written, for the batch's audit entry."""
+    if not results:
+        return
+    with store.session() as session, session.begin():
+        rows = []
+        for r in results:
+            row = {
+                "notice_id": r.notice_id, "batch_id": batch, "worker": worker,
+                "attempted_at": r.attempted_at, "outcome": r.outcome, "smtp_code": r.code,
+                "smtp_reply": r.reply[:1000], "message_id": r.message_id,
+                "body_hash": r.body_hash, "template_version": r.template_version,
+            }  # fmt: skip
+            rows.append(row)
+            digest.update(orjson.dumps(row, option=orjson.OPT_SORT_KEYS) + b"\n")
+        session.execute(insert(m.DeliveryAttempt), rows)
+        for r in results:
+            values: dict[str, object] = {
+                "attempts": m.Notice.attempts + 1,
+                "last_reply": f"{r.code} {r.reply}"[:500],
+                "lease_owner": "",
+                "lease_until": 0.0,
+                "body_hash": r.body_hash,
+                "template_version": r.template_version,
+            }
+            if r.outcome == "sent":
+                values |= {"status": "sent", "sent_at": r.attempted_at}
+            elif r.outcome == "failed":
+                values |= {"status": "failed"}
+            elif r.outcome == "refused":
+                values |= {"status": "refused", "hold_reason": r.reply[:200]}
+            else:
+                values |= {"not_before": r.not_before}
+            session.execute(
+                update(m.Notice)
+                .where(m.Notice.id == r.notice_id, m.Notice.lease_owner == worker)
+                .values(**values)
+            )
+
+
+def release(store: Store, worker: str) -> int:
+    """Give back every lease of ``worker`` (a clean stop)."""
+    with store.session() as session, session.begin():
+        result = session.execute(
+            update(m.Notice)
+            .where(m.Notice.lease_owner == worker, m.Notice.status == "queued")
+            .values(lease_owner="", lease_until=0.0)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def next_due(store: Store) -> float | None:
+    """When the earliest queued notice can be leased (epoch seconds), or None when nothing
+    is queued."""
+    with store.session() as session:
+        free, leased = session.execute(
+            select(
+                func.min(case((m.Notice.lease_until == 0.0, m.Notice.not_before))),
+                func.min(case((m.Notice.lease_until > 0.0, m.Notice.lease_until))),
+            ).where(m.Notice.status == "queued")
+        ).one()
+    candidates = [float(v) for v in (free, leased) if v is not None]
+    return min(candidates) if candidates else None
+
+
+def counts(store: Store) -> list[tuple[str, str, str, int]]:
+    """(kind, locale as planned, status, notices), for the status table."""
+    with store.session() as session:
+        rows = session.execute(
+            select(m.Notice.kind, m.Notice.locale, m.Notice.status, func.count()).group_by(
+                m.Notice.kind, m.Notice.locale, m.Notice.status
+            )
+        ).all()
+    return [(str(k), str(loc), str(s), int(n)) for k, loc, s, n in rows]
+
+
+def failures(store: Store, limit: int = 10) -> list[tuple[str, str, int]]:
+    """(status, reason, notices): the commonest reasons notices failed or were refused."""
+    reason = case((m.Notice.status == "refused", m.Notice.hold_reason), else_=m.Notice.last_reply)
+    with store.session() as session:
+        rows = session.execute(
+            select(m.Notice.status, reason, func.count())
+            .where(or_(m.Notice.status == "failed", m.Notice.status == "refused"))
+            .group_by(m.Notice.status, reason)
+            .order_by(func.count().desc())
+            .limit(limit)
+        ).all()
+    return [(str(s), str(r), int(n)) for s, r, n in rows]
+
+
+def queued_count(store: Store) -> int:
+    with store.session() as session:
+        return int(
+            session.execute(select(func.count()).where(m.Notice.status == "queued")).scalar_one()
+        )
+
+
+def has_attempts(store: Store) -> bool:
+    with store.session() as session:
+        return session.execute(select(m.DeliveryAttempt.id).limit(1)).first() is not None
