@@ -12,6 +12,7 @@ import os
 import shlex
 import sys
 import traceback
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -607,6 +608,170 @@ def notify_plan(
     out.print(table)
     for reason, n in sorted(summary.held.items()):
         out.print(f"held: {n:,} — {reason}", markup=False, highlight=False)
+
+
+@notify_app.command("keys")
+def notify_keys(
+    workspace: Workspace,
+    selector: Annotated[
+        str | None, typer.Option(help="DKIM selector (default: the first in breachdesk.toml).")
+    ] = None,
+) -> None:
+    """Create the DKIM signing key (RSA-2048) if missing; print the DNS record to publish."""
+    from breachdesk.services.notify import ensure_dkim_key
+
+    info = _run(lambda: ensure_dkim_key(workspace, selector))
+    state = "created" if info.created else "exists"
+    out.print(f"{info.path} ({state}, readable by you only)", markup=False, highlight=False)
+    out.print(f"publish: {info.dns_name} IN TXT", markup=False, highlight=False)
+    out.print(f'"{info.dns_record}"', markup=False, highlight=False, soft_wrap=True)
+
+
+@notify_app.command("preview")
+def notify_preview(
+    workspace: Workspace,
+    sample: Annotated[int, typer.Option(help="How many notices to render.")] = 5,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder (default WORKSPACE/previews).")
+    ] = None,
+    store: Annotated[
+        str | None, typer.Option(help="Store URL (default: the one in breachdesk.toml).")
+    ] = None,
+) -> None:
+    """Write .eml and .html previews of a sample (one per kind and language first), linted;
+    they hold personal data and are readable by you only."""
+    from breachdesk.services.notify import preview
+
+    previews = _run(lambda: preview(workspace, sample, out_dir, store))
+    table = Table(title="notice previews", title_justify="left")
+    for column in ("reference", "kind", "language", "lint", "file"):
+        table.add_column(column)
+    for p in previews:
+        table.add_row(
+            p.reference, p.kind, p.language, "; ".join(p.problems) or "passes", str(p.eml)
+        )
+    out.print(table)
+    if any(p.problems for p in previews):
+        raise typer.Exit(1)
+
+
+@notify_app.command("send")
+def notify_send(
+    workspace: Workspace,
+    live: Annotated[
+        bool, typer.Option("--live/--dry-run", help="Really send; the default is a dry run.")
+    ] = False,
+    store: Annotated[
+        str | None, typer.Option(help="Store URL (default: the one in breachdesk.toml).")
+    ] = None,
+    per_second: Annotated[
+        float | None, typer.Option(help="Overall pace, messages per second (0: unpaced).")
+    ] = None,
+    per_domain: Annotated[
+        float | None,
+        typer.Option(help="Pace per recipient domain, messages per second (0: unpaced)."),
+    ] = None,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Stop when only retries not yet due remain.")
+    ] = False,
+    helpers: Annotated[
+        int, typer.Option(help="Helper processes that compose and sign (0: none).")
+    ] = 1,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+) -> None:
+    """Lint and queue the planned notices, then deliver the queue over SMTP with DKIM.
+
+    Exit 0 when everything due was sent, 1 when some notices failed or were refused,
+    2 when the SMTP server cannot be used (the outbox stays consistent: run it again)."""
+    from breachdesk.services.notify import send
+
+    bars = Progress(
+        TextColumn("sending"), BarColumn(), TextColumn("{task.fields[count]}"),
+        TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=err,
+        disable=not progress or not live,
+    )  # fmt: skip
+    task = bars.add_task("send", total=None, detail="", count="")
+
+    def show(outcomes: Counter[str]) -> None:
+        done = outcomes["sent"] + outcomes["failed"] + outcomes["refused"]
+        total = bars.tasks[task].total
+        bars.update(
+            task,
+            completed=done,
+            count=f"{done:,}/{int(total):,}" if total else f"{done:,}",
+            detail=" ".join(f"{k} {v:,}" for k, v in sorted(outcomes.items())),
+        )
+
+    def start(campaign: Any) -> None:
+        from breachdesk.notify.outbox import queued_count
+
+        bars.update(task, total=queued_count(campaign.store))
+
+    with bars:
+        result = _run(
+            lambda: send(
+                workspace,
+                live,
+                store,
+                wait_for_retries=not no_wait,
+                helpers=helpers,
+                progress=show,
+                on_start=start,
+                per_second=per_second,
+                per_domain_per_second=per_domain,
+            )
+        )
+    table = Table(title="notify send" + ("" if live else " (dry run: nothing sent)"),
+                  title_justify="left", show_header=False)  # fmt: skip
+    if not live:
+        for key, n in sorted(result.would_send.items()):
+            table.add_row(f"would send: {key}", f"{n:,}")
+    else:
+        table.add_row("queued now", f"{result.queue.queued:,}")
+        for key, n in sorted(result.send.outcomes.items()):
+            table.add_row(key, f"{n:,}")
+        table.add_row("still queued", f"{result.send.remaining:,}")
+    for reason, n in result.queue.refused.most_common(5):
+        table.add_row("refused by lint", f"{n:,} — {reason}")
+    out.print(table)
+    if live and result.send.paused:
+        _line(f"breachdesk: paused: {result.send.paused}")
+        raise typer.Exit(2 if "SMTP" in result.send.paused else 0)
+    failed = result.queue.refused or (live and (result.send.outcomes["failed"]
+                                                 or result.send.outcomes["refused"]))  # fmt: skip
+    if failed:
+        raise typer.Exit(1)
+    if not live:
+        out.print("dry run: add --live to send", markup=False)
+
+
+@notify_app.command("status")
+def notify_status(
+    workspace: Workspace,
+    store: Annotated[
+        str | None, typer.Option(help="Store URL (default: the one in breachdesk.toml).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Notices planned, held, refused, queued, sent and failed — per kind and per language."""
+    from breachdesk.services.notify import status
+
+    result = _run(lambda: status(workspace, store))
+    if as_json:
+        _print_json(result)
+        return
+    states = ("planned", "held", "refused", "queued", "sent", "failed")
+    for title, rows in (("per kind", result.by_kind), ("per language", result.by_language)):
+        table = Table(title=f"notices {title}", title_justify="left")
+        table.add_column(title.split()[1])
+        for state in states:
+            table.add_column(state, justify="right")
+        for key, counts in sorted(rows.items()):
+            table.add_row(key, *(f"{counts[s]:,}" for s in states))
+        out.print(table)
+    out.print(f"delivery attempts recorded: {result.attempts:,}", markup=False)
+    for state, reason, n in result.failures:
+        out.print(f"{state}: {n:,} — {reason}", markup=False, highlight=False)
 
 
 def main() -> None:

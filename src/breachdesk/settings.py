@@ -65,7 +65,9 @@ class NotifySettings(BaseSettings):
 class Settings(BaseSettings):
     """An incident's settings (``breachdesk.toml`` in its workspace)."""
 
-    model_config = SettingsConfigDict(env_prefix="BREACHDESK_", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="BREACHDESK_", env_nested_delimiter="__", extra="forbid"
+    )
     toml_path: ClassVar[Path | None] = None
 
     inputs: list[str] = Field(default_factory=list)

@@ -27,6 +27,7 @@ from breachdesk.services.incident import open_workspace_store
 from breachdesk.settings import load_settings
 from breachdesk.store import Store, append_event, open_store
 from breachdesk.store import models as m
+from breachdesk.taxonomy import Category
 
 _CODE = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: read aloud, typed by hand
 
@@ -92,7 +93,9 @@ def plan_notices(
         affected = members.get(org["org_id"], [])
         facts = {
             "affected_members": int(org["affected_members"]),
-            "categories": sorted({c for u in affected for c in u["exposed"].split(";") if c}),
+            # an organization named in records without an affected member: its id leaked
+            "categories": sorted({c for u in affected for c in u["exposed"].split(";") if c})
+            or [Category.ORGANIZATION_ID.value],
             "members_without_mfa": sum(1 for u in affected if u["mfa_enabled"] == "false"),
         }
         for admin in filter(None, org["admins_to_notify"].split(";")):
@@ -163,7 +166,11 @@ def _save(store: Store, wanted: list[dict[str, object]]) -> PlanSummary:
                     row = session.get(m.Notice, notice_id)
                     assert row is not None
                     row.facts = str(notice["facts"])  # a re-match changed what was exposed
-                if status == "held" and notice["status"] == "planned":
+                if status == "refused" and notice["status"] == "planned":
+                    # refused by the lint: planning again gives it another pass
+                    session.get(m.Notice, notice_id).status = "planned"  # type: ignore[union-attr]
+                    summary.new[f"{notice['kind']} re-planned"] += 1
+                elif status == "held" and notice["status"] == "planned":
                     # released: a decision was taken (--include-deactivated) or data fixed
                     session.get(m.Notice, notice_id).status = "planned"  # type: ignore[union-attr]
                     summary.new[f"{notice['kind']} released"] += 1

@@ -1,0 +1,335 @@
+"""The notify use cases after planning: DKIM keys, previews, queueing through the lint,
+sending (dry run unless told otherwise), and the campaign's status."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import orjson
+from sqlalchemy import func, select
+
+from breachdesk.errors import InputError, NoticeError
+from breachdesk.notify import outbox
+from breachdesk.notify.compose import TEMPLATE_VERSION, Composer, Context, NoticeRow
+from breachdesk.notify.delivery import Campaign, ProgressFn, SendSummary
+from breachdesk.notify.dkim import Signer, create_key
+from breachdesk.notify.locales import negotiate
+from breachdesk.notify.mailer import Mailer, SmtpMailer
+from breachdesk.notify.message import render
+from breachdesk.notify.prepare import Preparer
+from breachdesk.private import write_private
+from breachdesk.services.incident import open_workspace_store
+from breachdesk.settings import Settings, load_settings
+from breachdesk.store import Store, append_event, open_store
+from breachdesk.store import models as m
+
+QUEUE_CHUNK = 1000
+
+
+def _open(workspace: Path, store_url: str | None) -> Store:
+    return open_store(store_url, workspace) if store_url else open_workspace_store(workspace)
+
+
+def notice_context(store: Store, settings: Settings) -> Context:
+    """What every notice of the incident shares: the incident record first, settings after."""
+    with store.session() as session:
+        incident = session.get(m.Incident, store.incident_id())
+        assert incident is not None
+        aware = {
+            a.party: a.aware_at
+            for a in session.scalars(
+                select(m.Awareness).where(m.Awareness.incident_id == incident.id)
+            )
+        }
+        domains = tuple(orjson.loads(incident.official_domains)) or tuple(
+            d.lower() for d in settings.official_domains
+        )
+        sender = incident.sender or settings.sender
+        vendor, zone, incident_id = incident.vendor, incident.timezone or "UTC", incident.id
+    learned = aware.get("company") or (min(aware.values()) if aware else None)
+    host = (urlsplit(settings.notify.verify_url).hostname or "").lower()
+    if not any(host == d or host.endswith("." + d) for d in domains):
+        raise InputError(
+            f"notify.verify_url {settings.notify.verify_url!r} is not on an official domain "
+            f"({', '.join(domains)})"
+        )
+    sender_domain = sender.rpartition("@")[2].lower()
+    if sender_domain not in domains:
+        raise InputError(f"sender {sender!r} is not on an official domain ({', '.join(domains)})")
+    return Context(
+        company=settings.notify.company,
+        sender=sender,
+        official_domains=domains,
+        verify_url=settings.notify.verify_url,
+        vendor=vendor,
+        learned_at=datetime.fromisoformat(learned) if learned else None,
+        timezone=zone,
+        incident_id=incident_id,
+    )
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    path: Path
+    created: bool
+    dns_name: str
+    dns_record: str
+
+
+def ensure_dkim_key(workspace: Path, selector: str | None = None) -> KeyInfo:
+    """The DKIM key of the first configured selector (created when missing) and the TXT
+    record to publish for it."""
+    settings = load_settings(workspace)
+    chosen = selector or settings.dkim_selectors[0]
+    path, created = create_key(workspace, chosen)
+    domain = settings.sender.rpartition("@")[2].lower()
+    store = open_workspace_store(workspace)
+    try:
+        with store.session() as session:
+            incident = session.get(m.Incident, store.incident_id())
+            if incident is not None and incident.sender:
+                domain = incident.sender.rpartition("@")[2].lower()
+        signer = Signer.load(workspace, domain, chosen)
+        if created:
+            append_event(store, "notify.dkim_key_created", {"selector": chosen, "bits": 2048})
+    finally:
+        store.close()
+    return KeyInfo(path, created, f"{chosen}._domainkey.{domain}", signer.dns_record())
+
+
+@dataclass
+class QueueSummary:
+    queued: int = 0
+    refused: Counter[str] = field(default_factory=Counter)  # reason -> notices
+
+
+def queue_planned(store: Store, preparer: Preparer) -> QueueSummary:
+    """Every planned notice through compose and lint: queued, or refused with the reason."""
+    summary = QueueSummary()
+    after = 0
+    while True:
+        notices = outbox.planned(store, after, QUEUE_CHUNK)
+        if not notices:
+            break
+        after = notices[-1].id
+        ok, refused = [], []
+        for notice in notices:
+            p = preparer.prepare(notice)
+            if p.refused:
+                refused.append((notice.id, p.refused))
+                summary.refused[p.refused] += 1
+            else:
+                ok.append((notice.id, p.message_id, p.body_hash))
+        outbox.mark_queued(store, ok, refused, TEMPLATE_VERSION)
+        summary.queued += len(ok)
+    if summary.queued or summary.refused:
+        append_event(
+            store,
+            "notify.queued",
+            {"queued": summary.queued, "refused": sum(summary.refused.values()),
+             "template_version": TEMPLATE_VERSION},
+        )  # fmt: skip
+    return summary
+
+
+@dataclass
+class SendResult:
+    live: bool
+    queue: QueueSummary
+    send: SendSummary | None  # None on a dry run
+    would_send: Counter[str] = field(default_factory=Counter)  # dry run: kind/language -> n
+
+
+def send(
+    workspace: Path,
+    live: bool = False,
+    store_url: str | None = None,
+    *,
+    wait_for_retries: bool = True,
+    helpers: int | None = None,
+    progress: ProgressFn | None = None,
+    mailer: Mailer | None = None,
+    on_start: Callable[[Campaign], None] | None = None,
+    **overrides: float | None,
+) -> SendResult:
+    """Queue what is planned (through the lint), then deliver what is queued.
+
+    Without ``live`` nothing is written and nothing sent: every notice is composed, linted
+    and signed, and the result says what would go out.
+    """
+    settings = load_settings(workspace)
+    pace = settings.notify.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    store = _open(workspace, store_url)
+    try:
+        context = notice_context(store, settings)
+        preparer = Preparer(context, workspace, settings.dkim_selectors[0])
+        if preparer.signer is None:
+            raise NoticeError(
+                f"no DKIM key for selector {settings.dkim_selectors[0]!r}: "
+                f"breachdesk notify keys {workspace}"
+            )
+        if not live:
+            return _dry_run(store, preparer)
+        queued = queue_planned(store, preparer)
+        campaign = Campaign(
+            store=store,
+            workspace=workspace,
+            context=context,
+            selector=settings.dkim_selectors[0],
+            settings=pace,
+            mailer=mailer or SmtpMailer(settings.smtp),
+            helpers=1 if helpers is None else helpers,
+            wait_for_retries=wait_for_retries,
+            progress=progress,
+            in_flight=settings.smtp.connections * 2,
+        )
+        if on_start is not None:
+            on_start(campaign)
+        return SendResult(True, queued, _run(campaign))
+    finally:
+        store.close()
+
+
+def _run(campaign: Campaign) -> SendSummary:
+    async def main() -> SendSummary:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            # outside the main thread there are no signal handlers: the caller stops it
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, campaign.stop.set)
+        return await campaign.run()
+
+    return asyncio.run(main())
+
+
+def _dry_run(store: Store, preparer: Preparer) -> SendResult:
+    result = SendResult(False, QueueSummary(), None)
+    with store.session() as session:
+        rows = session.execute(
+            select(m.Notice.id).where(m.Notice.status.in_(("planned", "queued")))
+        ).all()
+    ids = [r[0] for r in rows]
+    for start in range(0, len(ids), QUEUE_CHUNK):
+        for notice in _notices(store, ids[start : start + QUEUE_CHUNK]):
+            p = preparer.prepare(notice)
+            if p.refused:
+                result.queue.refused[p.refused] += 1
+            else:
+                result.would_send[f"{notice.kind} {negotiate(notice.locale)}"] += 1
+    result.queue.queued = sum(result.would_send.values())
+    append_event(
+        store,
+        "notify.dry_run",
+        {"would_send": sum(result.would_send.values()),
+         "refused": sum(result.queue.refused.values())},
+    )  # fmt: skip
+    return result
+
+
+def _notices(store: Store, ids: list[int]) -> list[NoticeRow]:
+    with store.session() as session:
+        rows = session.scalars(select(m.Notice).where(m.Notice.id.in_(ids)).order_by(m.Notice.id))
+        return [
+            NoticeRow(
+                n.id,
+                n.kind,
+                n.user_id,
+                n.org_id,
+                n.email,
+                n.name,
+                n.locale,
+                n.reference,
+                orjson.loads(n.facts),
+            )
+            for n in rows
+        ]
+
+
+@dataclass(frozen=True)
+class Preview:
+    reference: str
+    kind: str
+    language: str
+    eml: Path
+    html: Path
+    problems: tuple[str, ...]
+
+
+def preview(
+    workspace: Path, sample: int = 5, out: Path | None = None, store_url: str | None = None
+) -> list[Preview]:
+    """Render ``sample`` notices (one per kind and language first) as .eml and .html."""
+    if sample < 1:
+        raise InputError("--sample must be at least 1")
+    settings = load_settings(workspace)
+    folder = out or workspace / "previews"
+    store = _open(workspace, store_url)
+    try:
+        context = notice_context(store, settings)
+        composer = Composer(context)
+        preparer = Preparer(context, workspace, settings.dkim_selectors[0])
+        with store.session() as session:
+            candidates = session.execute(
+                select(m.Notice.id, m.Notice.kind, m.Notice.locale)
+                .where(m.Notice.status != "held")
+                .order_by(m.Notice.id)
+            ).all()
+        if not candidates:
+            raise InputError(f"{workspace}: no notice planned; run breachdesk notify plan first")
+        chosen: list[int] = []
+        seen: set[tuple[str, str]] = set()
+        for notice_id, kind, locale in candidates:  # one of each kind and language first
+            if (kind, negotiate(locale)) not in seen and len(chosen) < sample:
+                seen.add((kind, negotiate(locale)))
+                chosen.append(notice_id)
+        chosen += [c[0] for c in candidates if c[0] not in set(chosen)][: sample - len(chosen)]
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
+        previews = []
+        for notice in _notices(store, chosen):
+            composed = composer.compose(notice)
+            prepared = preparer.prepare(notice)
+            data = prepared.data or render(composed, context, datetime.now(UTC))
+            eml = folder / f"{notice.reference}.eml"
+            page = folder / f"{notice.reference}.html"
+            write_private(eml, data)
+            write_private(page, composed.html.encode("utf-8"))
+            problems = tuple(prepared.refused.split("; ")) if prepared.refused else ()
+            previews.append(
+                Preview(notice.reference, notice.kind, composed.language, eml, page, problems)
+            )
+        append_event(store, "notify.previewed", {"notices": len(previews)})
+        return previews
+    finally:
+        store.close()
+
+
+@dataclass(frozen=True)
+class Status:
+    by_kind: dict[str, Counter[str]]  # kind -> status -> notices
+    by_language: dict[str, Counter[str]]
+    failures: list[tuple[str, str, int]]
+    attempts: int
+
+
+def status(workspace: Path, store_url: str | None = None) -> Status:
+    store = _open(workspace, store_url)
+    try:
+        by_kind: dict[str, Counter[str]] = {}
+        by_language: dict[str, Counter[str]] = {}
+        for kind, locale, state, n in outbox.counts(store):
+            by_kind.setdefault(kind, Counter())[state] += n
+            by_language.setdefault(negotiate(locale), Counter())[state] += n
+        with store.session() as session:
+            attempts = int(session.execute(select(func.count(m.DeliveryAttempt.id))).scalar_one())
+        return Status(by_kind, by_language, outbox.failures(store), attempts)
+    finally:
+        store.close()
