@@ -34,3 +34,20 @@ def build_small_export(dest: Path) -> tuple[Path, Path]:
 @pytest.fixture
 def small(tmp_path: Path) -> tuple[Path, Path]:
     return build_small_export(tmp_path)
+
+
+@pytest.fixture
+def notify_ws(small: tuple[Path, Path], tmp_path: Path) -> Path:
+    """The small incident assessed, its vendor recorded, a DKIM key made, notices planned."""
+    from breachdesk import AssessRequest, assess
+    from breachdesk.services.incident import update
+    from breachdesk.services.notify import ensure_dkim_key
+    from breachdesk.services.notify_plan import plan_notices
+
+    export, directory = small
+    workspace = tmp_path / "ws"
+    assess(AssessRequest([export], workspace, directory=directory, workers=1))
+    update(workspace, "test", vendor="Mixpanel", aware={"company": "2026-11-20T14:05:00Z"})
+    ensure_dkim_key(workspace)
+    plan_notices(workspace)
+    return workspace
