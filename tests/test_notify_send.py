@@ -1,0 +1,263 @@
+"""Delivering notices for real: into an aiosmtpd server on loopback with faults injected,
+killed with SIGKILL twenty times and resumed, several workers on one PostgreSQL store, and
+through Postfix from Debian into a Maildir, the DKIM signatures checked by dkimpy."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from email import message_from_bytes
+from pathlib import Path
+
+import dkim
+import pytest
+from sqlalchemy import create_engine, insert, select, text, update
+from typer.testing import CliRunner
+
+from breachdesk.cli import app
+from breachdesk.notify.dkim import Signer
+from breachdesk.services.notify import send, status
+from breachdesk.store import models as m
+from breachdesk.store import open_store, verify_chain
+from smtp_sink import Sink, start
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[Sink, int]]:
+    handler = Sink()
+    controller, port = start(handler)
+    yield handler, port
+    controller.stop()
+
+
+def _env(port: int, **extra: str) -> dict[str, str]:
+    return {**os.environ, "BREACHDESK_SMTP__PORT": str(port), **extra}
+
+
+def _notices(ws: Path, url: str = "sqlite:///desk.db") -> list[m.Notice]:
+    store = open_store(url, ws)
+    with store.session() as session:
+        rows = list(session.scalars(select(m.Notice).order_by(m.Notice.id)))
+        session.expunge_all()
+    store.close()
+    return rows
+
+
+def _record(ws: Path) -> bytes:
+    signer = Signer.load(ws, "example.com", "bd2026")
+    return signer.dns_record().encode()
+
+
+def test_dry_run_by_default_then_live(notify_ws: Path, sink: tuple[Sink, int],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    handler, port = sink
+    monkeypatch.setenv("BREACHDESK_SMTP__PORT", str(port))
+    dry = runner.invoke(app, ["notify", "send", str(notify_ws)])
+    assert dry.exit_code == 0, dry.output
+    assert "dry run" in dry.stdout and handler.received == []
+    assert {n.status for n in _notices(notify_ws)} == {"planned"}
+    live = runner.invoke(app, ["notify", "send", str(notify_ws), "--live", "--helpers", "0"])
+    assert live.exit_code == 0, live.output
+    notices = _notices(notify_ws)
+    assert {n.status for n in notices} == {"sent"} and len(notices) > 10
+    assert sorted(handler.message_ids()) == sorted(n.message_id for n in notices)
+    record = _record(notify_ws)
+    for rcpt, _, data in handler.received:
+        assert dkim.verify(data, dnsfunc=lambda name, timeout=5: record)
+        parsed = message_from_bytes(data)
+        assert parsed["From"] == "Example Security <security@example.com>"
+        assert parsed["To"].lower() == rcpt.lower()
+        assert [p.get_content_type() for p in parsed.walk()] == [
+            "multipart/alternative", "text/plain", "text/html"]  # fmt: skip
+    shown = runner.invoke(app, ["notify", "status", str(notify_ws)])
+    assert shown.exit_code == 0 and f"attempts recorded: {len(notices)}" in shown.stdout
+    again = runner.invoke(app, ["notify", "send", str(notify_ws), "--live", "--helpers", "0"])
+    assert again.exit_code == 0 and len(handler.received) == len(notices)  # none sent twice
+
+
+def test_faults_retry_fail_and_are_recorded(notify_ws: Path, sink: tuple[Sink, int],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    handler, port = sink
+    monkeypatch.setenv("BREACHDESK_SMTP__PORT", str(port))
+    monkeypatch.setenv("BREACHDESK_NOTIFY__BACKOFF_SECONDS", "0.05")
+    once = Counter(n.email.lower() for n in _notices(notify_ws))
+    flaky, gone, dropped, busy = sorted(e for e, n in once.items() if n == 1)[:4]
+    handler.fail(flaky, ("rcpt", "451 4.7.1 try again later"), ("data", "451 4.3.0 later"))
+    handler.fail(gone, ("rcpt", "550 5.1.1 no such user"))
+    handler.fail(dropped, ("data", "drop"))
+    handler.fail(busy, ("data", "421 4.3.2 shutting down"))
+    result = runner.invoke(app, ["notify", "send", str(notify_ws), "--live", "--helpers", "0"])
+    assert result.exit_code == 1, result.output  # one notice failed for good
+    notices = {n.email.lower(): n for n in _notices(notify_ws)}
+    assert notices[gone].status == "failed" and notices[gone].last_reply.startswith("550")
+    for address in (flaky, dropped, busy):
+        assert notices[address].status == "sent", address
+    assert notices[flaky].attempts == 3 and notices[dropped].attempts == 2
+    received = Counter(handler.message_ids())
+    assert received[notices[flaky].message_id] == 1
+    assert notices[gone].message_id not in received
+    store = open_store("sqlite:///desk.db", notify_ws)
+    with store.session() as session:
+        attempts = session.execute(
+            select(m.DeliveryAttempt.outcome, m.DeliveryAttempt.smtp_code)
+            .where(m.DeliveryAttempt.notice_id == notices[flaky].id)
+            .order_by(m.DeliveryAttempt.id)
+        ).all()
+    assert [tuple(a) for a in attempts] == [("retry", 451), ("retry", 451), ("sent", 250)]
+    assert verify_chain(store)[0]
+    store.close()
+
+
+def test_a_server_that_is_down_leaves_the_outbox_consistent(notify_ws: Path) -> None:
+    from smtp_sink import free_port
+
+    env = _env(free_port())
+    result = subprocess.run(
+        [sys.executable, "-m", "breachdesk", "notify", "send", str(notify_ws), "--live"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "cannot connect" in result.stderr
+    notices = _notices(notify_ws)
+    assert {n.status for n in notices} == {"queued"}
+    assert all(n.lease_owner == "" and n.attempts == 0 for n in notices)
+
+
+def _many(ws: Path, count: int) -> None:
+    """``count`` more planned user notices (addresses at example.com) beside the plan."""
+    store = open_store("sqlite:///desk.db", ws)
+    facts = '{"categories": ["user.contact.email", "user.name"], "mfa": "off"}'
+    rows = [
+        {"incident_id": 1, "kind": "user", "user_id": f"bulk{i}", "org_id": "",
+         "email": f"bulk{i}@example.com", "name": "Test Person", "locale": "de",
+         "status": "planned", "reference": f"BD-BULK{i:05d}"[:14], "facts": facts,
+         "created_at": "2026-11-27T00:00:00+00:00"}
+        for i in range(count)
+    ]  # fmt: skip
+    with store.session() as session, session.begin():
+        session.execute(insert(m.Notice), rows)
+    store.close()
+
+
+def test_killed_twenty_times_loses_nothing(notify_ws: Path, sink: tuple[Sink, int]) -> None:
+    handler, port = sink
+    _many(notify_ws, 600)
+    env = _env(port)
+    command = [sys.executable, "-m", "breachdesk", "notify", "send", str(notify_ws), "--live",
+               "--per-second", "25", "--per-domain", "0", "--no-progress"]  # fmt: skip
+    rng = random.Random(4)
+    kills = 0
+    for _ in range(20):
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)  # fmt: skip
+        time.sleep(rng.uniform(1.0, 3.5))  # start-up takes about 1.5 s
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait()
+    final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0, final.stderr
+    assert kills >= 15  # most trials killed the sender mid-campaign
+    notices = _notices(notify_ws)
+    assert {n.status for n in notices} == {"sent"}
+    received = Counter(handler.message_ids())
+    assert set(received) == {n.message_id for n in notices}  # none lost, nothing foreign
+    duplicates = sum(n - 1 for n in received.values())
+    assert duplicates <= kills * 8  # at most the in-flight group of each killed process
+    store = open_store("sqlite:///desk.db", notify_ws)
+    with store.session() as session:
+        sent_attempts = Counter(
+            session.scalars(
+                select(m.DeliveryAttempt.notice_id).where(m.DeliveryAttempt.outcome == "sent")
+            )
+        )
+    assert set(sent_attempts.values()) == {1} and len(sent_attempts) == len(notices)
+    assert verify_chain(store)[0]
+    store.close()
+    summary = status(notify_ws)
+    assert sum(summary.by_kind["user"].values()) == summary.by_kind["user"]["sent"] > 600
+
+
+PG_URL = os.environ.get("BREACHDESK_TEST_PG_URL", "")
+
+
+@pytest.mark.skipif(not PG_URL, reason="no PostgreSQL: .ci/run starts one")
+def test_several_workers_on_postgresql_send_each_notice_once(
+    notify_ws: Path, sink: tuple[Sink, int]
+) -> None:
+    handler, port = sink
+    engine = create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    plan = runner.invoke(app, ["notify", "plan", str(notify_ws), "--store", PG_URL])
+    assert plan.exit_code == 0, plan.output
+    store = open_store(PG_URL, notify_ws)
+    incident = store.incident_id()
+    with store.session() as session, session.begin():
+        session.execute(update(m.Incident).values(vendor="Mixpanel"))
+    facts = '{"categories": ["user.contact.email"], "mfa": "on"}'
+    with store.session() as session, session.begin():
+        session.execute(insert(m.Notice), [
+            {"incident_id": incident, "kind": "user", "user_id": f"pg{i}", "org_id": "",
+             "email": f"pg{i}@example.org", "name": "", "locale": "ja", "status": "planned",
+             "reference": f"BD-PG{i:06d}"[:14], "facts": facts,
+             "created_at": "2026-11-27T00:00:00+00:00"} for i in range(400)])  # fmt: skip
+    store.close()
+    send(notify_ws, live=False, store_url=PG_URL)  # a dry run changes nothing
+    env = _env(port, BREACHDESK_NOTIFY__BATCH="20")
+    command = [sys.executable, "-m", "breachdesk", "notify", "send", str(notify_ws), "--live",
+               "--store", PG_URL, "--no-progress", "--helpers", "0", "--per-second", "0", "--per-domain", "0"]  # fmt: skip
+    workers = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True) for _ in range(3)]  # fmt: skip
+    for w in workers:
+        assert w.wait(timeout=300) == 0, w.stderr.read() if w.stderr else ""
+    notices = _notices(notify_ws, PG_URL)
+    assert {n.status for n in notices} == {"sent"} and len(notices) > 400
+    received = Counter(handler.message_ids())
+    assert set(received.values()) == {1}, "a notice was sent twice"
+    assert set(received) == {n.message_id for n in notices}
+    store = open_store(PG_URL, notify_ws)
+    with store.session() as session:
+        workers_used = session.scalars(select(m.DeliveryAttempt.worker).distinct()).all()
+    assert len(workers_used) >= 2  # the work was really split
+    assert verify_chain(store)[0]
+    store.close()
+
+
+MAILDIR = os.environ.get("BREACHDESK_TEST_POSTFIX_MAILDIR", "")
+
+
+@pytest.mark.skipif(not MAILDIR, reason="no Postfix: .ci/run installs one on loopback")
+def test_through_postfix_into_a_maildir(notify_ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BREACHDESK_SMTP__PORT", "25")
+    result = runner.invoke(app, ["notify", "send", str(notify_ws), "--live", "--helpers", "0"])
+    assert result.exit_code == 0, result.output
+    notices = {n.message_id: n for n in _notices(notify_ws)}
+    found: dict[str, bytes] = {}
+    deadline = time.time() + 60
+    while time.time() < deadline and len(found) < len(notices):
+        for folder in ("new", "cur"):
+            for path in (Path(MAILDIR) / folder).glob("*"):
+                data = path.read_bytes()
+                message_id = str(message_from_bytes(data)["Message-ID"])
+                if message_id in notices:
+                    found[message_id] = data
+        time.sleep(0.5)
+    assert set(found) == set(notices)
+    record = _record(notify_ws)
+    for message_id, data in found.items():
+        assert dkim.verify(data, dnsfunc=lambda name, timeout=5: record), message_id
+        parsed = message_from_bytes(data)
+        assert parsed["Delivered-To"]  # it went through Postfix's local delivery
+        plain, html = [p.get_payload(decode=True).decode() for p in list(parsed.walk())[1:]]
+        assert notices[message_id].reference in plain and notices[message_id].reference in html
