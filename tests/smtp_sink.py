@@ -64,6 +64,6 @@ class Sink:
 
 def start(sink: Sink) -> tuple[Controller, int]:
     port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller = Controller(sink, hostname="127.0.0.1", port=port, enable_SMTPUTF8=True)
     controller.start()
     return controller, port

@@ -220,11 +220,22 @@ def test_headers_cannot_be_injected() -> None:
     good = Composer(CONTEXT).compose(_user(locale="en"))
     with pytest.raises(ValueError, match="line break"):
         render(_edit(good, subject="Hi\r\nBcc: victim@example.org"), CONTEXT, WHEN)
-    for address in ["a@b.org\r\nBcc: c@d.org", "no-at-sign", "a b@example.org", "ü@example.org",
+    for address in ["a@b.org\r\nBcc: c@d.org", "no-at-sign", "a b@example.org", "a\u200b@example.org",
                     "x@localhost", "x@exa..mple.org"]:  # fmt: skip
         with pytest.raises(ValueError):
             recipient(address)
     assert recipient("Ana@Bücher.example") == "Ana@xn--bcher-kva.example"
+    assert recipient("jose\u0301@example.es") == "jos\u00e9@example.es"  # NFC, by SMTPUTF8
+    utf8 = Composer(CONTEXT).compose(_edit_to("josé@example.es"))
+    raw = render(utf8, CONTEXT, WHEN)
+    assert "To: josé@example.es\r\n".encode() in raw
+    assert lint(utf8, raw, CONTEXT.official_domains, dkim_ready=True) == []
+
+
+def _edit_to(address: str) -> NoticeRow:
+    from dataclasses import replace
+
+    return replace(_user(locale="en"), email=address)
 
 
 def test_a_notice_without_a_vendor_is_not_composed() -> None:

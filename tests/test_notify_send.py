@@ -60,6 +60,15 @@ def test_dry_run_by_default_then_live(notify_ws: Path, sink: tuple[Sink, int],
                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     handler, port = sink
     monkeypatch.setenv("BREACHDESK_SMTP__PORT", str(port))
+    store = open_store("sqlite:///desk.db", notify_ws)
+    with store.session() as session, session.begin():  # an internationalized address
+        session.execute(insert(m.Notice), [{
+            "incident_id": 1, "kind": "user", "user_id": "utf8", "org_id": "",
+            "email": "jose\u0301@example.com", "name": "José", "locale": "de",
+            "status": "planned", "reference": "BD-UTF8X-JOSE1",
+            "facts": '{"categories": ["user.contact.email"], "mfa": "on"}',
+            "created_at": "2026-11-27T00:00:00+00:00"}])  # fmt: skip
+    store.close()
     dry = runner.invoke(app, ["notify", "send", str(notify_ws)])
     assert dry.exit_code == 0, dry.output
     assert "dry run" in dry.stdout and handler.received == []
@@ -74,9 +83,13 @@ def test_dry_run_by_default_then_live(notify_ws: Path, sink: tuple[Sink, int],
         assert dkim.verify(data, dnsfunc=lambda name, timeout=5: record)
         parsed = message_from_bytes(data)
         assert parsed["From"] == "Example Security <security@example.com>"
-        assert parsed["To"].lower() == rcpt.lower()
+        if rcpt.isascii():
+            assert parsed["To"].lower() == rcpt.lower()
+        else:
+            assert f"To: {rcpt}\r\n".encode() in data  # UTF-8 as it is (RFC 6532)
         assert [p.get_content_type() for p in parsed.walk()] == [
             "multipart/alternative", "text/plain", "text/html"]  # fmt: skip
+    assert "josé@example.com" in [r for r, _, _ in handler.received]
     shown = runner.invoke(app, ["notify", "status", str(notify_ws)])
     assert shown.exit_code == 0 and f"attempts recorded: {len(notices)}" in shown.stdout
     again = runner.invoke(app, ["notify", "send", str(notify_ws), "--live", "--helpers", "0"])

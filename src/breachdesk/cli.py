@@ -241,8 +241,13 @@ def demo(
     users: Annotated[int, typer.Option(help="Directory users.", min=50)] = 30_000,
     events: Annotated[int, typer.Option(help="Events in the event export.", min=100)] = 300_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same incident).")] = 7,
+    notify: Annotated[
+        bool,
+        typer.Option(help="Also plan, preview and send the notices to a local SMTP sink."),
+    ] = True,
 ) -> None:
-    """Build a realistic demo incident (export, directory, ground truth) and assess it."""
+    """Build a realistic demo incident (export, directory, ground truth), assess it, then
+    plan, preview and send its notices to an SMTP server on loopback."""
     from breachdesk.services.demo import DemoRequest, run_demo
 
     with _Bars(enabled=err.is_terminal) as progress:
@@ -256,14 +261,31 @@ def demo(
         soft_wrap=True,
     )
     out.print(
-        f"demo: next, breachdesk obligations {result.assess.workspace}",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
-    out.print(
         "demo: the planted secrets above are expected; assess alone would exit 1 for them.",
         markup=False,
+        soft_wrap=True,
+    )
+    if not notify:
+        return
+    from breachdesk.services.demo import demo_notify
+
+    bars, show, start = _send_bars(err.is_terminal)
+    with bars:
+        sent = _run(lambda: demo_notify(out_dir, progress=show, on_start=start))
+    table = Table(title="notice previews (linted)", title_justify="left")
+    for column in ("reference", "kind", "language", "lint", "file"):
+        table.add_column(column)
+    for p in sent.previews:
+        table.add_row(p.reference, p.kind, p.language, "; ".join(p.problems) or "passes",
+                      str(p.eml))  # fmt: skip
+    out.print(table)
+    _print_send(sent.sent, live=True)
+    _print_status(sent.status)
+    out.print(
+        f"demo: every message, DKIM-signed, is in the Maildir {sent.maildir}; "
+        f"next, breachdesk obligations {result.assess.workspace}",
+        markup=False,
+        highlight=False,
         soft_wrap=True,
     )
 
@@ -685,28 +707,7 @@ def notify_send(
     2 when the SMTP server cannot be used (the outbox stays consistent: run it again)."""
     from breachdesk.services.notify import send
 
-    bars = Progress(
-        TextColumn("sending"), BarColumn(), TextColumn("{task.fields[count]}"),
-        TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=err,
-        disable=not progress or not live,
-    )  # fmt: skip
-    task = bars.add_task("send", total=None, detail="", count="")
-
-    def show(outcomes: Counter[str]) -> None:
-        done = outcomes["sent"] + outcomes["failed"] + outcomes["refused"]
-        total = bars.tasks[task].total
-        bars.update(
-            task,
-            completed=done,
-            count=f"{done:,}/{int(total):,}" if total else f"{done:,}",
-            detail=" ".join(f"{k} {v:,}" for k, v in sorted(outcomes.items())),
-        )
-
-    def start(campaign: Any) -> None:
-        from breachdesk.notify.outbox import queued_count
-
-        bars.update(task, total=queued_count(campaign.store))
-
+    bars, show, start = _send_bars(progress and live)
     with bars:
         result = _run(
             lambda: send(
@@ -721,24 +722,13 @@ def notify_send(
                 per_domain_per_second=per_domain,
             )
         )
-    table = Table(title="notify send" + ("" if live else " (dry run: nothing sent)"),
-                  title_justify="left", show_header=False)  # fmt: skip
-    if not live:
-        for key, n in sorted(result.would_send.items()):
-            table.add_row(f"would send: {key}", f"{n:,}")
-    else:
-        table.add_row("queued now", f"{result.queue.queued:,}")
-        for key, n in sorted(result.send.outcomes.items()):
-            table.add_row(key, f"{n:,}")
-        table.add_row("still queued", f"{result.send.remaining:,}")
-    for reason, n in result.queue.refused.most_common(5):
-        table.add_row("refused by lint", f"{n:,} — {reason}")
-    out.print(table)
+    _print_send(result, live)
     if live and result.send.paused:
         _line(f"breachdesk: paused: {result.send.paused}")
         raise typer.Exit(2 if "SMTP" in result.send.paused else 0)
-    failed = result.queue.refused or (live and (result.send.outcomes["failed"]
-                                                 or result.send.outcomes["refused"]))  # fmt: skip
+    failed = result.queue.refused or (
+        live and (result.send.outcomes["failed"] or result.send.outcomes["refused"])
+    )
     if failed:
         raise typer.Exit(1)
     if not live:
@@ -760,6 +750,10 @@ def notify_status(
     if as_json:
         _print_json(result)
         return
+    _print_status(result)
+
+
+def _print_status(result: Any) -> None:
     states = ("planned", "held", "refused", "queued", "sent", "failed")
     for title, rows in (("per kind", result.by_kind), ("per language", result.by_language)):
         table = Table(title=f"notices {title}", title_justify="left")
@@ -772,6 +766,51 @@ def notify_status(
     out.print(f"delivery attempts recorded: {result.attempts:,}", markup=False)
     for state, reason, n in result.failures:
         out.print(f"{state}: {n:,} — {reason}", markup=False, highlight=False)
+
+
+def _print_send(result: Any, live: bool) -> None:
+    table = Table(title="notify send" + ("" if live else " (dry run: nothing sent)"),
+                  title_justify="left", show_header=False)  # fmt: skip
+    if not live:
+        for key, n in sorted(result.would_send.items()):
+            table.add_row(f"would send: {key}", f"{n:,}")
+    else:
+        table.add_row("queued now", f"{result.queue.queued:,}")
+        for key, n in sorted(result.send.outcomes.items()):
+            table.add_row(key, f"{n:,}")
+        table.add_row("still queued", f"{result.send.remaining:,}")
+    for reason, n in result.queue.refused.most_common(5):
+        table.add_row("refused by lint", f"{n:,} — {reason}")
+    out.print(table)
+
+
+def _send_bars(
+    enabled: bool,
+) -> tuple[Progress, Callable[[Counter[str]], None], Callable[[Any], None]]:
+    """A progress bar for a live send, and the two callbacks that move it."""
+    bars = Progress(
+        TextColumn("sending"), BarColumn(), TextColumn("{task.fields[count]}"),
+        TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=err,
+        disable=not enabled,
+    )  # fmt: skip
+    task = bars.add_task("send", total=None, detail="", count="")
+
+    def show(outcomes: Counter[str]) -> None:
+        done = outcomes["sent"] + outcomes["failed"] + outcomes["refused"]
+        total = bars.tasks[task].total
+        bars.update(
+            task,
+            completed=done,
+            count=f"{done:,}/{int(total):,}" if total else f"{done:,}",
+            detail=" ".join(f"{k} {v:,}" for k, v in sorted(outcomes.items())),
+        )
+
+    def start(campaign: Any) -> None:
+        from breachdesk.notify.outbox import queued_count
+
+        bars.update(task, total=queued_count(campaign.store))
+
+    return bars, show, start
 
 
 def main() -> None:

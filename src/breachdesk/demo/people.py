@@ -4,6 +4,7 @@ size with owners and admins, MFA flags (some unknown), deactivated users."""
 from __future__ import annotations
 
 import random
+import re
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -77,7 +78,7 @@ def build_directory(rng: random.Random, n_users: int) -> tuple[list[DemoUser], l
         # Faker is the slow part: a few hundred distinct names per locale are plenty
         name = faker.name() if i < 4000 else users[rng.randrange(len(users))].name
         first = name.split()[0]
-        local = _ascii(first).lower() or "user"
+        local = re.sub(r"[^a-z0-9]", "", _ascii(first).lower()) or "user"
         email = f"{local}.{i:06d}@{DOMAINS[i % len(DOMAINS)]}"
         if i % 997 == 5:
             email = f"josé.{i:06d}@example.es"  # NFC here; the export writes it decomposed

@@ -82,8 +82,11 @@ class SmtpMailer:
                     await client.connect()
                 except (aiosmtplib.SMTPException, OSError) as exc:
                     return Reply(0, f"cannot connect: {_why(exc)}", session=True)
+            options = [] if recipient.isascii() else ["SMTPUTF8"]
             try:
-                _, text = await client.sendmail(sender, [recipient], data)
+                _, text = await client.sendmail(sender, [recipient], data, mail_options=options)
+            except aiosmtplib.SMTPNotSupported:
+                return Reply(553, "the server does not offer SMTPUTF8 for this address")
             except aiosmtplib.SMTPRecipientsRefused as exc:
                 refused = exc.recipients[0]
                 return Reply(refused.code, _one_line(refused.message))

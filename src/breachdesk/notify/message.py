@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import unicodedata
 from datetime import datetime
 from email.header import Header
 from email.headerregistry import Address
@@ -33,8 +34,9 @@ def recipient(address: str) -> str:
     local, at, domain = address.strip().rpartition("@")
     if not at or not local or not domain:
         raise ValueError("not an address")
-    if not local.isascii():
-        raise ValueError("non-ASCII local part (needs SMTPUTF8)")
+    local = unicodedata.normalize("NFC", local)  # a non-ASCII local part goes by SMTPUTF8
+    if any(unicodedata.category(c)[0] in "CZ" and c != " " for c in local):
+        raise ValueError("control or separator character in the local part")
     try:
         ascii_domain = domain.encode("idna").decode("ascii").lower()
     except UnicodeError:
@@ -43,13 +45,16 @@ def recipient(address: str) -> str:
         raise ValueError("the domain is not a host name")
     if any(c in local for c in ' ()<>,;:\\"[]@') or local.startswith(".") or ".." in local:
         raise ValueError("the local part needs quoting")
-    parsed = Address(addr_spec=f"{local}@{ascii_domain}")
-    return parsed.addr_spec
+    if local.isascii():
+        return Address(addr_spec=f"{local}@{ascii_domain}").addr_spec
+    return f"{local}@{ascii_domain}"
 
 
-def _header(name: str, value: str) -> bytes:
+def _header(name: str, value: str, utf8: bool = False) -> bytes:
     if any(c in value for c in "\r\n"):
         raise ValueError(f"header {name} holds a line break")
+    if utf8:  # an internationalized address is written as UTF-8 (RFC 6532), never encoded
+        return f"{name}: {value}\r\n".encode()
     if value.isascii() and len(name) + len(value) < 76:
         return f"{name}: {value}\r\n".encode("ascii")
     encoded = Header(value, "utf-8" if not value.isascii() else "us-ascii", header_name=name)
@@ -67,10 +72,11 @@ def _part(subtype: str, body: str) -> bytes:
 def render(composed: Composed, context: Context, when: datetime) -> bytes:
     """The notice as an RFC 5322 message (unsigned)."""
     boundary = "=_bd_" + hashlib.sha256(composed.message_id.encode()).hexdigest()[:32]
+    to = recipient(composed.to)
     head = b"".join(
         (
             _header("From", formataddr((f"{context.company} Security", context.sender))),
-            _header("To", recipient(composed.to)),
+            _header("To", to, utf8=not to.isascii()),
             _header("Subject", composed.subject),
             _header("Date", format_datetime(when)),
             _header("Message-ID", composed.message_id),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import mailbox
 import os
 import random
 from dataclasses import dataclass
@@ -186,3 +187,54 @@ def _record_incident(workspace: Path) -> None:
         "Analytics SDK removed from the front end; the vendor's access revoked",
         "demo",
     )
+
+
+@dataclass
+class DemoNotify:
+    previews: list[Any]
+    sent: Any  # services.notify.SendResult
+    status: Any  # services.notify.Status
+    maildir: Path
+
+
+def demo_notify(out: Path, progress: Any = None, on_start: Any = None) -> DemoNotify:
+    """The demo incident's notices: a DKIM key, the plan, five previews, then a live send
+    into a real SMTP server on loopback (aiosmtpd) that files every message in a Maildir."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Mailbox
+
+    from breachdesk.services import notify
+    from breachdesk.services.notify_plan import plan_notices
+    from breachdesk.settings import SmtpSettings
+
+    workspace = out / "workspace"
+    notify.ensure_dkim_key(workspace)
+    plan_notices(workspace)
+    previews = notify.preview(workspace, sample=5)
+    maildir = out / "sink"
+    mailbox.Maildir(maildir, create=True)
+    os.chmod(maildir, 0o700)  # the messages name real-looking people
+    port = _free_port()
+    controller = Controller(Mailbox(maildir), hostname="127.0.0.1", port=port, enable_SMTPUTF8=True)
+    controller.start()
+    try:
+        sent = notify.send(
+            workspace,
+            live=True,
+            smtp=SmtpSettings(host="127.0.0.1", port=port, starttls="off", connections=8),
+            progress=progress,
+            on_start=on_start,
+            per_second=0,
+            per_domain_per_second=0,
+        )
+    finally:
+        controller.stop()
+    return DemoNotify(previews, sent, notify.status(workspace), maildir)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -27,7 +27,7 @@ from breachdesk.notify.message import render
 from breachdesk.notify.prepare import Preparer
 from breachdesk.private import write_private
 from breachdesk.services.incident import open_workspace_store
-from breachdesk.settings import Settings, load_settings
+from breachdesk.settings import Settings, SmtpSettings, load_settings
 from breachdesk.store import Store, append_event, open_store
 from breachdesk.store import models as m
 
@@ -157,6 +157,7 @@ def send(
     helpers: int | None = None,
     progress: ProgressFn | None = None,
     mailer: Mailer | None = None,
+    smtp: SmtpSettings | None = None,
     on_start: Callable[[Campaign], None] | None = None,
     **overrides: float | None,
 ) -> SendResult:
@@ -185,11 +186,11 @@ def send(
             context=context,
             selector=settings.dkim_selectors[0],
             settings=pace,
-            mailer=mailer or SmtpMailer(settings.smtp),
+            mailer=mailer or SmtpMailer(smtp or settings.smtp),
             helpers=1 if helpers is None else helpers,
             wait_for_retries=wait_for_retries,
             progress=progress,
-            in_flight=settings.smtp.connections * 2,
+            in_flight=(smtp or settings.smtp).connections * 2,
         )
         if on_start is not None:
             on_start(campaign)
