@@ -241,3 +241,15 @@ def _edit_to(address: str) -> NoticeRow:
 def test_a_notice_without_a_vendor_is_not_composed() -> None:
     with pytest.raises(NoticeError, match="vendor"):
         Composer(Context(**{**CONTEXT.__dict__, "vendor": ""}))
+
+
+@given(st.lists(st.sampled_from([b"a", b"b", b" ", b"\t", b"\r\n", b"=", b"\r", b"\n"]),
+                max_size=40))  # fmt: skip
+def test_body_canonicalization_matches_the_rfc_line_by_line(pieces: list[bytes]) -> None:
+    from breachdesk.notify.dkim import canonical_body
+
+    body = b"".join(pieces)
+    lines = [re.sub(rb"[ \t]+", b" ", line).rstrip(b" ") for line in body.split(b"\r\n")]
+    while lines and lines[-1] == b"":
+        lines.pop()
+    assert canonical_body(body) == b"".join(line + b"\r\n" for line in lines)

@@ -136,6 +136,7 @@ class Composer:
         self.context = context
         self._zone = ZoneInfo(context.timezone)
         self._environments: dict[str, Environment] = {}
+        self._shared: dict[str, dict[str, Any]] = {}  # per language: what every notice says
         self._folder = str(resources.files("breachdesk.notify") / "templates")
 
     def environment(self, language: str) -> Environment:
@@ -159,6 +160,14 @@ class Composer:
         make a message; NoticeError when no notice can be composed (a template error)."""
         language = negotiate(notice.locale)
         gettext = translations(language).gettext
+        shared = self._shared.get(language)
+        if shared is None:
+            shared = self._shared[language] = {
+                "learned_at": self._date(language),
+                "domains": format_list(list(self.context.official_domains), locale=language),
+                "labels": {c: gettext(label) for c, label in LABELS.items()},
+            }
+        labels = shared["labels"]
         categories: Sequence[str] = notice.facts.get("categories", ())
         exposed = [c for c in LABELS if c in categories]
         if not exposed:
@@ -170,14 +179,14 @@ class Composer:
             "name": safe_name(notice.name) or "",
             "company": self.context.company,
             "vendor": self.context.vendor,
-            "learned_at": self._date(language),
-            "exposed": [gettext(LABELS[c]) for c in exposed],
-            "not_exposed": [gettext(LABELS[c]) for c in REASSURED if c not in categories],
+            "learned_at": shared["learned_at"],
+            "exposed": [labels[c] for c in exposed],
+            "not_exposed": [labels[c] for c in REASSURED if c not in categories],
             "credentials_exposed": Category.CREDENTIALS in categories,
             "mfa": notice.facts.get("mfa", "unknown"),
             "verify_url": self.context.verify_url,
             "reference": notice.reference,
-            "domains": format_list(list(self.context.official_domains), locale=language),
+            "domains": shared["domains"],
             "org": org,
             "affected_members": int(notice.facts.get("affected_members", 0)),
             "members_without_mfa": int(notice.facts.get("members_without_mfa", 0)),
@@ -201,7 +210,7 @@ class Composer:
             html=html,
             language=language,
             labels=tuple(values["exposed"]),
-            all_labels=tuple(gettext(label) for label in LABELS.values()),
+            all_labels=tuple(labels.values()),
             reference=notice.reference,
             message_id=f"<{notice.reference}.{self.context.incident_id}@{domain}>",
         )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import multiprocessing
 import random
 import time
 from collections import Counter
@@ -27,7 +26,7 @@ from breachdesk.errors import DeliveryError
 from breachdesk.notify import outbox
 from breachdesk.notify.compose import Context
 from breachdesk.notify.mailer import Mailer, Pacer, Reply
-from breachdesk.notify.prepare import Prepared, Preparer, init_worker, prepare_batch
+from breachdesk.notify.prepare import Prepared, Preparer, helper_pool, prepare_batch
 from breachdesk.settings import NotifySettings
 from breachdesk.store import Store, append_event
 
@@ -76,12 +75,7 @@ class Campaign:
             {"worker": self.worker, "leases_reclaimed": reclaimed},
         )
         if self.helpers:
-            self._pool = ProcessPoolExecutor(
-                self.helpers,
-                mp_context=multiprocessing.get_context("forkserver"),
-                initializer=init_worker,
-                initargs=(self.context, self.workspace, self.selector),
-            )
+            self._pool = helper_pool(self.helpers, self.context, self.workspace, self.selector)
         try:
             await self.mailer.open()
             await self._loop()
@@ -127,7 +121,7 @@ class Campaign:
             prepared = (
                 await asyncio.wrap_future(future)
                 if future is not None
-                else [self._preparer.prepare(item.notice) for item in leased]
+                else [self._preparer.prepare(item.notice, item.linted) for item in leased]
             )
             await self._send_batch(batch, leased, prepared)
         if ahead is not None:
@@ -149,7 +143,9 @@ class Campaign:
         )  # fmt: skip
         future = None
         if self._pool is not None:
-            future = self._pool.submit(prepare_batch, [item.notice for item in leased])
+            future = self._pool.submit(
+                prepare_batch, [item.notice for item in leased], [item.linted for item in leased]
+            )
         return batch, leased, future
 
     async def _send_batch(

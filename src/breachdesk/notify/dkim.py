@@ -135,6 +135,12 @@ def canonical_header(raw: bytes) -> bytes:
 
 def canonical_body(body: bytes) -> bytes:
     """Relaxed body canonicalization (RFC 6376 §3.4.4)."""
+    if b"\t" not in body and b"  " not in body and b" \r\n" not in body and body[-1:] != b" ":
+        # no whitespace to reduce (the usual case for quoted-printable): only the end changes
+        bare = body.replace(b"\r\n", b"")
+        if b"\r" not in bare and b"\n" not in bare:
+            stripped = body.rstrip(b"\r\n")
+            return stripped + b"\r\n" if stripped else b""
     lines = [_WSP.sub(b" ", line).rstrip(b" ") for line in body.split(b"\r\n")]
     while lines and lines[-1] == b"":
         lines.pop()

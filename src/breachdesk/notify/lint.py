@@ -21,9 +21,9 @@ from breachdesk.notify.compose import Composed
 from breachdesk.notify.message import HEADERS
 
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"')\]]+")
-_BARE_HOST = re.compile(
-    r"(?i)(?<![@\w.-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,24}))(?![\w-])"
-)
+# anything shaped like a host name (a dotted name ending in letters), "Example.Inc" included:
+# a false alarm costs a look, a missed lookalike domain costs the notice its point
+_BARE_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,24}\b")
 _ALLOWED_TAGS = frozenset(
     [
         "html",

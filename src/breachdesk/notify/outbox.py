@@ -29,6 +29,7 @@ from breachdesk.store import models as m
 _COLUMNS = (
     m.Notice.id, m.Notice.kind, m.Notice.user_id, m.Notice.org_id, m.Notice.email,
     m.Notice.name, m.Notice.locale, m.Notice.reference, m.Notice.facts, m.Notice.attempts,
+    m.Notice.body_hash,
 )  # fmt: skip
 
 
@@ -45,6 +46,7 @@ def _now_iso() -> str:
 class Leased:
     notice: NoticeRow
     attempts: int  # attempts before this one
+    linted: str  # the wire hash that passed the lint when the notice was queued
 
 
 @dataclass(frozen=True)
@@ -61,13 +63,13 @@ class Result:
 
 
 def _row(values: Sequence[Any]) -> Leased:
-    (id_, kind, user_id, org_id, email, name, locale, reference, facts, attempts) = values
+    (id_, kind, user_id, org_id, email, name, locale, reference, facts, attempts, linted) = values
     notice = NoticeRow(
         id=int(id_), kind=str(kind), user_id=str(user_id), org_id=str(org_id),
         email=str(email), name=str(name), locale=str(locale), reference=str(reference),
         facts=orjson.loads(str(facts)),
     )  # fmt: skip
-    return Leased(notice, int(attempts))
+    return Leased(notice, int(attempts), str(linted))
 
 
 def planned(store: Store, after: int, limit: int) -> list[NoticeRow]:

@@ -1,9 +1,18 @@
 """Preparing notices for the wire: compose, render, lint and sign, as one step that runs in
-the sending process or in a helper process (a batch at a time, so both cores work)."""
+the sending process or in helper processes (a batch at a time, so every core works).
+
+A notice is linted when it is queued; its *wire hash* (SHA-256 of the unsigned message
+without its Date line) is stored then. At send time the message is rendered again and, when
+the hash is the one that passed, not linted twice: the bytes are those the lint approved.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import multiprocessing
+import re
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,16 +23,22 @@ from breachdesk.notify.dkim import Signer
 from breachdesk.notify.lint import lint
 from breachdesk.notify.message import recipient, render
 
+_DATE = re.compile(rb"^Date: [^\r\n]*\r\n", re.MULTILINE)
+
 
 @dataclass(frozen=True)
 class Prepared:
     notice_id: int
     message_id: str
-    body_hash: str
-    data: bytes  # signed, ready to send; empty when refused
+    body_hash: str  # the wire hash
+    data: bytes  # signed, ready to send; empty when refused or not signed
     refused: str  # the lint's reasons, joined; empty when the message may go
     recipient: str
     template_version: str = TEMPLATE_VERSION
+
+
+def wire_hash(raw: bytes) -> str:
+    return hashlib.sha256(_DATE.sub(b"", raw, count=1)).hexdigest()
 
 
 class Preparer:
@@ -36,7 +51,11 @@ class Preparer:
         except NoticeError:
             self.signer = None  # the lint refuses every message, naming the missing key
 
-    def prepare(self, notice: NoticeRow, when: datetime | None = None) -> Prepared:
+    def prepare(
+        self, notice: NoticeRow, linted: str = "", sign: bool = True, when: datetime | None = None
+    ) -> Prepared:
+        """The notice ready to send (``sign``) or only linted. ``linted``: the wire hash that
+        passed the lint before; a message with that hash is not linted again."""
         try:
             composed = self.composer.compose(notice)
         except ValueError as exc:
@@ -45,16 +64,20 @@ class Preparer:
             raw = render(composed, self.context, when or datetime.now(UTC))
             to = recipient(composed.to)
         except ValueError as exc:
-            return Prepared(notice.id, composed.message_id, composed.body_hash, b"",
+            return Prepared(notice.id, composed.message_id, "", b"",
                             f"recipient address: {exc}", "")  # fmt: skip
-        problems = lint(composed, raw, self.context.official_domains, self.signer is not None)
-        if problems:
-            return Prepared(notice.id, composed.message_id, composed.body_hash, b"",
-                            "; ".join(problems), "")  # fmt: skip
-        assert self.signer is not None
-        return Prepared(
-            notice.id, composed.message_id, composed.body_hash, self.signer.sign(raw), "", to
-        )
+        digest = wire_hash(raw)
+        if digest != linted:
+            problems = lint(composed, raw, self.context.official_domains, self.signer is not None)
+            if problems:
+                return Prepared(notice.id, composed.message_id, digest, b"",
+                                "; ".join(problems), "")  # fmt: skip
+        if not sign:
+            return Prepared(notice.id, composed.message_id, digest, b"", "", to)
+        if self.signer is None:
+            return Prepared(notice.id, composed.message_id, digest, b"",
+                            "no DKIM key is configured for the sender's domain", "")  # fmt: skip
+        return Prepared(notice.id, composed.message_id, digest, self.signer.sign(raw), "", to)
 
 
 _worker: Preparer | None = None
@@ -65,7 +88,21 @@ def init_worker(context: Context, workspace: Path, selector: str) -> None:
     _worker = Preparer(context, workspace, selector)
 
 
-def prepare_batch(notices: Sequence[NoticeRow]) -> list[Prepared]:
+def prepare_batch(
+    notices: Sequence[NoticeRow], linted: Sequence[str] = (), sign: bool = True
+) -> list[Prepared]:
     """In a helper process started with :func:`init_worker`."""
     assert _worker is not None
-    return [_worker.prepare(n) for n in notices]
+    hashes = list(linted) or [""] * len(notices)
+    return [_worker.prepare(n, h, sign) for n, h in zip(notices, hashes, strict=True)]
+
+
+def helper_pool(
+    workers: int, context: Context, workspace: Path, selector: str
+) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("forkserver"),
+        initializer=init_worker,
+        initargs=(context, workspace, selector),
+    )

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +26,7 @@ from breachdesk.notify.dkim import Signer, create_key
 from breachdesk.notify.locales import negotiate
 from breachdesk.notify.mailer import Mailer, SmtpMailer
 from breachdesk.notify.message import render
-from breachdesk.notify.prepare import Preparer
+from breachdesk.notify.prepare import Prepared, Preparer, helper_pool, prepare_batch
 from breachdesk.private import write_private
 from breachdesk.services.incident import open_workspace_store
 from breachdesk.settings import Settings, SmtpSettings, load_settings
@@ -111,23 +113,47 @@ class QueueSummary:
     refused: Counter[str] = field(default_factory=Counter)  # reason -> notices
 
 
-def queue_planned(store: Store, preparer: Preparer) -> QueueSummary:
+def _chunks(store: Store, status: tuple[str, ...]) -> Iterator[list[NoticeRow]]:
+    with store.session() as session:
+        ids = list(
+            session.scalars(
+                select(m.Notice.id).where(m.Notice.status.in_(status)).order_by(m.Notice.id)
+            )
+        )
+    for start in range(0, len(ids), QUEUE_CHUNK):
+        yield _notices(store, ids[start : start + QUEUE_CHUNK])
+
+
+def _prepared(
+    store: Store, status: tuple[str, ...], preparer: Preparer, pool: Executor | None, sign: bool
+) -> Iterator[tuple[list[NoticeRow], list[Prepared]]]:
+    """Every notice of ``status``, prepared a chunk at a time (on every core with a pool)."""
+    chunks = _chunks(store, status)
+    if pool is None:
+        for notices in chunks:
+            yield notices, [preparer.prepare(n, sign=sign) for n in notices]
+        return
+    pending: list[tuple[list[NoticeRow], Future[list[Prepared]]]] = []
+    for notices in chunks:
+        pending.append((notices, pool.submit(prepare_batch, notices, (), sign)))
+        if len(pending) > 4:
+            notices, future = pending.pop(0)
+            yield notices, future.result()
+    for notices, future in pending:
+        yield notices, future.result()
+
+
+def queue_planned(store: Store, preparer: Preparer, pool: Executor | None = None) -> QueueSummary:
     """Every planned notice through compose and lint: queued, or refused with the reason."""
     summary = QueueSummary()
-    after = 0
-    while True:
-        notices = outbox.planned(store, after, QUEUE_CHUNK)
-        if not notices:
-            break
-        after = notices[-1].id
+    for _, prepared in _prepared(store, ("planned",), preparer, pool, sign=False):
         ok, refused = [], []
-        for notice in notices:
-            p = preparer.prepare(notice)
+        for p in prepared:
             if p.refused:
-                refused.append((notice.id, p.refused))
+                refused.append((p.notice_id, p.refused))
                 summary.refused[p.refused] += 1
             else:
-                ok.append((notice.id, p.message_id, p.body_hash))
+                ok.append((p.notice_id, p.message_id, p.body_hash))
         outbox.mark_queued(store, ok, refused, TEMPLATE_VERSION)
         summary.queued += len(ok)
     if summary.queued or summary.refused:
@@ -177,9 +203,11 @@ def send(
                 f"no DKIM key for selector {settings.dkim_selectors[0]!r}: "
                 f"breachdesk notify keys {workspace}"
             )
-        if not live:
-            return _dry_run(store, preparer)
-        queued = queue_planned(store, preparer)
+        selector = settings.dkim_selectors[0]
+        with helper_pool(os.cpu_count() or 1, context, workspace, selector) as pool:
+            if not live:
+                return _dry_run(store, preparer, pool)
+            queued = queue_planned(store, preparer, pool)
         campaign = Campaign(
             store=store,
             workspace=workspace,
@@ -211,16 +239,10 @@ def _run(campaign: Campaign) -> SendSummary:
     return asyncio.run(main())
 
 
-def _dry_run(store: Store, preparer: Preparer) -> SendResult:
+def _dry_run(store: Store, preparer: Preparer, pool: Executor | None) -> SendResult:
     result = SendResult(False, QueueSummary(), None)
-    with store.session() as session:
-        rows = session.execute(
-            select(m.Notice.id).where(m.Notice.status.in_(("planned", "queued")))
-        ).all()
-    ids = [r[0] for r in rows]
-    for start in range(0, len(ids), QUEUE_CHUNK):
-        for notice in _notices(store, ids[start : start + QUEUE_CHUNK]):
-            p = preparer.prepare(notice)
+    for notices, prepared in _prepared(store, ("planned", "queued"), preparer, pool, sign=True):
+        for notice, p in zip(notices, prepared, strict=True):
             if p.refused:
                 result.queue.refused[p.refused] += 1
             else:
