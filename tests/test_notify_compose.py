@@ -253,3 +253,12 @@ def test_body_canonicalization_matches_the_rfc_line_by_line(pieces: list[bytes])
     while lines and lines[-1] == b"":
         lines.pop()
     assert canonical_body(body) == b"".join(line + b"\r\n" for line in lines)
+
+
+def test_a_template_error_is_named(tmp_path: Path) -> None:
+    (tmp_path / "user.txt.j2").write_text("{{ no_such_value }}")
+    (tmp_path / "user.html.j2").write_text("<p></p>")
+    composer = Composer(CONTEXT)
+    composer._folder = str(tmp_path)
+    with pytest.raises(NoticeError, match="template user"):
+        composer.compose(_user(locale="en"))

@@ -274,3 +274,63 @@ def test_through_postfix_into_a_maildir(notify_ws: Path, monkeypatch: pytest.Mon
         assert parsed["Delivered-To"]  # it went through Postfix's local delivery
         plain, html = [p.get_payload(decode=True).decode() for p in list(parsed.walk())[1:]]
         assert notices[message_id].reference in plain and notices[message_id].reference in html
+
+
+def test_bad_input_is_named_and_leaves_the_outbox_consistent(
+    notify_ws: Path, sink: tuple[Sink, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler, port = sink
+    monkeypatch.setenv("BREACHDESK_SMTP__PORT", str(port))
+    store = open_store("sqlite:///desk.db", notify_ws)
+    with store.session() as session, session.begin():
+        session.execute(insert(m.Notice), [{
+            "incident_id": 1, "kind": "user", "user_id": "bad", "org_id": "",
+            "email": "not an address", "name": "Click http://evil.example now", "locale": "xx",
+            "status": "planned", "reference": "BD-BADXX-ADDR1",
+            "facts": '{"categories": ["user.contact.email"], "mfa": "off"}',
+            "created_at": "2026-11-27T00:00:00+00:00"}])  # fmt: skip
+    store.close()
+    result = runner.invoke(app, ["notify", "send", str(notify_ws), "--live", "--helpers", "0"])
+    assert result.exit_code == 1 and "recipient address: not an address" in result.stdout
+    bad = next(n for n in _notices(notify_ws) if n.user_id == "bad")
+    assert bad.status == "refused" and "not an address" in bad.hold_reason
+    assert all(b"evil.example" not in data for _, _, data in handler.received)
+    # a store written by a newer breachdesk is refused by name
+    engine = create_engine(f"sqlite:///{notify_ws / 'desk.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    newer = runner.invoke(app, ["notify", "status", str(notify_ws)])
+    assert newer.exit_code == 2 and "revision 0099 is newer" in newer.output
+
+
+def test_sigterm_pauses_the_campaign_and_a_rerun_resumes_it(
+    notify_ws: Path, sink: tuple[Sink, int]
+) -> None:
+    handler, port = sink
+    _many(notify_ws, 200)
+    command = [sys.executable, "-m", "breachdesk", "notify", "send", str(notify_ws), "--live",
+               "--per-second", "20", "--no-progress"]  # fmt: skip
+    process = subprocess.Popen(command, env=_env(port), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.time() + 60
+    while not handler.received and time.time() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0 and "paused: stopped by the operator" in stderr
+    paused = _notices(notify_ws)
+    assert all(n.lease_owner == "" for n in paused)  # every lease given back
+    assert {n.status for n in paused} == {"queued", "sent"}
+    done = subprocess.run([*command[:-3], "--per-domain", "0", "--no-progress"], env=_env(port),
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert {n.status for n in _notices(notify_ws)} == {"sent"}
+    store = open_store("sqlite:///desk.db", notify_ws)
+    actions = [
+        e.action
+        for e in __import__("breachdesk.store", fromlist=["read_events"]).read_events(store)
+    ]
+    store.close()
+    assert "notify.campaign_paused" in actions and "notify.campaign_resumed" in actions
+    assert actions.count("notify.batch_leased") >= 2 and "notify.batch_done" in actions

@@ -11,6 +11,7 @@ import logging
 import os
 import shlex
 import sys
+import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
@@ -742,18 +743,52 @@ def notify_status(
         str | None, typer.Option(help="Store URL (default: the one in breachdesk.toml).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Show a progress bar until nothing is left to send.")
+    ] = False,
 ) -> None:
-    """Notices planned, held, refused, queued, sent and failed — per kind and per language."""
+    """Notices planned, held, refused, queued, sent and failed — per kind and per language,
+    with the campaign's progress (--watch follows a send running elsewhere)."""
     from breachdesk.services.notify import status
 
     result = _run(lambda: status(workspace, store))
     if as_json:
         _print_json(result)
         return
+    if watch:
+        with Progress(
+            TextColumn("sent"), BarColumn(), TextColumn("{task.fields[line]}"),
+            TimeElapsedColumn(), console=err,
+        ) as bars:  # fmt: skip
+            task = bars.add_task("watch", total=None, line="")
+            while True:
+                done, total, line = _progress(result)
+                bars.update(task, completed=done, total=total or None, line=line)
+                if not sum(c["queued"] + c["planned"] for c in result.by_kind.values()):
+                    break
+                time.sleep(1)
+                result = _run(lambda: status(workspace, store))
     _print_status(result)
 
 
+def _progress(result: Any) -> tuple[int, int, str]:
+    """(done, to do, a line): done is sent, failed or refused; held notices are not counted."""
+    totals: Counter[str] = Counter()
+    for counts in result.by_kind.values():
+        totals.update(counts)
+    total = sum(totals.values()) - totals["held"]
+    done = totals["sent"] + totals["failed"] + totals["refused"]
+    line = (f"{done:,}/{total:,} (sent {totals['sent']:,} · failed {totals['failed']:,} · "
+            f"refused {totals['refused']:,} · queued {totals['queued']:,})")  # fmt: skip
+    return done, total, line
+
+
 def _print_status(result: Any) -> None:
+    done, total, line = _progress(result)
+    width = 30
+    filled = round(width * done / total) if total else width
+    out.print(f"progress {'█' * filled}{'░' * (width - filled)} {line}", markup=False,
+              highlight=False, soft_wrap=True)  # fmt: skip
     states = ("planned", "held", "refused", "queued", "sent", "failed")
     for title, rows in (("per kind", result.by_kind), ("per language", result.by_language)):
         table = Table(title=f"notices {title}", title_justify="left")

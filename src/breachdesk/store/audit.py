@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select
+from sqlalchemy import text as sql
 
 from breachdesk.store.db import Store
 from breachdesk.store.models import AuditEvent, Incident
@@ -41,11 +42,14 @@ def _entry_hash(prev: str, seq: int, at: str, actor: str, action: str, payload: 
 def append_event(
     store: Store, action: str, payload: dict[str, Any], actor: str = "breachdesk"
 ) -> AuditEntry:
-    """Append one entry. Writers serialise on the incident's row (FOR UPDATE on PostgreSQL;
-    SQLite has one writer at a time anyway), so each reads the chain's true end."""
+    """Append one entry. Writers serialise (a table lock on PostgreSQL; SQLite has one writer
+    at a time anyway), so each reads the chain's true end."""
     text = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
     incident = store.incident_id()
     with store.session() as session, session.begin():
+        if store.engine.dialect.name == "postgresql":
+            # one writer at a time reads the chain's end and appends (readers are not held)
+            session.execute(sql("LOCK TABLE audit_event IN SHARE ROW EXCLUSIVE MODE"))
         session.execute(select(Incident.id).where(Incident.id == incident).with_for_update())
         at = datetime.now(UTC).isoformat(timespec="microseconds")
         last = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).first()

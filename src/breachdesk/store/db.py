@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from breachdesk.errors import StoreError
+from breachdesk.errors import SchemaError, StoreError
 from breachdesk.store.models import Incident
 
 
@@ -33,6 +33,9 @@ class Store:
     def incident_id(self, title: str = "Vendor breach") -> int:
         """The workspace's incident, created on first use."""
         with self.session() as session, session.begin():
+            if self.engine.dialect.name == "postgresql":
+                # two processes opening a new store must not create two incidents
+                session.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
             found = session.scalars(select(Incident).order_by(Incident.id).limit(1)).first()
             if found is not None:
                 return found.id
@@ -105,7 +108,7 @@ def _refuse_newer(connection: Connection, config: Config, url: str) -> None:
     except CommandError:
         known = False
     if not known:
-        raise StoreError(
+        raise SchemaError(
             f"store {_safe(url)}: schema revision {found} is newer than this breachdesk knows "
             f"(newest {script.get_current_head()}); upgrade breachdesk to open it"
         )
