@@ -803,6 +803,137 @@ def _print_status(result: Any) -> None:
         out.print(f"{state}: {n:,} — {reason}", markup=False, highlight=False)
 
 
+@app.command("serve")
+def serve(
+    workspace: Workspace,
+    host: Annotated[
+        str, typer.Option(help="Address to bind (loopback unless told).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    store: Annotated[
+        str | None, typer.Option(help="Store URL (default: the one in breachdesk.toml).")
+    ] = None,
+) -> None:
+    """Open the incident in the response team's dashboard (sign-in required: see users add)."""
+    import uvicorn
+
+    from breachdesk.web.dashboard import create_app
+
+    application = _run(lambda: create_app(workspace, store))
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        _line(f"breachdesk: warning: the dashboard listens on {host}, beyond this machine")
+    out.print(f"dashboard: http://{host}:{port}/  (Ctrl-C stops it)", markup=False)
+    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+
+
+users_app = typer.Typer(help="Who may open the dashboard, with which role.")
+app.add_typer(users_app, name="users")
+
+
+def _password(stdin: bool) -> str:
+    if stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if not sys.stdin.isatty():
+        _line("breachdesk: error: no terminal to ask for the password: use --password-stdin")
+        raise typer.Exit(2)
+    first = typer.prompt("password", hide_input=True)
+    if typer.prompt("again", hide_input=True) != first:
+        _line("breachdesk: error: the two passwords differ")
+        raise typer.Exit(2)
+    return str(first)
+
+
+@users_app.command("add")
+def users_add(
+    workspace: Workspace,
+    username: Annotated[str, typer.Argument(help="Lower-case letters, digits, . _ -")],
+    role: Annotated[str, typer.Option(help="viewer, responder or admin.")] = "viewer",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    store: Annotated[str | None, typer.Option(help="Store URL.")] = None,
+) -> None:
+    """Add a dashboard user (argon2id hash; at least 12 characters)."""
+    from breachdesk.services import users
+
+    password = _password(password_stdin)
+    _run(lambda: users.add(workspace, username, password, role, store))
+    out.print(f"user {username} added as {role}", markup=False, highlight=False)
+
+
+@users_app.command("remove")
+def users_remove(
+    workspace: Workspace,
+    username: Annotated[str, typer.Argument(help="The user to remove.")],
+    store: Annotated[str | None, typer.Option(help="Store URL.")] = None,
+) -> None:
+    """Remove a dashboard user and end their sessions."""
+    from breachdesk.services import users
+
+    _run(lambda: users.remove(workspace, username, store))
+    out.print(f"user {username} removed", markup=False, highlight=False)
+
+
+@users_app.command("role")
+def users_role(
+    workspace: Workspace,
+    username: Annotated[str, typer.Argument(help="The user.")],
+    role: Annotated[str, typer.Argument(help="viewer, responder or admin.")],
+    store: Annotated[str | None, typer.Option(help="Store URL.")] = None,
+) -> None:
+    """Change a dashboard user's role."""
+    from breachdesk.services import users
+
+    _run(lambda: users.role(workspace, username, role, store))
+    out.print(f"user {username} is now {role}", markup=False, highlight=False)
+
+
+@users_app.command("list")
+def users_list(
+    workspace: Workspace,
+    store: Annotated[str | None, typer.Option(help="Store URL.")] = None,
+) -> None:
+    """The dashboard's users, their roles, and who is locked out."""
+    from breachdesk.services import users
+
+    for name, role, locked in _run(lambda: users.listing(workspace, store)):
+        state = "\tlocked" if locked else ""
+        out.print(f"{name}\t{role}{state}", markup=False)
+
+
+verify_app = typer.Typer(help="The public notice check: publish the codes, serve the page.")
+app.add_typer(verify_app, name="verify")
+
+
+@verify_app.command("publish")
+def verify_publish(
+    workspace: Workspace,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the public app.")],
+    store: Annotated[str | None, typer.Option(help="Store URL.")] = None,
+) -> None:
+    """Write keyed hashes of the sent notices' reference codes and their sent dates."""
+    from breachdesk.services.verify import publish
+
+    result = _run(lambda: publish(workspace, out_dir, store))
+    out.print(f"{result.codes:,} codes in {result.path}", markup=False, highlight=False)
+
+
+@verify_app.command("serve")
+def verify_serve(
+    published: Annotated[Path, typer.Argument(help="The folder verify publish wrote.")],
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8080,
+) -> None:
+    """Serve the public page where a reader checks a notice's reference code."""
+    import uvicorn
+
+    from breachdesk.web.verify import create_verify_app
+
+    application = _run(lambda: create_verify_app(published))
+    out.print(f"notice check: http://{host}:{port}/", markup=False)
+    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+
+
 def _print_send(result: Any, live: bool) -> None:
     table = Table(title="notify send" + ("" if live else " (dry run: nothing sent)"),
                   title_justify="left", show_header=False)  # fmt: skip

@@ -144,3 +144,30 @@ class DeliveryAttempt(Base):
     message_id: Mapped[str] = mapped_column(String(255))
     body_hash: Mapped[str] = mapped_column(String(64))
     template_version: Mapped[str] = mapped_column(String(40))
+
+
+class DeskUser(Base):
+    """A person who may open the dashboard: viewer, responder or admin."""
+
+    __tablename__ = "desk_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
+    role: Mapped[str] = mapped_column(String(20))  # viewer | responder | admin
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[str] = mapped_column(String(40))
+
+
+class DeskSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "desk_session"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float)
+    last_seen: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)

@@ -1,0 +1,226 @@
+"""What the dashboard shows, read from the workspace and its store: the same files and
+services the CLI uses, cached while the files do not change."""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+
+from breachdesk.errors import InputError
+from breachdesk.impact import read_impact
+from breachdesk.notify.locales import negotiate
+from breachdesk.notify.outbox import counts as notice_counts
+from breachdesk.notify.outbox import failures
+from breachdesk.services.obligations import obligations
+from breachdesk.store import Store, append_event, read_events, verify_chain
+from breachdesk.store import models as m
+
+PAGE = 50
+
+
+@dataclass
+class _Cached:
+    stamp: tuple[float, ...] = ()
+    value: Any = None
+
+
+@dataclass
+class Desk:
+    """One workspace as the dashboard sees it."""
+
+    workspace: Path
+    store: Store
+    _cache: dict[str, _Cached] = field(default_factory=dict)
+
+    def _cached(self, key: str, paths: list[Path], build: Any) -> Any:
+        stamp = tuple(p.stat().st_mtime if p.exists() else 0.0 for p in paths)
+        found = self._cache.setdefault(key, _Cached())
+        if found.stamp != stamp or found.value is None:
+            found.value, found.stamp = build(), stamp
+        return found.value
+
+    # -- the picture ------------------------------------------------------------------------
+
+    def impact(self) -> dict[str, Any]:
+        path = self.workspace / "impact.json"
+        return self._cached("impact", [path], lambda: read_impact(path))  # type: ignore[no-any-return]
+
+    def obligations(self) -> list[dict[str, Any]]:
+        def build() -> list[dict[str, Any]]:
+            report = obligations(self.workspace)
+            return [
+                {"rule": r.rule, "title": r.title, "outcome": r.outcome, "people": r.people,
+                 "deadline": r.deadline_utc, "deadline_local": r.deadline_local,
+                 "notify": r.notify}
+                for r in report.results
+            ]  # fmt: skip
+
+        rows: list[dict[str, Any]] = self._cached(
+            "obligations", [self.workspace / "affected_users.csv"], build
+        )
+        now = datetime.now(UTC)
+        for row in rows:
+            deadline = row["deadline"]
+            row["left"] = _left(deadline - now) if deadline else ""
+        return rows
+
+    def progress(self) -> dict[str, Any]:
+        totals: Counter[str] = Counter()
+        by_language: dict[str, Counter[str]] = {}
+        for _kind, locale, state, n in notice_counts(self.store):
+            totals[state] += n
+            by_language.setdefault(negotiate(locale), Counter())[state] += n
+        to_send = sum(totals.values()) - totals["held"]
+        done = totals["sent"] + totals["failed"] + totals["refused"]
+        return {
+            "totals": dict(totals), "to_send": to_send, "done": done,
+            "percent": round(100 * done / to_send) if to_send else 0,
+            "by_language": {k: dict(v) for k, v in sorted(by_language.items())},
+        }  # fmt: skip
+
+    def overview(self) -> dict[str, Any]:
+        impact = self.impact()
+        return {
+            "affected": impact.get("affected") or {},
+            "records": impact["records"],
+            "findings": [
+                {
+                    "kind": f["kind"],
+                    "count": f["count"],
+                    "distinct": f["distinct_values"],
+                    "statement": f["statement"],
+                }
+                for f in impact["findings"]
+            ],
+            "notices": self.progress(),
+        }
+
+    def exposure(self) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+        """(category, affected users) and (country, affected users), largest first."""
+
+        def build() -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+            categories: Counter[str] = Counter()
+            for row in _csv(self.workspace / "affected_users.csv"):
+                categories.update(c for c in row["exposed"].split(";") if c)
+            countries = Counter(
+                {c: int(v["users"]) for c, v in self.impact().get("by_country", {}).items()}
+            )
+            return categories.most_common(), countries.most_common()
+
+        return self._cached("exposure", [self.workspace / "affected_users.csv"], build)  # type: ignore[no-any-return]
+
+    def organizations(self, query: str = "", page: int = 1) -> tuple[list[dict[str, Any]], int]:
+        """Affected organizations whose id or name contains ``query`` (case-insensitive),
+        most affected first; one page of them and how many matched."""
+        rows: list[dict[str, Any]] = self._cached(
+            "organizations", [self.workspace / "affected_organizations.csv"], self._load_orgs
+        )
+        needle = query.strip().casefold()
+        found = [r for r in rows if needle in r["key"]] if needle else rows
+        start = (page - 1) * PAGE
+        return found[start : start + PAGE], len(found)
+
+    def _load_orgs(self) -> list[dict[str, Any]]:
+        names = {}
+        directory = (self.impact()["provenance"].get("directory") or {}).get("path")
+        if directory:
+            path = Path(directory) / "organizations.csv"
+            if path.exists():
+                names = {r["org_id"]: r["name"] for r in _csv(path)}
+        rows: list[dict[str, Any]] = []
+        for r in _csv(self.workspace / "affected_organizations.csv"):
+            name = names.get(r["org_id"], "")
+            admins = len([a for a in r["admins_to_notify"].split(";") if a])
+            rows.append({"org_id": r["org_id"], "name": name,
+                         "affected_members": int(r["affected_members"]), "admins": admins,
+                         "key": f"{r['org_id']} {name}".casefold()})  # fmt: skip
+        rows.sort(key=lambda r: (-r["affected_members"], r["org_id"]))
+        return rows
+
+    def findings(self) -> list[dict[str, Any]]:
+        """Findings grouped by the distinct value to revoke (its keyed fingerprint)."""
+
+        def build() -> list[dict[str, Any]]:
+            groups: dict[str, dict[str, Any]] = {}
+            for r in _csv(self.workspace / "findings.csv"):
+                g = groups.get(r["fingerprint"])
+                if g is None:
+                    g = groups[r["fingerprint"]] = {
+                        "fingerprint": r["fingerprint"][:16], "kind": r["kind"],
+                        "rule": r["rule"], "masked": r["masked_value"], "count": 0,
+                        "fields": set(), "users": set(),
+                    }  # fmt: skip
+                g["count"] += 1
+                g["fields"].add(r["field"])
+                if r["user_id"]:
+                    g["users"].add(r["user_id"])
+            return sorted(
+                ({**g, "fields": ", ".join(sorted(g["fields"])), "users": len(g["users"])}
+                 for g in groups.values()),
+                key=lambda g: (-g["count"], g["kind"], g["fingerprint"]),
+            )  # fmt: skip
+
+        return self._cached("findings", [self.workspace / "findings.csv"], build)  # type: ignore[no-any-return]
+
+    def notice_failures(self) -> list[tuple[str, str, int]]:
+        return failures(self.store, limit=50)
+
+    def retry_failed(self, actor: str) -> int:
+        """Failed notices go back to the queue with a fresh count of attempts."""
+        with self.store.session() as session, session.begin():
+            result = session.execute(
+                update(m.Notice)
+                .where(m.Notice.status == "failed")
+                .values(
+                    status="queued", attempts=0, not_before=0.0, lease_owner="", lease_until=0.0
+                )
+            )
+            n = int(result.rowcount)  # type: ignore[attr-defined]
+        if n:
+            append_event(self.store, "notify.retry_requested", {"notices": n}, actor=actor)
+        return n
+
+    def audit(self, last: int = 200) -> tuple[bool, int, str, list[Any]]:
+        intact, entries, broken = verify_chain(self.store)
+        events = list(read_events(self.store))[-last:]
+        events.reverse()
+        return intact, entries, broken, events
+
+    def decisions(self) -> list[m.Decision]:
+        with self.store.session() as session:
+            rows = list(session.scalars(select(m.Decision).order_by(m.Decision.id.desc())))
+            session.expunge_all()
+        return rows
+
+    def tasks(self) -> list[m.Task]:
+        with self.store.session() as session:
+            rows = list(session.scalars(select(m.Task).order_by(m.Task.status, m.Task.due_at)))
+            session.expunge_all()
+        return rows
+
+
+def _left(delta: Any) -> str:
+    seconds = int(delta.total_seconds())
+    sign = "" if seconds >= 0 else "overdue by "
+    seconds = abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    return f"{sign}{days}d {hours}h {rest // 60}m" if days else f"{sign}{hours}h {rest // 60}m"
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        raise InputError(f"{path}: missing from the workspace; run assess first")
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def now() -> float:
+    return time.time()

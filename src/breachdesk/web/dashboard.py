@@ -1,0 +1,214 @@
+"""The response team's dashboard: ``create_app(workspace)`` returns the FastAPI app that
+``breachdesk serve`` runs. Pages render from :class:`breachdesk.services.dashboard.Desk`
+and the incident services; every page needs a signed-in user, every form a CSRF token,
+every action the right role."""
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from breachdesk.errors import BreachdeskError, InputError
+from breachdesk.services import incident as incident_service
+from breachdesk.services.dashboard import Desk
+from breachdesk.services.incident import open_workspace_store
+from breachdesk.store import append_event, open_store
+from breachdesk.web import auth
+from breachdesk.web.app_common import secure_headers, static_folder, templates
+
+COOKIE = "bd_session"
+
+
+class NeedsLogin(Exception):
+    pass
+
+
+def create_app(workspace: Path, store_url: str | None = None) -> FastAPI:
+    store = open_store(store_url, workspace) if store_url else open_workspace_store(workspace)
+    desk = Desk(workspace, store)
+    pages = templates()
+    app = FastAPI(title="breachdesk dashboard", version="1", docs_url=None, redoc_url=None)
+    app.middleware("http")(secure_headers)
+    app.mount("/static", StaticFiles(directory=static_folder()), name="static")
+
+    @app.exception_handler(NeedsLogin)
+    async def _login_first(request: Request, exc: NeedsLogin) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": "sign in first"}, status_code=401)
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(BreachdeskError)
+    async def _known(request: Request, exc: BreachdeskError) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.http_status)
+
+    def who(request: Request) -> auth.Who:
+        found = auth.current(store, request.cookies.get(COOKIE))
+        if found is None:
+            raise NeedsLogin()
+        return found
+
+    def responder(user: Annotated[auth.Who, Depends(who)]) -> auth.Who:
+        if not auth.may(user.role, "responder"):
+            raise HTTPException(403, "a responder's action")
+        return user
+
+    def checked(user: auth.Who, csrf: str | None) -> None:
+        if not auth.csrf_ok(user, csrf):
+            raise HTTPException(403, "missing or wrong CSRF token")
+
+    def page(request: Request, name: str, user: auth.Who | None, **values: Any) -> Response:
+        return pages.TemplateResponse(
+            request, name, {"user": user, "path": request.url.path, **values}
+        )
+
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    def login_form(request: Request) -> Response:
+        return page(request, "login.html.j2", None, error="")
+
+    @app.post("/login", response_class=HTMLResponse, include_in_schema=False)
+    def login(
+        request: Request,
+        username: Annotated[str, Form(max_length=64)],
+        password: Annotated[str, Form(max_length=1024)],
+    ) -> Response:
+        result = auth.login(store, username, password)
+        if not result.ok:
+            append_event(store, "desk.login_refused", {"reason": result.reason})
+            error = ("too many failed attempts: the account is locked for 15 minutes"
+                     if result.reason == "locked" else "wrong username or password")  # fmt: skip
+            response = page(request, "login.html.j2", None, error=error)
+            response.status_code = 401
+            return response
+        append_event(store, "desk.login", {"user": username}, actor=username)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(
+            COOKIE, result.token, httponly=True, samesite="strict",
+            secure=request.url.scheme == "https", max_age=auth.SESSION_SECONDS,
+        )  # fmt: skip
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    def logout(
+        request: Request,
+        user: Annotated[auth.Who, Depends(who)],
+        csrf: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        checked(user, csrf)
+        auth.logout(store, request.cookies.get(COOKIE))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def overview(request: Request, user: Annotated[auth.Who, Depends(who)]) -> Response:
+        return page(request, "overview.html.j2", user, o=desk.overview(),
+                    duties=desk.obligations())  # fmt: skip
+
+    @app.get("/fragments/progress", response_class=HTMLResponse, include_in_schema=False)
+    def progress(request: Request, user: Annotated[auth.Who, Depends(who)]) -> Response:
+        return page(request, "_progress.html.j2", user, p=desk.progress())
+
+    @app.get("/impact", response_class=HTMLResponse, include_in_schema=False)
+    def impact(request: Request, user: Annotated[auth.Who, Depends(who)]) -> Response:
+        from breachdesk.report.svg import bar_chart
+
+        categories, countries = desk.exposure()
+        return page(request, "impact.html.j2", user,
+                    by_category=bar_chart("Affected users by exposed category", categories),
+                    by_country=bar_chart("Affected users by country", countries))  # fmt: skip
+
+    @app.get("/organizations", response_class=HTMLResponse, include_in_schema=False)
+    def organizations(
+        request: Request,
+        user: Annotated[auth.Who, Depends(who)],
+        q: Annotated[str, Query(max_length=200)] = "",
+        page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
+    ) -> Response:
+        rows, total = desk.organizations(q, page_no)
+        return page(request, "organizations.html.j2", user, rows=rows, total=total, q=q,
+                    page_no=page_no, pages=max(1, -(-total // 50)))  # fmt: skip
+
+    @app.get("/findings", response_class=HTMLResponse, include_in_schema=False)
+    def findings(request: Request, user: Annotated[auth.Who, Depends(who)]) -> Response:
+        return page(request, "findings.html.j2", user, rows=desk.findings()[:500])
+
+    @app.get("/notices", response_class=HTMLResponse, include_in_schema=False)
+    def notices(request: Request, user: Annotated[auth.Who, Depends(who)]) -> Response:
+        return page(request, "notices.html.j2", user, p=desk.progress(),
+                    failures=desk.notice_failures(), retried=None)  # fmt: skip
+
+    @app.post("/notices/retry", response_class=HTMLResponse, include_in_schema=False)
+    def retry(
+        request: Request,
+        user: Annotated[auth.Who, Depends(responder)],
+        csrf: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        checked(user, csrf)
+        n = desk.retry_failed(user.username)
+        return page(request, "notices.html.j2", user, p=desk.progress(),
+                    failures=desk.notice_failures(), retried=n)  # fmt: skip
+
+    @app.get("/timeline", response_class=HTMLResponse, include_in_schema=False)
+    def timeline(request: Request, user: Annotated[auth.Who, Depends(who)]) -> Response:
+        return page(request, "timeline.html.j2", user,
+                    entries=incident_service.timeline(workspace))  # fmt: skip
+
+    @app.get("/tasks", response_class=HTMLResponse, include_in_schema=False)
+    def tasks(request: Request, user: Annotated[auth.Who, Depends(who)]) -> Response:
+        return page(request, "tasks.html.j2", user, rows=desk.tasks())
+
+    @app.get("/decisions", response_class=HTMLResponse, include_in_schema=False)
+    def decisions(request: Request, user: Annotated[auth.Who, Depends(who)]) -> Response:
+        return page(request, "decisions.html.j2", user, rows=desk.decisions(), error="")
+
+    @app.post("/decisions", response_class=HTMLResponse, include_in_schema=False)
+    def decide(
+        request: Request,
+        user: Annotated[auth.Who, Depends(responder)],
+        subject: Annotated[str, Form(max_length=200)],
+        decision: Annotated[str, Form(max_length=2000)],
+        rationale: Annotated[str, Form(max_length=4000)],
+        csrf: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        checked(user, csrf)
+        try:
+            incident_service.decide(workspace, subject, decision, rationale, user.username)
+        except InputError as exc:
+            response = page(request, "decisions.html.j2", user, rows=desk.decisions(),
+                            error=str(exc))  # fmt: skip
+            response.status_code = 400
+            return response
+        return RedirectResponse("/decisions", status_code=303)
+
+    @app.get("/audit", response_class=HTMLResponse, include_in_schema=False)
+    def audit(request: Request, user: Annotated[auth.Who, Depends(who)]) -> Response:
+        intact, entries, broken, events = desk.audit()
+        return page(request, "audit.html.j2", user, intact=intact, entries=entries,
+                    broken=broken, events=events)  # fmt: skip
+
+    # -- JSON, for scripts and load tests -----------------------------------------------------
+
+    @app.get("/api/overview")
+    def api_overview(user: Annotated[auth.Who, Depends(who)]) -> dict[str, Any]:
+        """Headline numbers, findings and notification progress (counts only)."""
+        return desk.overview()
+
+    @app.get("/api/organizations")
+    def api_organizations(
+        user: Annotated[auth.Who, Depends(who)],
+        q: Annotated[str, Query(max_length=200)] = "",
+        page_no: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
+    ) -> dict[str, Any]:
+        """Affected organizations matching ``q`` (id or name), fifty a page."""
+        rows, total = desk.organizations(q, page_no)
+        return {"total": total, "page": page_no,
+                "rows": [{k: v for k, v in r.items() if k != "key"} for r in rows]}  # fmt: skip
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.state.store = store
+    return app

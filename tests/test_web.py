@@ -1,0 +1,172 @@
+"""The dashboard and the public notice check through their HTTP interfaces: sign-in,
+sessions, CSRF, roles, lockout, hostile parameters, and the check's answers."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from breachdesk.services.incident import open_workspace_store
+from breachdesk.services.users import add
+from breachdesk.services.verify import publish
+from breachdesk.store import models as m
+from breachdesk.store import read_events
+from breachdesk.web import auth
+from breachdesk.web.dashboard import create_app
+from breachdesk.web.verify import create_verify_app
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def desk(notify_ws: Path) -> Path:
+    add(notify_ws, "vera", PASSWORD, "viewer")
+    add(notify_ws, "rita", PASSWORD, "responder")
+    return notify_ws
+
+
+def _client(ws: Path) -> TestClient:
+    return TestClient(create_app(ws), base_url="http://127.0.0.1")
+
+
+def _login(client: TestClient, user: str, password: str = PASSWORD) -> str:
+    r = client.post("/login", data={"username": user, "password": password},
+                    follow_redirects=False)  # fmt: skip
+    assert r.status_code == 303, r.text
+    page = client.get("/decisions")
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found
+    return found.group(1)
+
+
+def test_pages_need_a_session_and_show_the_incident(desk: Path) -> None:
+    client = _client(desk)
+    assert client.get("/", follow_redirects=False).headers["location"] == "/login"
+    assert client.get("/api/overview").status_code == 401
+    wrong = client.post("/login", data={"username": "vera", "password": "nope"})
+    assert wrong.status_code == 401 and "wrong username or password" in wrong.text
+    _login(client, "vera")
+    for path in ["/", "/impact", "/organizations", "/findings", "/notices", "/timeline",
+                 "/tasks", "/decisions", "/audit", "/fragments/progress"]:  # fmt: skip
+        r = client.get(path)
+        assert r.status_code == 200, path
+        assert "Content-Security-Policy" in r.headers and "<script>" not in r.text
+        assert "@" not in re.sub(r"<[^>]+>", "", r.text), path  # no address shown anywhere
+    overview = client.get("/api/overview").json()
+    assert overview["affected"]["users"] > 0 and overview["notices"]["to_send"] > 0
+    assert "the hash chain verifies" in client.get("/audit").text
+
+
+def test_search_pages_and_hostile_parameters(desk: Path) -> None:
+    client = _client(desk)
+    _login(client, "vera")
+    everything = client.get("/api/organizations").json()
+    assert everything["total"] >= 5
+    one = everything["rows"][0]["org_id"]
+    found = client.get("/api/organizations", params={"q": one}).json()
+    assert found["total"] >= 1 and found["rows"][0]["org_id"] == one
+    for hostile in ["' OR 1=1 --", "<script>alert(1)</script>", "../../etc/passwd", "%00"]:
+        r = client.get("/organizations", params={"q": hostile})
+        assert r.status_code == 200 and "<script>alert" not in r.text
+        assert client.get("/api/organizations", params={"q": hostile}).json()["total"] == 0
+    assert client.get("/organizations", params={"q": "x" * 10_000}).status_code == 422
+    assert client.get("/organizations", params={"page": "-1"}).status_code == 422
+    assert client.get("/static/../../breachdesk.toml").status_code == 404
+    assert client.get("/static/%2e%2e/%2e%2e/desk.db").status_code == 404
+
+
+def test_roles_and_csrf(desk: Path) -> None:
+    viewer = _client(desk)
+    token = _login(viewer, "vera")
+    r = viewer.post("/decisions", data={"subject": "s", "decision": "d", "rationale": "r",
+                                        "csrf": token})  # fmt: skip
+    assert r.status_code == 403  # a viewer may not act
+    responder = _client(desk)
+    token = _login(responder, "rita")
+    missing = responder.post("/decisions", data={"subject": "s", "decision": "d",
+                                                 "rationale": "r"})  # fmt: skip
+    assert missing.status_code == 403 and "CSRF" in missing.text
+    forged = responder.post("/decisions", data={"subject": "s", "decision": "d",
+                                                "rationale": "r", "csrf": "x" * 43})  # fmt: skip
+    assert forged.status_code == 403
+    done = responder.post("/decisions", data={"subject": "gdpr-art34", "decision": "required",
+                          "rationale": "a reset token leaked", "csrf": token},
+                          follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303
+    assert "a reset token leaked" in responder.get("/decisions").text
+    empty = responder.post("/decisions", data={"subject": "x", "decision": "y",
+                                               "rationale": " ", "csrf": token})  # fmt: skip
+    assert empty.status_code == 400 and "rationale" in empty.text
+
+
+def test_lockout_and_expired_sessions(desk: Path, caplog: pytest.LogCaptureFixture) -> None:
+    client = _client(desk)
+    caplog.set_level(logging.INFO, logger="breachdesk.web")
+    for _ in range(auth.MAX_FAILURES):
+        client.post("/login", data={"username": "vera", "password": "wrong password!"})
+    locked = client.post("/login", data={"username": "vera", "password": PASSWORD})
+    assert locked.status_code == 401 and "locked" in locked.text
+    assert PASSWORD not in caplog.text and "wrong password" not in caplog.text
+    store = open_workspace_store(desk)
+    with store.session() as session, session.begin():
+        session.execute(update(m.DeskUser).values(locked_until=0.0))
+    other = _client(desk)
+    _login(other, "rita")
+    with store.session() as session, session.begin():
+        session.execute(update(m.DeskSession).values(expires_at=time.time() - 1))
+    assert other.get("/", follow_redirects=False).status_code == 303  # expired: sign in again
+    actions = [e.action for e in read_events(store)]
+    store.close()
+    assert actions.count("desk.login_refused") == auth.MAX_FAILURES + 1
+
+
+def test_the_public_check(desk: Path, tmp_path: Path) -> None:
+    store = open_workspace_store(desk)
+    with store.session() as session, session.begin():
+        session.execute(
+            update(m.Notice).where(m.Notice.kind == "user")
+            .values(status="sent", sent_at="2026-11-26T10:00:00+00:00")
+        )  # fmt: skip
+        refs = [n.reference for n in session.query(m.Notice).filter_by(status="sent")]
+    store.close()
+    published = publish(desk, tmp_path / "public")
+    text = published.path.read_text()
+    assert published.codes == len(refs) and not any(r in text for r in refs) and "@" not in text
+    client = TestClient(create_verify_app(tmp_path / "public", per_minute=1000))
+    genuine = client.get("/api/check", params={"code": refs[0].lower().replace("-", " ")})
+    assert genuine.json() == {"genuine": True, "sent_on": "2026-11-26"}
+    assert client.get("/api/check", params={"code": "BD-AAAAA-AAAAA"}).json()["genuine"] is False
+    page = client.post("/", data={"code": refs[0]})
+    assert "Genuine" in page.text and "2026-11-26" in page.text
+    assert "Not a notice of ours" in client.post("/", data={"code": "<b>x</b>"}).text
+    assert client.get("/api/check", params={"code": "A" * 10_000}).status_code == 422
+    limited = TestClient(create_verify_app(tmp_path / "public", per_minute=5))
+    answers = [limited.get("/api/check", params={"code": refs[0]}).status_code for _ in range(8)]
+    assert answers[:5] == [200] * 5 and answers[-1] == 429
+
+
+def test_valid_and_invalid_codes_take_the_same_time(desk: Path, tmp_path: Path) -> None:
+    store = open_workspace_store(desk)
+    with store.session() as session, session.begin():
+        session.execute(update(m.Notice).values(status="sent", sent_at="2026-11-26T10:00:00"))
+        ref = session.query(m.Notice).first().reference  # type: ignore[union-attr]
+    store.close()
+    publish(desk, tmp_path / "public")
+    client = TestClient(create_verify_app(tmp_path / "public", per_minute=100_000))
+
+    def median(code: str) -> float:
+        times = []
+        for _ in range(60):
+            started = time.perf_counter()
+            client.get("/api/check", params={"code": code})
+            times.append(time.perf_counter() - started)
+        return sorted(times)[30]
+
+    genuine, forged = median(ref), median("BD-AAAAA-AAAAA")
+    assert abs(genuine - forged) < 0.002  # both held to the same floor
