@@ -289,6 +289,14 @@ def demo(
         highlight=False,
         soft_wrap=True,
     )
+    out.print(
+        f"demo: the dashboard: python3 dev.py run serve {result.assess.workspace} "
+        f"(sign in with {sent.login_file}); the public check: "
+        f"python3 dev.py run verify serve {sent.public}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 rules_app = typer.Typer(help="The detection rules: list them, test a value against them.")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import mailbox
 import os
 import random
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +17,7 @@ import orjson
 
 from breachdesk.demo.export import ExportWriter
 from breachdesk.demo.people import DemoOrg, DemoUser, build_directory
+from breachdesk.errors import InputError
 from breachdesk.report.files import write_private
 from breachdesk.services.assess import AssessRequest, AssessResult, ProgressFn, assess
 from breachdesk.services.workspace import prepare_workspace
@@ -195,6 +198,8 @@ class DemoNotify:
     sent: Any  # services.notify.SendResult
     status: Any  # services.notify.Status
     maildir: Path
+    login_file: Path  # the dashboard user "demo" and its password, readable by the owner
+    public: Path  # what the public notice check serves
 
 
 def demo_notify(out: Path, progress: Any = None, on_start: Any = None) -> DemoNotify:
@@ -229,7 +234,19 @@ def demo_notify(out: Path, progress: Any = None, on_start: Any = None) -> DemoNo
         )
     finally:
         controller.stop()
-    return DemoNotify(previews, sent, notify.status(workspace), maildir)
+    from breachdesk.services import users
+    from breachdesk.services.verify import publish
+
+    login_file = out / "dashboard-login.txt"
+    password = secrets.token_urlsafe(12)
+    with contextlib.suppress(InputError):  # a demo run again: a fresh password
+        users.remove(workspace, "demo")
+    users.add(workspace, "demo", password, "responder")
+    write_private(login_file, f"user: demo\npassword: {password}\n".encode())
+    published = publish(workspace, out / "public")
+    return DemoNotify(
+        previews, sent, notify.status(workspace), maildir, login_file, published.path.parent
+    )
 
 
 def _free_port() -> int:
