@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import update
 
 from breachdesk.services.incident import open_workspace_store
@@ -170,3 +172,15 @@ def test_valid_and_invalid_codes_take_the_same_time(desk: Path, tmp_path: Path) 
 
     genuine, forged = median(ref), median("BD-AAAAA-AAAAA")
     assert abs(genuine - forged) < 0.002  # both held to the same floor
+
+
+@given(
+    st.lists(st.text(alphabet="ab c-\n", max_size=6), max_size=30),
+    st.text(alphabet="ab c-", max_size=3),
+)
+def test_the_organization_index_finds_what_a_scan_finds(keys: list[str], needle: str) -> None:
+    from breachdesk.services.dashboard import _OrgIndex
+
+    rows = [{"key": k} for k in keys]
+    index = _OrgIndex(rows)
+    assert index.search(needle) == [i for i, k in enumerate(keys) if needle in k.replace("\n", " ")]
