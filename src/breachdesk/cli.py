@@ -931,13 +931,16 @@ def verify_serve(
     published: Annotated[Path, typer.Argument(help="The folder verify publish wrote.")],
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8080,
+    per_minute: Annotated[
+        int, typer.Option(help="Checks allowed per client address per minute.", min=1)
+    ] = 30,
 ) -> None:
     """Serve the public page where a reader checks a notice's reference code."""
     import uvicorn
 
     from breachdesk.web.verify import create_verify_app
 
-    application = _run(lambda: create_verify_app(published))
+    application = _run(lambda: create_verify_app(published, per_minute))
     out.print(f"notice check: http://{host}:{port}/", markup=False)
     uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
 

@@ -1,0 +1,202 @@
+"""Benchmark: the dashboard and the public check under load, with an incident of one million
+affected users loaded.
+
+    .venv/bin/python benchmarks/dashboard.py --work /tmp/bd-dash --users 1000000 --seconds 60
+
+Builds once a workspace shaped like a real one at that size (the small test incident,
+assessed, then its affected users, organizations, organization names and a notice plan grown
+to --users), starts ``breachdesk serve`` and ``breachdesk verify serve`` as their own
+processes, and drives them from this process with --clients concurrent clients (50 on the
+dashboard: overview pages and organization searches; 200 on the public check: genuine and
+unknown codes) for --seconds each. Prints p50/p99 latency and requests per second.
+Heavy: run by hand, never from the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+
+ROOT = Path(__file__).parents[1]
+BIN = str(Path(sys.executable).with_name("breachdesk"))
+PASSWORD = "benchmark password"  # noqa: S105 - a throwaway user of a synthetic workspace
+COUNTRIES = ["US", "DE", "RO", "JP", "GB", "FR", "BR", "IN", "CA", "AU"]
+CATEGORIES = "user.contact.email;user.location.imprecise;user.name;user.unique_id"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def build(work: Path, users: int) -> Path:
+    ws = work / f"ws-{users}"
+    if (ws / "built").exists():
+        return ws
+    sys.path.insert(0, str(ROOT / "tests"))
+    from breachdesk import AssessRequest, assess
+    from breachdesk.services.incident import update
+    from breachdesk.services.users import add
+    from conftest import build_small_export
+
+    export, directory = build_small_export(work / f"src-{users}")
+    assess(AssessRequest([export], ws, directory=directory, workers=1))
+    update(ws, "bench", vendor="Mixpanel", aware={"company": "2026-11-20T14:05:00Z"})
+    rng = random.Random(5)
+    orgs = max(1, users // 7)
+    with (ws / "affected_users.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["user_id", "exposed", "organizations", "mfa_enabled", "locale", "country",
+                    "region", "status"])  # fmt: skip
+        for i in range(users):
+            w.writerow([f"u{i}", CATEGORIES, f"org{rng.randrange(orgs)}",
+                        rng.choice(["true", "false", ""]), "en", rng.choice(COUNTRIES), "",
+                        "active"])  # fmt: skip
+    with (ws / "affected_organizations.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["org_id", "affected_members", "admins_to_notify"])
+        for i in range(orgs):
+            w.writerow([f"org{i}", rng.randrange(1, 50), f"u{i};u{i + 1}"])
+    with (directory / "organizations.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["org_id", "name"])
+        for i in range(orgs):
+            w.writerow([f"org{i}", f"{rng.choice(['Acme', 'Globex', 'Initech', 'Umbrella'])} "
+                                   f"{rng.choice(['Labs', 'Cloud', 'Systems', 'Data'])} {i}"])  # fmt: skip
+    impact = json.loads((ws / "impact.json").read_text())
+    impact["affected"].update(users=users, organizations=orgs, admins_to_notify=2 * orgs)
+    impact["by_country"] = {c: {"users": users // 10, "source": "directory"} for c in COUNTRIES}
+    (ws / "impact.json").write_text(json.dumps(impact))
+    states = ["sent"] * 6 + ["queued"] * 2 + ["planned", "failed", "held"]
+    with sqlite3.connect(ws / "desk.db") as db:
+        db.executemany(
+            "INSERT INTO notice (incident_id, kind, user_id, org_id, email, name, locale, status,"
+            " hold_reason, reference, facts, created_at) VALUES (1, 'user', ?, '', ?, '', 'en',"
+            " ?, '', ?, '{}', '2026-11-27T00:00:00+00:00')",
+            ((f"u{i}", f"u{i}@example.org", rng.choice(states), f"BD-{i:011d}")
+             for i in range(users)),
+        )  # fmt: skip
+        db.execute("UPDATE notice SET sent_at = '2026-11-26T10:00:00+00:00' WHERE status = 'sent'")
+    add(ws, "bench", PASSWORD, "viewer")
+    (ws / "built").write_text("")
+    return ws
+
+
+def _start(args: list[str], port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([BIN, *args, "--port", str(port)], stdout=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"{args[0]} did not start")
+
+
+async def _load(base: str, clients: int, seconds: float, make: object,
+                cookies: dict[str, str]) -> dict[str, list[float]]:  # fmt: skip
+    latencies: dict[str, list[float]] = {}
+    errors = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, cookies=cookies, limits=limits,
+                                 timeout=30) as client:  # fmt: skip
+        deadline = time.perf_counter() + seconds
+
+        async def worker(n: int) -> None:
+            nonlocal errors
+            rng = random.Random(n)
+            while time.perf_counter() < deadline:
+                label, url = make(rng)  # type: ignore[operator]
+                started = time.perf_counter()
+                r = await client.get(url)
+                latencies.setdefault(label, []).append(time.perf_counter() - started)
+                if r.status_code != 200:
+                    errors += 1
+
+        await asyncio.gather(*(worker(n) for n in range(clients)))
+    if errors:
+        print(f"   {errors} responses were not 200")
+    return latencies
+
+
+def _report(title: str, latencies: dict[str, list[float]], seconds: float) -> None:
+    for label, values in sorted(latencies.items()):
+        values.sort()
+        p50 = values[len(values) // 2] * 1000
+        p99 = values[min(len(values) - 1, int(len(values) * 0.99))] * 1000
+        print(f"{title} {label:10} n={len(values):6,}  {len(values) / seconds:7,.0f}/s  "
+              f"p50 {p50:7.1f} ms  p99 {p99:7.1f} ms")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--public-clients", type=int, default=200)
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    print(f"building a workspace of {args.users:,} affected users …", flush=True)
+    ws = build(args.work, args.users)
+    port = _port()
+    server = _start(["serve", str(ws)], port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        login = httpx.post(f"{base}/login", data={"username": "bench", "password": PASSWORD})
+        cookies = {"bd_session": login.cookies["bd_session"]} if "bd_session" in login.cookies \
+            else dict(login.history[0].cookies) if login.history else {}  # fmt: skip
+        warm = time.perf_counter()
+        httpx.get(f"{base}/", cookies=cookies, timeout=600)  # duties over 1M people, once
+        httpx.get(f"{base}/organizations", cookies=cookies, timeout=600)
+        print(f"first overview and search (caches filled): {time.perf_counter() - warm:.1f} s")
+        words = ["acme", "globex", "labs", "org12", "cloud 7", "initech data", "umbrella"]
+
+        def dashboard(rng: random.Random) -> tuple[str, str]:
+            if rng.random() < 0.5:
+                return "overview", "/"
+            return "search", f"/organizations?q={rng.choice(words)}&page={rng.randrange(1, 5)}"
+
+        lat = asyncio.run(_load(base, args.clients, args.seconds, dashboard, cookies))
+        _report(f"dashboard, {args.clients} clients:", lat, args.seconds)
+    finally:
+        server.terminate()
+        server.wait()
+
+    public = args.work / "public"
+    subprocess.run([BIN, "verify", "publish", str(ws), "--out", str(public)], check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+    with sqlite3.connect(ws / "desk.db") as db:
+        sent = [r[0] for r in db.execute(
+            "SELECT reference FROM notice WHERE status='sent' LIMIT 5000")]  # fmt: skip
+    port = _port()
+    server = _start(["verify", "serve", str(public), "--per-minute", "100000000"], port)
+    try:
+
+        def check(rng: random.Random) -> tuple[str, str]:
+            if rng.random() < 0.5:
+                return "genuine", f"/api/check?code={rng.choice(sent)}"
+            return "unknown", f"/api/check?code=BD-{rng.randrange(10**10):010d}"
+
+        lat = asyncio.run(_load(f"http://127.0.0.1:{port}", args.public_clients, args.seconds,
+                                check, {}))  # fmt: skip
+        _report(f"public check, {args.public_clients} clients:", lat, args.seconds)
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
