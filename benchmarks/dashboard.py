@@ -162,12 +162,21 @@ def main() -> None:
         httpx.get(f"{base}/", cookies=cookies, timeout=600)  # duties over 1M people, once
         httpx.get(f"{base}/organizations", cookies=cookies, timeout=600)
         print(f"first overview and search (caches filled): {time.perf_counter() - warm:.1f} s")
-        words = ["acme", "globex", "labs", "org12", "cloud 7", "initech data", "umbrella"]
+        orgs = max(1, args.users // 7)
+        names = ["acme", "globex", "initech", "umbrella", "labs", "cloud", "systems", "data"]
+
+        def query(rng: random.Random) -> str:
+            kind = rng.random()
+            if kind < 0.4:  # a name or part of one, as people type it
+                return " ".join(rng.sample(names, rng.randint(1, 2)))
+            if kind < 0.7:  # an organization id, whole or its start
+                return f"org{rng.randrange(orgs)}"[: rng.randint(4, 9)]
+            return f"{rng.choice(names)} {rng.randrange(orgs)}"  # a name with its number
 
         def dashboard(rng: random.Random) -> tuple[str, str]:
             if rng.random() < 0.5:
                 return "overview", "/"
-            return "search", f"/organizations?q={rng.choice(words)}&page={rng.randrange(1, 5)}"
+            return "search", f"/organizations?q={query(rng)}&page={rng.randrange(1, 4)}"
 
         lat = asyncio.run(_load(base, args.clients, args.seconds, dashboard, cookies))
         _report(f"dashboard, {args.clients} clients:", lat, args.seconds)

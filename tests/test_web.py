@@ -4,6 +4,7 @@ sessions, CSRF, roles, lockout, hostile parameters, and the check's answers."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from pathlib import Path
@@ -175,12 +176,44 @@ def test_valid_and_invalid_codes_take_the_same_time(desk: Path, tmp_path: Path) 
 
 
 @given(
-    st.lists(st.text(alphabet="ab c-\n", max_size=6), max_size=30),
-    st.text(alphabet="ab c-", max_size=3),
+    st.lists(st.text(alphabet="ab c-1é", max_size=8), max_size=30),
+    st.text(alphabet="ab c-1é", max_size=5),
+    st.integers(min_value=1, max_value=40),
 )
-def test_the_organization_index_finds_what_a_scan_finds(keys: list[str], needle: str) -> None:
-    from breachdesk.services.dashboard import _OrgIndex
+def test_the_organization_index_finds_what_a_scan_finds(
+    keys: list[str], query: str, first: int
+) -> None:
+    from breachdesk.services.dashboard import _OrgIndex, _words
 
-    rows = [{"key": k} for k in keys]
-    index = _OrgIndex(rows)
-    assert index.search(needle) == [i for i, k in enumerate(keys) if needle in k.replace("\n", " ")]
+    index = _OrgIndex([{"key": k} for k in keys])
+    wanted = [i for i, k in enumerate(keys)
+              if all(any(w.startswith(q) for w in _words(k)) for q in _words(query))]  # fmt: skip
+    assert index.search(query) == (wanted, len(wanted))
+    assert index.search(query, first) == (wanted[:first], len(wanted))
+
+
+PG_URL = os.environ.get("BREACHDESK_TEST_PG_URL", "")
+
+
+@pytest.mark.skipif(not PG_URL, reason="no PostgreSQL: .ci/run starts one")
+def test_the_dashboard_on_a_team_store(notify_ws: Path) -> None:
+    from sqlalchemy import create_engine, text
+
+    from breachdesk.services.notify_plan import plan_notices
+    from breachdesk.settings import load_settings, write_settings
+
+    engine = create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    write_settings(notify_ws, load_settings(notify_ws).model_copy(update={"store_url": PG_URL}))
+    plan_notices(notify_ws)
+    add(notify_ws, "rita", PASSWORD, "responder")
+    client = _client(notify_ws)
+    token = _login(client, "rita")
+    assert client.get("/api/overview").json()["notices"]["totals"]["planned"] > 0
+    done = client.post("/decisions", data={"subject": "gdpr-art33", "decision": "required",
+                       "rationale": "EU residents", "csrf": token}, follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303 and "EU residents" in client.get("/decisions").text
+    assert "the hash chain verifies" in client.get("/audit").text

@@ -6,12 +6,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from importlib import resources
 
-from fastapi import Request, Response
+from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("breachdesk.web")
 
@@ -38,26 +38,52 @@ def static_folder() -> str:
     return str(resources.files("breachdesk.web") / "static")
 
 
-async def secure_headers(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    started = time.perf_counter()
-    response = await call_next(request)
-    response.headers.setdefault("Content-Security-Policy", CSP)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers.setdefault("Cache-Control", "no-store")
-    # method, route and status only: no query string (it may hold a searched name)
-    log.info(
-        "%s %s %d %.1fms client=%s",
-        request.method,
-        request.url.path[:200],
-        response.status_code,
-        (time.perf_counter() - started) * 1000,
-        client_tag(request),
-    )
-    return response
+_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class SecureHeaders:
+    """ASGI middleware: security headers on every response (no-store unless the route set
+    its own caching) and one log line per request — method, path, status, time and a hash
+    of the client's address; never the query string, which may hold a searched name."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                headers += [h for h in _HEADERS if h[0] not in names]
+                if b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+        if log.isEnabledFor(logging.INFO):
+            host = (scope.get("client") or ("unknown", 0))[0]
+            log.info(
+                "%s %s %d %.1fms client=%s",
+                scope["method"],
+                scope["path"][:200],
+                status,
+                (time.perf_counter() - started) * 1000,
+                hashlib.sha256(host.encode()).hexdigest()[:10],
+            )
 
 
 def client(request: Request) -> str:

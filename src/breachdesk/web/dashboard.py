@@ -16,7 +16,7 @@ from breachdesk.services.dashboard import Desk
 from breachdesk.services.incident import open_workspace_store
 from breachdesk.store import append_event, open_store
 from breachdesk.web import auth
-from breachdesk.web.app_common import secure_headers, static_folder, templates
+from breachdesk.web.app_common import SecureHeaders, static_folder, templates
 
 COOKIE = "bd_session"
 
@@ -30,7 +30,7 @@ def create_app(workspace: Path, store_url: str | None = None) -> FastAPI:
     desk = Desk(workspace, store)
     pages = templates()
     app = FastAPI(title="breachdesk dashboard", version="1", docs_url=None, redoc_url=None)
-    app.middleware("http")(secure_headers)
+    app.add_middleware(SecureHeaders)
     app.mount("/static", StaticFiles(directory=static_folder()), name="static")
 
     @app.exception_handler(NeedsLogin)

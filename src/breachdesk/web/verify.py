@@ -13,7 +13,7 @@ from fastapi import FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from breachdesk.services.verify import code_hash, load, normalise
-from breachdesk.web.app_common import client, secure_headers, templates
+from breachdesk.web.app_common import SecureHeaders, client, templates
 
 FLOOR_SECONDS = 0.004  # every answer takes at least this long, found or not
 RATE = 30  # checks per client per minute
@@ -43,7 +43,7 @@ def create_verify_app(published: Path, per_minute: int = RATE) -> FastAPI:
     pages = templates()
     limiter = _Limiter(per_minute)
     app = FastAPI(title="notice check", version="1", docs_url=None, redoc_url=None)
-    app.middleware("http")(secure_headers)
+    app.add_middleware(SecureHeaders)
 
     async def check(code: str) -> dict[str, Any]:
         started = time.perf_counter()
