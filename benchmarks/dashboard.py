@@ -8,7 +8,9 @@ assessed, then its affected users, organizations, organization names and a notic
 to --users), starts ``breachdesk serve`` and ``breachdesk verify serve`` as their own
 processes, and drives them from this process with --clients concurrent clients (50 on the
 dashboard: overview pages and organization searches; 200 on the public check: genuine and
-unknown codes) for --seconds each. Prints p50/p99 latency and requests per second.
+unknown codes) for --seconds each. Prints p50/p99 latency and requests per second. The
+load comes from wrk (``apt-get install wrk``: a C load generator, so the measure is the
+server's) when it is installed, else from an asyncio client in this process.
 Heavy: run by hand, never from the test suite.
 """
 
@@ -19,6 +21,8 @@ import asyncio
 import csv
 import json
 import random
+import re
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -131,6 +135,44 @@ async def _load(base: str, clients: int, seconds: float, make: object,
     return latencies
 
 
+def _wrk_run(base: str, paths: list[str], clients: int, seconds: float,
+             cookie: str, work: Path, label: str) -> subprocess.Popen[str]:  # fmt: skip
+    """wrk (a C load generator) on ``clients`` connections, each request a random path."""
+    script = work / f"{label}.lua"
+    quoted = ",".join(json.dumps(p) for p in paths)
+    script.write_text(
+        f"local paths = {{{quoted}}}\n"
+        "math.randomseed(7)\n"
+        "request = function() return wrk.format('GET', paths[math.random(#paths)]) end\n"
+    )
+    command = ["wrk", "-t1", f"-c{clients}", f"-d{int(seconds)}s", "--latency", "--timeout",
+               "10s", "-s", str(script)]  # fmt: skip
+    if cookie:
+        command += ["-H", f"Cookie: bd_session={cookie}"]
+    return subprocess.Popen([*command, base], stdout=subprocess.PIPE, text=True)
+
+
+def _wrk_report(title: str, label: str, output: str) -> None:
+    def ms(text: str) -> float:
+        value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    p50 = ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = ms(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(r"Socket errors: (.*)", output)
+    print(f"{title} {label:10} {rps:8,.0f}/s  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms"
+          f"{'  non-2xx ' + bad.group(1) if bad else ''}"
+          f"{'  socket errors: ' + errors.group(1) if errors else ''}")  # fmt: skip
+
+
+def _concurrently(title: str, runs: dict[str, subprocess.Popen[str]]) -> None:
+    for label, proc in runs.items():
+        output, _ = proc.communicate()
+        _wrk_report(title, label, output)
+
+
 def _report(title: str, latencies: dict[str, list[float]], seconds: float) -> None:
     for label, values in sorted(latencies.items()):
         values.sort()
@@ -178,8 +220,21 @@ def main() -> None:
                 return "overview", "/"
             return "search", f"/organizations?q={query(rng)}&page={rng.randrange(1, 4)}"
 
-        lat = asyncio.run(_load(base, args.clients, args.seconds, dashboard, cookies))
-        _report(f"dashboard, {args.clients} clients:", lat, args.seconds)
+        title = f"dashboard, {args.clients} clients:"
+        if shutil.which("wrk"):
+            rng = random.Random(3)
+            searches = [f"/organizations?q={query(rng).replace(' ', '+')}"
+                        f"&page={rng.randrange(1, 4)}" for _ in range(5000)]  # fmt: skip
+            half = args.clients // 2
+            token = cookies.get("bd_session", "")
+            _concurrently(title, {
+                "overview": _wrk_run(base, ["/"], half, args.seconds, token, args.work, "ov"),
+                "search": _wrk_run(base, searches, args.clients - half, args.seconds, token,
+                                   args.work, "search"),
+            })  # fmt: skip
+        else:
+            lat = asyncio.run(_load(base, args.clients, args.seconds, dashboard, cookies))
+            _report(title, lat, args.seconds)
     finally:
         server.terminate()
         server.wait()
@@ -199,9 +254,21 @@ def main() -> None:
                 return "genuine", f"/api/check?code={rng.choice(sent)}"
             return "unknown", f"/api/check?code=BD-{rng.randrange(10**10):010d}"
 
-        lat = asyncio.run(_load(f"http://127.0.0.1:{port}", args.public_clients, args.seconds,
-                                check, {}))  # fmt: skip
-        _report(f"public check, {args.public_clients} clients:", lat, args.seconds)
+        title = f"public check, {args.public_clients} clients:"
+        base = f"http://127.0.0.1:{port}"
+        if shutil.which("wrk"):
+            rng = random.Random(4)
+            unknown = [f"/api/check?code=BD-{rng.randrange(10**10):010d}" for _ in range(5000)]
+            half = args.public_clients // 2
+            _concurrently(title, {
+                "genuine": _wrk_run(base, [f"/api/check?code={c}" for c in sent], half,
+                                    args.seconds, "", args.work, "genuine"),
+                "unknown": _wrk_run(base, unknown, args.public_clients - half, args.seconds, "",
+                                    args.work, "unknown"),
+            })  # fmt: skip
+        else:
+            lat = asyncio.run(_load(base, args.public_clients, args.seconds, check, {}))
+            _report(title, lat, args.seconds)
     finally:
         server.terminate()
         server.wait()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,6 +69,7 @@ def remove_user(store: Store, username: str) -> None:
         if not gone.rowcount:  # type: ignore[attr-defined]
             raise InputError(f"no user {username}")
         session.execute(delete(m.DeskSession).where(m.DeskSession.username == username))
+    forget_sessions()
 
 
 def set_role(store: Store, username: str, role: str) -> None:
@@ -78,6 +80,7 @@ def set_role(store: Store, username: str, role: str) -> None:
         if user is None:
             raise InputError(f"no user {username}")
         user.role = role
+    forget_sessions()
 
 
 def list_users(store: Store) -> list[tuple[str, str, bool]]:
@@ -141,13 +144,41 @@ class Who:
     csrf: str
 
 
+_RECENT_SECONDS = 2.0  # a checked session is trusted this long without asking the store
+_recent: dict[str, tuple[Who, float]] = {}
+_recent_lock = threading.Lock()
+
+
+def forget_sessions() -> None:
+    """Drop the short-lived cache of checked sessions (after a logout or a user change)."""
+    with _recent_lock:
+        _recent.clear()
+
+
 def current(store: Store, token: str | None) -> Who | None:
     """The signed-in user of a session token, or None (unknown, expired, idle too long)."""
     if not token or len(token) > 100:
         return None
+    key = _token_hash(token)
+    with _recent_lock:
+        hit = _recent.get(key)
+    if hit is not None and hit[1] > time.monotonic():
+        return hit[0]
+    who = _lookup(store, key)
+    with _recent_lock:
+        if who is None:
+            _recent.pop(key, None)
+        else:
+            if len(_recent) > 10_000:
+                _recent.clear()
+            _recent[key] = (who, time.monotonic() + _RECENT_SECONDS)
+    return who
+
+
+def _lookup(store: Store, key: str) -> Who | None:
     now = time.time()
     with store.session() as session, session.begin():
-        found = session.get(m.DeskSession, _token_hash(token))
+        found = session.get(m.DeskSession, key)
         if found is None:
             return None
         if found.expires_at < now or found.last_seen + IDLE_SECONDS < now:
@@ -164,6 +195,7 @@ def current(store: Store, token: str | None) -> Who | None:
 
 
 def logout(store: Store, token: str | None) -> None:
+    forget_sessions()
     if token:
         with store.session() as session, session.begin():
             session.execute(
