@@ -98,14 +98,16 @@ def build(work: Path, users: int) -> Path:
     return ws
 
 
-def _start(args: list[str], port: int) -> subprocess.Popen[bytes]:
+def _start(args: list[str], port: int, ready: str) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([BIN, *args, "--port", str(port)], stdout=subprocess.DEVNULL)
-    for _ in range(300):
+    for _ in range(600):
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.1)
+            if httpx.get(f"http://127.0.0.1:{port}{ready}", timeout=1).status_code == 200:
+                time.sleep(1)  # every worker up
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
     raise SystemExit(f"{args[0]} did not start")
 
 
@@ -189,12 +191,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--public-clients", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     print(f"building a workspace of {args.users:,} affected users …", flush=True)
     ws = build(args.work, args.users)
     port = _port()
-    server = _start(["serve", str(ws)], port)
+    server = _start(["serve", str(ws), "--workers", str(args.workers)], port, "/healthz")
     base = f"http://127.0.0.1:{port}"
     try:
         login = httpx.post(f"{base}/login", data={"username": "bench", "password": PASSWORD})
@@ -246,7 +249,8 @@ def main() -> None:
         sent = [r[0] for r in db.execute(
             "SELECT reference FROM notice WHERE status='sent' LIMIT 5000")]  # fmt: skip
     port = _port()
-    server = _start(["verify", "serve", str(public), "--per-minute", "100000000"], port)
+    server = _start(["verify", "serve", str(public), "--per-minute", "100000000", "--workers",
+                     str(args.workers)], port, "/")  # fmt: skip
     try:
 
         def check(rng: random.Random) -> tuple[str, str]:

@@ -814,24 +814,27 @@ def _print_status(result: Any) -> None:
 @app.command("serve")
 def serve(
     workspace: Workspace,
-    host: Annotated[
-        str, typer.Option(help="Address to bind (loopback unless told).")
-    ] = "127.0.0.1",
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = (
+        "127.0.0.1"
+    ),
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
-    store: Annotated[
-        str | None, typer.Option(help="Store URL (default: the one in breachdesk.toml).")
-    ] = None,
+    workers: Annotated[int, typer.Option(help="Server processes.", min=1, max=64)] = 1,
 ) -> None:
-    """Open the incident in the response team's dashboard (sign-in required: see users add)."""
+    """Open the incident in the response team's dashboard (sign-in required: see users add).
+    It uses the workspace's store (store_url in breachdesk.toml)."""
     import uvicorn
 
-    from breachdesk.web.dashboard import create_app
+    from breachdesk.web import dashboard
 
-    application = _run(lambda: create_app(workspace, store))
+    _run(lambda: dashboard.create_app(workspace))  # fails here, in one line, if it cannot open
     if host not in ("127.0.0.1", "localhost", "::1"):
         _line(f"breachdesk: warning: the dashboard listens on {host}, beyond this machine")
     out.print(f"dashboard: http://{host}:{port}/  (Ctrl-C stops it)", markup=False)
-    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+    os.environ[dashboard.WORKSPACE_ENV] = str(workspace.resolve())
+    uvicorn.run(
+        "breachdesk.web.dashboard:app_from_environment", factory=True, host=host, port=port,
+        workers=workers, log_level="warning", access_log=False,
+    )  # fmt: skip
 
 
 users_app = typer.Typer(help="Who may open the dashboard, with which role.")
@@ -934,15 +937,21 @@ def verify_serve(
     per_minute: Annotated[
         int, typer.Option(help="Checks allowed per client address per minute.", min=1)
     ] = 30,
+    workers: Annotated[int, typer.Option(help="Server processes.", min=1, max=64)] = 1,
 ) -> None:
     """Serve the public page where a reader checks a notice's reference code."""
     import uvicorn
 
-    from breachdesk.web.verify import create_verify_app
+    from breachdesk.web import verify
 
-    application = _run(lambda: create_verify_app(published, per_minute))
+    _run(lambda: verify.create_verify_app(published, per_minute))
     out.print(f"notice check: http://{host}:{port}/", markup=False)
-    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+    os.environ[verify.PUBLISHED_ENV] = str(published.resolve())
+    os.environ[verify.RATE_ENV] = str(per_minute)
+    uvicorn.run(
+        "breachdesk.web.verify:app_from_environment", factory=True, host=host, port=port,
+        workers=workers, log_level="warning", access_log=False,
+    )  # fmt: skip
 
 
 def _print_send(result: Any, live: bool) -> None:

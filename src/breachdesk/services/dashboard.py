@@ -77,18 +77,27 @@ class Desk:
         return rows
 
     def progress(self) -> dict[str, Any]:
-        """Notices per state. Counting a million rows takes a while: at most one request
-        counts at a time, at most once a second; the others get the last count meanwhile."""
+        """Notices per state. Counting a million rows takes a while, so no request waits for
+        it but the very first: a stale count (older than a second) is returned at once while
+        one background thread counts again."""
         cached = self._cache.get("progress")
-        fresh = cached is not None and time.monotonic() - cached.stamp[0] < 1.0
-        if cached is not None and (fresh or not self._counting.acquire(blocking=False)):
-            return cached.value  # type: ignore[no-any-return]
         if cached is None:
-            self._counting.acquire()
+            with self._counting:
+                cached = self._cache.get("progress")
+                if cached is None:
+                    self._recount()
+                    cached = self._cache["progress"]
+        elif time.monotonic() - cached.stamp[0] >= 1.0 and self._counting.acquire(blocking=False):
+            threading.Thread(target=self._recount_and_release, daemon=True).start()
+        return cached.value  # type: ignore[no-any-return]
+
+    def _recount(self) -> None:
+        value = self._count_notices()
+        self._cache["progress"] = _Cached((time.monotonic(),), value)
+
+    def _recount_and_release(self) -> None:
         try:
-            value = self._count_notices()
-            self._cache["progress"] = _Cached((time.monotonic(),), value)
-            return value
+            self._recount()
         finally:
             self._counting.release()
 

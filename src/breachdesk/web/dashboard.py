@@ -3,6 +3,7 @@
 and the incident services; every page needs a signed-in user, every form a CSRF token,
 every action the right role."""
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +20,13 @@ from breachdesk.web import auth
 from breachdesk.web.app_common import SecureHeaders, static_folder, templates
 
 COOKIE = "bd_session"
+WORKSPACE_ENV = "BREACHDESK_SERVE_WORKSPACE"
+STORE_ENV = "BREACHDESK_SERVE_STORE"
+
+
+def app_from_environment() -> FastAPI:
+    """The app for ``breachdesk serve --workers N``: each worker process builds its own."""
+    return create_app(Path(os.environ[WORKSPACE_ENV]), os.environ.get(STORE_ENV) or None)
 
 
 class NeedsLogin(Exception):

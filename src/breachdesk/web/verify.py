@@ -4,6 +4,7 @@ sent dates, answers "genuine, sent on …" or "not a notice of ours", limits eac
 rate, and answers a genuine and an unknown code in the same time."""
 
 import asyncio
+import os
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -15,6 +16,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from breachdesk.services.verify import code_hash, load, normalise
 from breachdesk.web.app_common import SecureHeaders, client, templates
 
+PUBLISHED_ENV = "BREACHDESK_VERIFY_PUBLISHED"
+RATE_ENV = "BREACHDESK_VERIFY_PER_MINUTE"
 FLOOR_SECONDS = 0.004  # every answer takes at least this long, found or not
 RATE = 30  # checks per client per minute
 
@@ -84,3 +87,10 @@ def create_verify_app(published: Path, per_minute: int = RATE) -> FastAPI:
         return await check(code)
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for ``breachdesk verify serve --workers N`` (each worker has its own limiter:
+    a client may then make up to N times the rate; put a proxy's limit in front if it
+    matters)."""
+    return create_verify_app(Path(os.environ[PUBLISHED_ENV]), int(os.environ[RATE_ENV]))
