@@ -51,6 +51,14 @@ class Desk:
             found.value, found.stamp = build(), stamp
         return found.value
 
+    def warm(self) -> None:
+        """Fill every cache (the duties over every affected person, the organization index,
+        the notice counts): seconds for a million people, paid once at start."""
+        self.overview()
+        self.obligations()
+        self.organizations()
+        self.findings()
+
     # -- the picture ------------------------------------------------------------------------
 
     def impact(self) -> dict[str, Any]:

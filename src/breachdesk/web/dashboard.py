@@ -36,6 +36,7 @@ class NeedsLogin(Exception):
 def create_app(workspace: Path, store_url: str | None = None) -> FastAPI:
     store = open_store(store_url, workspace) if store_url else open_workspace_store(workspace)
     desk = Desk(workspace, store)
+    desk.warm()  # a worker starts serving with its caches filled, not on a user's request
     pages = templates()
     app = FastAPI(title="breachdesk dashboard", version="1", docs_url=None, redoc_url=None)
     app.add_middleware(SecureHeaders)
