@@ -4,7 +4,6 @@ services the CLI uses, cached while the files do not change."""
 from __future__ import annotations
 
 import csv
-import heapq
 import re
 import threading
 import time
@@ -257,16 +256,15 @@ class _OrgIndex:
                 postings.setdefault(word, []).append(i)
         self.vocabulary = sorted(postings)
         self.postings = postings
-        self._recent: OrderedDict[str, list[int]] = OrderedDict()  # prefix -> rows, sorted
+        # recent prefixes ("\0" + prefix) and searches -> matching rows, in display order
+        self._recent: OrderedDict[str, list[int]] = OrderedDict()
         self._lock = threading.Lock()  # pages are served from several threads
 
     def _prefixed(self, prefix: str) -> list[int]:
         """The rows (in display order) with a word starting with ``prefix``."""
-        with self._lock:
-            found = self._recent.get(prefix)
-            if found is not None:
-                self._recent.move_to_end(prefix)
-                return found
+        found = self._recalled("\0" + prefix)
+        if found is not None:
+            return found
         start = bisect_left(self.vocabulary, prefix)
         end = bisect_left(self.vocabulary, prefix + "\U0010ffff", lo=start)
         if end - start == 1:
@@ -276,29 +274,43 @@ class _OrgIndex:
             for word in self.vocabulary[start:end]:
                 union.update(self.postings[word])
             found = sorted(union)
-        with self._lock:
-            self._recent[prefix] = found
-            if len(self._recent) > 512:
-                self._recent.popitem(last=False)
+        self._remember("\0" + prefix, found)
         return found
 
     def search(self, query: str, first: int | None = None) -> tuple[list[int], int]:
         """The first ``first`` matches in display order (all when None) and how many."""
-        words = _words(query)
+        words = tuple(dict.fromkeys(_words(query)))
         if not words:
             everything = range(len(self.rows))
             return list(everything if first is None else everything[:first]), len(self.rows)
-        sets = sorted((self._prefixed(w) for w in dict.fromkeys(words)), key=len)
-        if len(sets) == 1:  # already in display order
-            return (sets[0] if first is None else sets[0][:first]), len(sets[0])
-        matched = set(sets[0])
-        for other in sets[1:]:
-            matched.intersection_update(other)
-            if not matched:
-                break
-        if first is None or first >= len(matched):
-            return sorted(matched), len(matched)
-        return heapq.nsmallest(first, matched), len(matched)
+        if len(words) == 1:  # a posting list is already in display order
+            rows = self._prefixed(words[0])
+            return (rows if first is None else rows[:first]), len(rows)
+        key = " ".join(sorted(words))
+        found = self._recalled(key)
+        if found is None:  # the next page of the same search costs nothing
+            sets = sorted((self._prefixed(w) for w in words), key=len)
+            matched = set(sets[0])
+            for other in sets[1:]:
+                matched.intersection_update(other)
+                if not matched:
+                    break
+            found = sorted(matched)
+            self._remember(key, found)
+        return (found if first is None else found[:first]), len(found)
+
+    def _recalled(self, key: str) -> list[int] | None:
+        with self._lock:
+            found = self._recent.get(key)
+            if found is not None:
+                self._recent.move_to_end(key)
+            return found
+
+    def _remember(self, key: str, found: list[int]) -> None:
+        with self._lock:
+            self._recent[key] = found
+            if len(self._recent) > 512:
+                self._recent.popitem(last=False)
 
 
 def _words(text: str) -> list[str]:
