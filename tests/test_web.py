@@ -153,6 +153,21 @@ def test_the_public_check(desk: Path, tmp_path: Path) -> None:
     limited = TestClient(create_verify_app(tmp_path / "public", per_minute=5))
     answers = [limited.get("/api/check", params={"code": refs[0]}).status_code for _ in range(8)]
     assert answers[:5] == [200] * 5 and answers[-1] == 429
+    # behind a trusted proxy each reader has their own allowance; untrusted, the header is
+    # ignored
+    proxied = TestClient(create_verify_app(tmp_path / "public", 2, trust_proxy="*"))
+
+    def ask(ip: str) -> int:
+        headers = {"X-Forwarded-For": ip}
+        return proxied.get("/api/check", params={"code": refs[0]}, headers=headers).status_code
+
+    assert [ask("198.51.100.1") for _ in range(3)] == [200, 200, 429]
+    assert ask("198.51.100.2") == 200
+    direct = TestClient(create_verify_app(tmp_path / "public", 2))
+    codes = [direct.get("/api/check", params={"code": refs[0]},
+                        headers={"X-Forwarded-For": f"10.0.0.{i}"}).status_code
+             for i in range(3)]  # fmt: skip
+    assert codes == [200, 200, 429]
 
 
 def test_valid_and_invalid_codes_take_the_same_time(desk: Path, tmp_path: Path) -> None:

@@ -938,19 +938,27 @@ def verify_serve(
         int, typer.Option(help="Checks allowed per client address per minute.", min=1)
     ] = 30,
     workers: Annotated[int, typer.Option(help="Server processes.", min=1, max=64)] = 1,
+    trust_proxy: Annotated[
+        str | None,
+        typer.Option(
+            help="Address of a reverse proxy whose X-Forwarded-For names the client "
+            "(the rate limit then counts the real clients, not the proxy)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the public page where a reader checks a notice's reference code."""
     import uvicorn
 
     from breachdesk.web import verify
 
-    _run(lambda: verify.create_verify_app(published, per_minute))
+    _run(lambda: verify.create_verify_app(published, per_minute, trust_proxy))
     out.print(f"notice check: http://{host}:{port}/", markup=False)
     os.environ[verify.PUBLISHED_ENV] = str(published.resolve())
     os.environ[verify.RATE_ENV] = str(per_minute)
+    os.environ[verify.PROXY_ENV] = trust_proxy or ""
     uvicorn.run(
         "breachdesk.web.verify:app_from_environment", factory=True, host=host, port=port,
-        workers=workers, log_level="warning", access_log=False,
+        workers=workers, log_level="warning", access_log=False, proxy_headers=False,
     )  # fmt: skip
 
 

@@ -12,11 +12,13 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from breachdesk.services.verify import code_hash, load, normalise
 from breachdesk.web.app_common import SecureHeaders, client, templates
 
 PUBLISHED_ENV = "BREACHDESK_VERIFY_PUBLISHED"
+PROXY_ENV = "BREACHDESK_VERIFY_TRUST_PROXY"
 RATE_ENV = "BREACHDESK_VERIFY_PER_MINUTE"
 FLOOR_SECONDS = 0.004  # every answer takes at least this long, found or not
 RATE = 30  # checks per client per minute
@@ -41,12 +43,18 @@ class _Limiter:
         return allowed
 
 
-def create_verify_app(published: Path, per_minute: int = RATE) -> FastAPI:
+def create_verify_app(
+    published: Path, per_minute: int = RATE, trust_proxy: str | None = None
+) -> FastAPI:
+    """``trust_proxy``: the address(es) of a reverse proxy whose X-Forwarded-For names the
+    client, so that the rate limit counts readers rather than the proxy."""
     key, codes = load(published)
     pages = templates()
     limiter = _Limiter(per_minute)
     app = FastAPI(title="notice check", version="1", docs_url=None, redoc_url=None)
     app.add_middleware(SecureHeaders)
+    if trust_proxy:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trust_proxy)
 
     async def check(code: str) -> dict[str, Any]:
         started = time.perf_counter()
@@ -93,4 +101,8 @@ def app_from_environment() -> FastAPI:
     """The app for ``breachdesk verify serve --workers N`` (each worker has its own limiter:
     a client may then make up to N times the rate; put a proxy's limit in front if it
     matters)."""
-    return create_verify_app(Path(os.environ[PUBLISHED_ENV]), int(os.environ[RATE_ENV]))
+    return create_verify_app(
+        Path(os.environ[PUBLISHED_ENV]),
+        int(os.environ[RATE_ENV]),
+        os.environ.get(PROXY_ENV) or None,
+    )
