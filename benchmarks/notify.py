@@ -104,7 +104,7 @@ def _init(workspace: str) -> None:
 
     settings = load_settings(Path(workspace))
     store = open_workspace_store(Path(workspace))
-    _preparer = Preparer(notice_context(store, settings), Path(workspace), "bd2026")
+    _preparer = Preparer(notice_context(store, settings), Path(workspace), ["bd2026"])
     store.close()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -334,3 +335,31 @@ def test_sigterm_pauses_the_campaign_and_a_rerun_resumes_it(
     store.close()
     assert "notify.campaign_paused" in actions and "notify.campaign_resumed" in actions
     assert actions.count("notify.batch_leased") >= 2 and "notify.batch_done" in actions
+
+
+def test_an_ed25519_signature_beside_the_rsa_one(
+    notify_ws: Path, sink: tuple[Sink, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from breachdesk.settings import load_settings, write_settings
+
+    handler, port = sink
+    monkeypatch.setenv("BREACHDESK_SMTP__PORT", str(port))
+    settings = load_settings(notify_ws)
+    write_settings(notify_ws, settings.model_copy(update={"dkim_selectors": ["bd2026", "ed26"]}))
+    keys = runner.invoke(app, ["notify", "keys", str(notify_ws)])
+    assert keys.exit_code == 0 and "k=ed25519" in keys.stdout and "k=rsa" in keys.stdout
+    records = {
+        b"bd2026._domainkey.example.com.": _record(notify_ws),
+        b"ed26._domainkey.example.com.": Signer.load(notify_ws, "example.com", "ed26")
+        .dns_record()
+        .encode(),
+    }
+    result = runner.invoke(app, ["notify", "send", str(notify_ws), "--live", "--helpers", "0"])
+    assert result.exit_code == 0, result.output
+    assert handler.received
+    for _, _, data in handler.received:
+        checker = dkim.DKIM(data)
+        assert checker.verify(idx=0, dnsfunc=lambda name, timeout=5: records[name])
+        assert checker.verify(idx=1, dnsfunc=lambda name, timeout=5: records[name])
+        algorithms = sorted(re.findall(rb"a=([a-z0-9-]+);", data.split(b"\r\n\r\n")[0]))
+        assert algorithms == [b"ed25519-sha256", b"rsa-sha256"]

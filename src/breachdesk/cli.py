@@ -648,14 +648,16 @@ def notify_keys(
         str | None, typer.Option(help="DKIM selector (default: the first in breachdesk.toml).")
     ] = None,
 ) -> None:
-    """Create the DKIM signing key (RSA-2048) if missing; print the DNS record to publish."""
+    """Create the DKIM keys if missing (RSA-2048 for the first selector in breachdesk.toml,
+    Ed25519 for a second one, which then signs beside it); print the DNS records to publish."""
     from breachdesk.services.notify import ensure_dkim_key
 
-    info = _run(lambda: ensure_dkim_key(workspace, selector))
-    state = "created" if info.created else "exists"
-    out.print(f"{info.path} ({state}, readable by you only)", markup=False, highlight=False)
-    out.print(f"publish: {info.dns_name} IN TXT", markup=False, highlight=False)
-    out.print(f'"{info.dns_record}"', markup=False, highlight=False, soft_wrap=True)
+    for info in _run(lambda: ensure_dkim_key(workspace, selector)):
+        state = "created" if info.created else "exists"
+        out.print(f"{info.path} ({info.algorithm}, {state}, readable by you only)",
+                  markup=False, highlight=False)  # fmt: skip
+        out.print(f"publish: {info.dns_name} IN TXT", markup=False, highlight=False)
+        out.print(f'"{info.dns_record}"', markup=False, highlight=False, soft_wrap=True)
 
 
 @notify_app.command("preview")

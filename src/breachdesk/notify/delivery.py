@@ -49,7 +49,7 @@ class Campaign:
     store: Store
     workspace: Path
     context: Context
-    selector: str
+    selectors: tuple[str, ...]  # DKIM: the RSA selector first, then any second one
     settings: NotifySettings
     mailer: Mailer
     helpers: int = 1  # helper processes that prepare batches; 0 = prepare here
@@ -60,7 +60,7 @@ class Campaign:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
-        self._preparer = Preparer(self.context, self.workspace, self.selector)
+        self._preparer = Preparer(self.context, self.workspace, self.selectors)
         self._pacer = Pacer(self.settings.per_second, self.settings.per_domain_per_second)
         self._summary = SendSummary()
         self._pool: ProcessPoolExecutor | None = None
@@ -75,7 +75,7 @@ class Campaign:
             {"worker": self.worker, "leases_reclaimed": reclaimed},
         )
         if self.helpers:
-            self._pool = helper_pool(self.helpers, self.context, self.workspace, self.selector)
+            self._pool = helper_pool(self.helpers, self.context, self.workspace, self.selectors)
         try:
             await self.mailer.open()
             await self._loop()

@@ -1,6 +1,6 @@
-"""DKIM signatures (RFC 6376): rsa-sha256 with relaxed/relaxed canonicalization, signed by
-``cryptography`` (about 25 times faster than a pure-Python signer), and the workspace's key
-store of DKIM keys.
+"""DKIM signatures (RFC 6376): rsa-sha256, and ed25519-sha256 (RFC 8463) as a second
+signature, with relaxed/relaxed canonicalization, signed by ``cryptography`` (about 25 times
+faster than a pure-Python signer), and the workspace's key store of DKIM keys.
 
 Keys live in ``WORKSPACE/keys/dkim/<selector>.pem`` (PKCS #8, readable by the owner only);
 :func:`dns_record` gives the TXT record to publish at ``<selector>._domainkey.<domain>``.
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from breachdesk.errors import NoticeError
 from breachdesk.private import write_private
@@ -37,12 +37,17 @@ def key_path(workspace: Path, selector: str) -> Path:
     return workspace / "keys" / "dkim" / f"{selector}.pem"
 
 
-def create_key(workspace: Path, selector: str) -> tuple[Path, bool]:
-    """The selector's key, generated (RSA-2048) when missing; True when it was created."""
+def create_key(workspace: Path, selector: str, kind: str = "rsa") -> tuple[Path, bool]:
+    """The selector's key, generated when missing (``kind`` rsa: RSA-2048, or ed25519);
+    True when it was created."""
     path = key_path(workspace, selector)
     if path.exists():
         return path, False
-    key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+    key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey = (
+        ed25519.Ed25519PrivateKey.generate()
+        if kind == "ed25519"
+        else rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+    )
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -58,7 +63,11 @@ def create_key(workspace: Path, selector: str) -> tuple[Path, bool]:
 class Signer:
     domain: str
     selector: str
-    key: rsa.RSAPrivateKey
+    key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+
+    @property
+    def algorithm(self) -> str:
+        return "ed25519-sha256" if isinstance(self.key, ed25519.Ed25519PrivateKey) else "rsa-sha256"
 
     @classmethod
     def load(cls, workspace: Path, domain: str, selector: str) -> Signer:
@@ -69,8 +78,10 @@ class Signer:
                 f"create one with: breachdesk notify keys {workspace}"
             )
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if isinstance(key, ed25519.Ed25519PrivateKey):
+            return cls(domain, selector, key)
         if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < KEY_BITS:
-            raise NoticeError(f"{path}: not an RSA key of at least {KEY_BITS} bits")
+            raise NoticeError(f"{path}: neither Ed25519 nor RSA of at least {KEY_BITS} bits")
         return cls(domain, selector, key)
 
     def dns_record(self) -> str:
@@ -95,19 +106,28 @@ class Signer:
                 used[name] = taken + 1
             names.append(name)
         tags = (
-            f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={self.domain}; s={self.selector};\r\n"
+            f"v=1; a={self.algorithm}; c=relaxed/relaxed; d={self.domain}; s={self.selector};\r\n"
             f"\tt={now if now is not None else int(time.time())}; h={':'.join(names)};\r\n"
             f"\tbh={body_hash.decode()};\r\n\tb="
         )
         unsigned = f"DKIM-Signature: {tags}".encode()
         digest_input += canonical_header(unsigned)
-        signature = self.key.sign(bytes(digest_input), padding.PKCS1v15(), hashes.SHA256())
+        if isinstance(self.key, ed25519.Ed25519PrivateKey):
+            # RFC 8463: Ed25519 (pure) over the SHA-256 of the canonicalized headers
+            signature = self.key.sign(hashlib.sha256(digest_input).digest())
+        else:
+            signature = self.key.sign(bytes(digest_input), padding.PKCS1v15(), hashes.SHA256())
         b64 = base64.b64encode(signature).decode()
         folded = "\r\n\t ".join(b64[i : i + 72] for i in range(0, len(b64), 72))
         return unsigned + folded.encode() + b"\r\n" + message
 
 
-def dns_record(key: rsa.RSAPrivateKey) -> str:
+def dns_record(key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey) -> str:
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        raw = key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return f"v=DKIM1; k=ed25519; p={base64.b64encode(raw).decode()}"
     public = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )

@@ -8,6 +8,7 @@ the hash is the one that passed, not linted twice: the bytes are those the lint 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import multiprocessing
 import re
@@ -42,14 +43,20 @@ def wire_hash(raw: bytes) -> str:
 
 
 class Preparer:
-    def __init__(self, context: Context, workspace: Path, selector: str) -> None:
+    def __init__(self, context: Context, workspace: Path, selectors: Sequence[str]) -> None:
+        """``selectors``: the first signs (RSA, required); a later one whose key exists
+        (Ed25519) adds a second signature."""
         self.context = context
         self.composer = Composer(context)
         domain = context.sender.rsplit("@", 1)[1].lower()
         try:
-            self.signer: Signer | None = Signer.load(workspace, domain, selector)
+            self.signer: Signer | None = Signer.load(workspace, domain, selectors[0])
         except NoticeError:
             self.signer = None  # the lint refuses every message, naming the missing key
+        self.extra: list[Signer] = []
+        for selector in selectors[1:]:
+            with contextlib.suppress(NoticeError):  # an optional key not made yet
+                self.extra.append(Signer.load(workspace, domain, selector))
 
     def prepare(
         self, notice: NoticeRow, linted: str = "", sign: bool = True, when: datetime | None = None
@@ -77,15 +84,18 @@ class Preparer:
         if self.signer is None:
             return Prepared(notice.id, composed.message_id, digest, b"",
                             "no DKIM key is configured for the sender's domain", "")  # fmt: skip
-        return Prepared(notice.id, composed.message_id, digest, self.signer.sign(raw), "", to)
+        signed = self.signer.sign(raw)
+        for extra in self.extra:  # each signature covers the message without the others
+            signed = extra.sign(raw)[: -len(raw)] + signed
+        return Prepared(notice.id, composed.message_id, digest, signed, "", to)
 
 
 _worker: Preparer | None = None
 
 
-def init_worker(context: Context, workspace: Path, selector: str) -> None:
+def init_worker(context: Context, workspace: Path, selectors: Sequence[str]) -> None:
     global _worker
-    _worker = Preparer(context, workspace, selector)
+    _worker = Preparer(context, workspace, selectors)
 
 
 def prepare_batch(
@@ -98,11 +108,11 @@ def prepare_batch(
 
 
 def helper_pool(
-    workers: int, context: Context, workspace: Path, selector: str
+    workers: int, context: Context, workspace: Path, selectors: Sequence[str]
 ) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("forkserver"),
         initializer=init_worker,
-        initargs=(context, workspace, selector),
+        initargs=(context, workspace, tuple(selectors)),
     )

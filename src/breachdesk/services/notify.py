@@ -82,29 +82,41 @@ def notice_context(store: Store, settings: Settings) -> Context:
 class KeyInfo:
     path: Path
     created: bool
+    algorithm: str
     dns_name: str
     dns_record: str
 
 
-def ensure_dkim_key(workspace: Path, selector: str | None = None) -> KeyInfo:
-    """The DKIM key of the first configured selector (created when missing) and the TXT
-    record to publish for it."""
+def ensure_dkim_key(workspace: Path, selector: str | None = None) -> list[KeyInfo]:
+    """The DKIM keys of the configured selectors (created when missing: RSA-2048 for the
+    first, Ed25519 for a second, signing beside it), with the TXT records to publish."""
     settings = load_settings(workspace)
-    chosen = selector or settings.dkim_selectors[0]
-    path, created = create_key(workspace, chosen)
-    domain = settings.sender.rpartition("@")[2].lower()
+    chosen = [selector] if selector else list(settings.dkim_selectors)
     store = open_workspace_store(workspace)
     try:
+        domain = settings.sender.rpartition("@")[2].lower()
         with store.session() as session:
             incident = session.get(m.Incident, store.incident_id())
             if incident is not None and incident.sender:
                 domain = incident.sender.rpartition("@")[2].lower()
-        signer = Signer.load(workspace, domain, chosen)
-        if created:
-            append_event(store, "notify.dkim_key_created", {"selector": chosen, "bits": 2048})
+        keys = []
+        for i, name in enumerate(chosen):
+            kind = "ed25519" if i > 0 else "rsa"
+            path, created = create_key(workspace, name, kind)
+            signer = Signer.load(workspace, domain, name)
+            if created:
+                append_event(
+                    store,
+                    "notify.dkim_key_created",
+                    {"selector": name, "algorithm": signer.algorithm},
+                )
+            keys.append(
+                KeyInfo(path, created, signer.algorithm, f"{name}._domainkey.{domain}",
+                        signer.dns_record())
+            )  # fmt: skip
+        return keys
     finally:
         store.close()
-    return KeyInfo(path, created, f"{chosen}._domainkey.{domain}", signer.dns_record())
 
 
 @dataclass
@@ -197,14 +209,13 @@ def send(
     store = _open(workspace, store_url)
     try:
         context = notice_context(store, settings)
-        preparer = Preparer(context, workspace, settings.dkim_selectors[0])
+        preparer = Preparer(context, workspace, settings.dkim_selectors)
         if preparer.signer is None:
             raise NoticeError(
                 f"no DKIM key for selector {settings.dkim_selectors[0]!r}: "
                 f"breachdesk notify keys {workspace}"
             )
-        selector = settings.dkim_selectors[0]
-        with helper_pool(os.cpu_count() or 1, context, workspace, selector) as pool:
+        with helper_pool(os.cpu_count() or 1, context, workspace, settings.dkim_selectors) as pool:
             if not live:
                 return _dry_run(store, preparer, pool)
             queued = queue_planned(store, preparer, pool)
@@ -212,7 +223,7 @@ def send(
             store=store,
             workspace=workspace,
             context=context,
-            selector=settings.dkim_selectors[0],
+            selectors=tuple(settings.dkim_selectors),
             settings=pace,
             mailer=mailer or SmtpMailer(smtp or settings.smtp),
             helpers=1 if helpers is None else helpers,
@@ -298,7 +309,7 @@ def preview(
     try:
         context = notice_context(store, settings)
         composer = Composer(context)
-        preparer = Preparer(context, workspace, settings.dkim_selectors[0])
+        preparer = Preparer(context, workspace, settings.dkim_selectors)
         with store.session() as session:
             candidates = session.execute(
                 select(m.Notice.id, m.Notice.kind, m.Notice.locale)
