@@ -4,6 +4,7 @@ sent dates, answers "genuine, sent on …" or "not a notice of ours", limits eac
 rate, and answers a genuine and an unknown code in the same time."""
 
 import asyncio
+import gc
 import os
 import time
 from collections import OrderedDict
@@ -49,6 +50,8 @@ def create_verify_app(
     """``trust_proxy``: the address(es) of a reverse proxy whose X-Forwarded-For names the
     client, so that the rate limit counts readers rather than the proxy."""
     key, codes = load(published)
+    gc.collect()
+    gc.freeze()  # a million codes stay out of the collector's full passes
     pages = templates()
     limiter = _Limiter(per_minute)
     app = FastAPI(title="notice check", version="1", docs_url=None, redoc_url=None)
