@@ -179,16 +179,17 @@ def test_valid_and_invalid_codes_take_the_same_time(desk: Path, tmp_path: Path) 
     publish(desk, tmp_path / "public")
     client = TestClient(create_verify_app(tmp_path / "public", per_minute=100_000))
 
-    def median(code: str) -> float:
-        times = []
-        for _ in range(60):
-            started = time.perf_counter()
-            client.get("/api/check", params={"code": code})
-            times.append(time.perf_counter() - started)
-        return sorted(times)[30]
+    def timed(code: str) -> float:
+        started = time.perf_counter()
+        client.get("/api/check", params={"code": code})
+        return time.perf_counter() - started
 
-    genuine, forged = median(ref), median("BD-AAAAA-AAAAA")
-    assert abs(genuine - forged) < 0.002  # both held to the same floor
+    # interleaved, so that both see the same noise of a shared machine
+    pairs = [(timed(ref), timed("BD-AAAAA-AAAAA")) for _ in range(80)]
+    genuine = sorted(p[0] for p in pairs)[40]
+    forged = sorted(p[1] for p in pairs)[40]
+    assert genuine >= 0.004 and forged >= 0.004  # both held to the floor
+    assert abs(genuine - forged) < 0.002
 
 
 @given(
