@@ -58,7 +58,7 @@ def _user(name: str = "Maria Popescu", locale: str = "ro-RO", **facts: object) -
 
 def _admin(locale: str = "en") -> NoticeRow:
     facts = {"categories": ["user.contact.email", "user.name"], "affected_members": 3,
-             "members_without_mfa": 1}  # fmt: skip
+             "members_without_mfa": 2, "without_mfa_sample": ["a***@e***.org", "b***@e***.net"]}  # fmt: skip
     return NoticeRow(2, "admin", "u2", "org_1", "admin@example.net", "Ion Ionescu", locale,
                      "BD-Q2WXR-M4N8P", facts)  # fmt: skip
 

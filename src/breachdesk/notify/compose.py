@@ -190,6 +190,11 @@ class Composer:
             "org": org,
             "affected_members": int(notice.facts.get("affected_members", 0)),
             "members_without_mfa": int(notice.facts.get("members_without_mfa", 0)),
+            "without_mfa_sample": format_list(
+                [str(a) for a in notice.facts.get("without_mfa_sample", [])], locale=language
+            )
+            if notice.facts.get("without_mfa_sample")
+            else "",
         }
         values["subject"] = gettext(_SUBJECTS[notice.kind]) % {
             "company": self.context.company,

@@ -97,6 +97,12 @@ def plan_notices(
             "categories": sorted({c for u in affected for c in u["exposed"].split(";") if c})
             or [Category.ORGANIZATION_ID.value],
             "members_without_mfa": sum(1 for u in affected if u["mfa_enabled"] == "false"),
+            # a few of them, masked, so that the admin knows where to start
+            "without_mfa_sample": [
+                masked_address(contacts[u["user_id"]][0])
+                for u in sorted(affected, key=lambda u: u["user_id"])
+                if u["mfa_enabled"] == "false" and contacts.get(u["user_id"], ("",))[0]
+            ][:10],
         }
         for admin in filter(None, org["admins_to_notify"].split(";")):
             wanted.append(
@@ -107,6 +113,14 @@ def plan_notices(
         return _save(store, wanted)
     finally:
         store.close()
+
+
+def masked_address(email: str) -> str:
+    """``alice@example.org`` → ``a***@e***.org``: enough for an admin to recognise a member,
+    not a usable address, and nothing shaped like a host name in the message."""
+    local, _, domain = email.partition("@")
+    tld = domain.rsplit(".", 1)[-1] if "." in domain else ""
+    return f"{local[:1]}***@{domain[:1]}***.{tld}" if tld else f"{local[:1]}***@{domain[:1]}***"
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
