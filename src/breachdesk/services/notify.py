@@ -215,7 +215,8 @@ def send(
                 f"no DKIM key for selector {settings.dkim_selectors[0]!r}: "
                 f"breachdesk notify keys {workspace}"
             )
-        with helper_pool(os.cpu_count() or 1, context, workspace, settings.dkim_selectors) as pool:
+        cores = min(os.cpu_count() or 1, 8)  # lint and queue on every core, within reason
+        with helper_pool(cores, context, workspace, settings.dkim_selectors) as pool:
             if not live:
                 return _dry_run(store, preparer, pool)
             queued = queue_planned(store, preparer, pool)
