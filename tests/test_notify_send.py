@@ -57,19 +57,25 @@ def _record(ws: Path) -> bytes:
     return signer.dns_record().encode()
 
 
+def _add_notices(ws: Path, rows: list[dict[str, str]], url: str = "sqlite:///desk.db") -> None:
+    """Planned user notices beside the plan; each row gives user_id, email, reference and
+    what else differs from a plain one."""
+    store = open_store(url, ws)
+    incident = store.incident_id()
+    plain = {"incident_id": incident, "kind": "user", "org_id": "", "name": "", "locale": "de",
+             "status": "planned", "created_at": "2026-11-27T00:00:00+00:00",
+             "facts": '{"categories": ["user.contact.email"], "mfa": "on"}'}  # fmt: skip
+    with store.session() as session, session.begin():
+        session.execute(insert(m.Notice), [{**plain, **row} for row in rows])
+    store.close()
+
+
 def test_dry_run_by_default_then_live(notify_ws: Path, sink: tuple[Sink, int],
                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     handler, port = sink
     monkeypatch.setenv("BREACHDESK_SMTP__PORT", str(port))
-    store = open_store("sqlite:///desk.db", notify_ws)
-    with store.session() as session, session.begin():  # an internationalized address
-        session.execute(insert(m.Notice), [{
-            "incident_id": 1, "kind": "user", "user_id": "utf8", "org_id": "",
-            "email": "jose\u0301@example.com", "name": "José", "locale": "de",
-            "status": "planned", "reference": "BD-UTF8X-JOSE1",
-            "facts": '{"categories": ["user.contact.email"], "mfa": "on"}',
-            "created_at": "2026-11-27T00:00:00+00:00"}])  # fmt: skip
-    store.close()
+    _add_notices(notify_ws, [{"user_id": "utf8", "email": "jose\u0301@example.com",
+                              "name": "José", "reference": "BD-UTF8X-JOSE1"}])  # fmt: skip
     dry = runner.invoke(app, ["notify", "send", str(notify_ws)])
     assert dry.exit_code == 0, dry.output
     assert "dry run" in dry.stdout and handler.received == []
@@ -147,18 +153,24 @@ def test_a_server_that_is_down_leaves_the_outbox_consistent(notify_ws: Path) -> 
 
 def _many(ws: Path, count: int) -> None:
     """``count`` more planned user notices (addresses at example.com) beside the plan."""
-    store = open_store("sqlite:///desk.db", ws)
     facts = '{"categories": ["user.contact.email", "user.name"], "mfa": "off"}'
-    rows = [
-        {"incident_id": 1, "kind": "user", "user_id": f"bulk{i}", "org_id": "",
-         "email": f"bulk{i}@example.com", "name": "Test Person", "locale": "de",
-         "status": "planned", "reference": f"BD-BULK{i:05d}"[:14], "facts": facts,
-         "created_at": "2026-11-27T00:00:00+00:00"}
+    _add_notices(ws, [
+        {"user_id": f"bulk{i}", "email": f"bulk{i}@example.com", "name": "Test Person",
+         "reference": f"BD-BULK{i:05d}"[:14], "facts": facts}
         for i in range(count)
-    ]  # fmt: skip
-    with store.session() as session, session.begin():
-        session.execute(insert(m.Notice), rows)
-    store.close()
+    ])  # fmt: skip
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found |= {child} | _descendants(child)
+    return found
 
 
 def test_killed_twenty_times_loses_nothing(notify_ws: Path, sink: tuple[Sink, int]) -> None:
@@ -169,15 +181,19 @@ def test_killed_twenty_times_loses_nothing(notify_ws: Path, sink: tuple[Sink, in
                "--per-second", "25", "--per-domain", "0", "--no-progress"]  # fmt: skip
     rng = random.Random(4)
     kills = 0
+    helpers: set[int] = set()
     for _ in range(20):
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)  # fmt: skip
         time.sleep(rng.uniform(1.0, 3.5))  # start-up takes about 1.5 s
         if process.poll() is None:
+            helpers |= _descendants(process.pid)
             process.send_signal(signal.SIGKILL)
             kills += 1
         process.wait()
     final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    time.sleep(2)  # helpers notice within a second that their sender is gone
+    assert helpers and not [p for p in helpers if Path(f"/proc/{p}").exists()]
     assert final.returncode == 0, final.stderr
     assert kills >= 15  # most trials killed the sender mid-campaign
     notices = _notices(notify_ws)
@@ -216,17 +232,13 @@ def test_several_workers_on_postgresql_send_each_notice_once(
     plan = runner.invoke(app, ["notify", "plan", str(notify_ws), "--store", PG_URL])
     assert plan.exit_code == 0, plan.output
     store = open_store(PG_URL, notify_ws)
-    incident = store.incident_id()
+    store.incident_id()
     with store.session() as session, session.begin():
         session.execute(update(m.Incident).values(vendor="Mixpanel"))
-    facts = '{"categories": ["user.contact.email"], "mfa": "on"}'
-    with store.session() as session, session.begin():
-        session.execute(insert(m.Notice), [
-            {"incident_id": incident, "kind": "user", "user_id": f"pg{i}", "org_id": "",
-             "email": f"pg{i}@example.org", "name": "", "locale": "ja", "status": "planned",
-             "reference": f"BD-PG{i:06d}"[:14], "facts": facts,
-             "created_at": "2026-11-27T00:00:00+00:00"} for i in range(400)])  # fmt: skip
     store.close()
+    _add_notices(notify_ws, [
+        {"user_id": f"pg{i}", "email": f"pg{i}@example.org", "locale": "ja",
+         "reference": f"BD-PG{i:06d}"[:14]} for i in range(400)], PG_URL)  # fmt: skip
     send(notify_ws, live=False, store_url=PG_URL)  # a dry run changes nothing
     env = _env(port, BREACHDESK_NOTIFY__BATCH="20")
     command = [sys.executable, "-m", "breachdesk", "notify", "send", str(notify_ws), "--live",
@@ -282,15 +294,10 @@ def test_bad_input_is_named_and_leaves_the_outbox_consistent(
 ) -> None:
     handler, port = sink
     monkeypatch.setenv("BREACHDESK_SMTP__PORT", str(port))
-    store = open_store("sqlite:///desk.db", notify_ws)
-    with store.session() as session, session.begin():
-        session.execute(insert(m.Notice), [{
-            "incident_id": 1, "kind": "user", "user_id": "bad", "org_id": "",
-            "email": "not an address", "name": "Click http://evil.example now", "locale": "xx",
-            "status": "planned", "reference": "BD-BADXX-ADDR1",
-            "facts": '{"categories": ["user.contact.email"], "mfa": "off"}',
-            "created_at": "2026-11-27T00:00:00+00:00"}])  # fmt: skip
-    store.close()
+    _add_notices(notify_ws, [{"user_id": "bad", "email": "not an address",
+                              "name": "Click http://evil.example now", "locale": "xx",
+                              "reference": "BD-BADXX-ADDR1",
+                              "facts": '{"categories": ["user.contact.email"], "mfa": "off"}'}])  # fmt: skip
     result = runner.invoke(app, ["notify", "send", str(notify_ws), "--live", "--helpers", "0"])
     assert result.exit_code == 1 and "recipient address: not an address" in result.stdout
     bad = next(n for n in _notices(notify_ws) if n.user_id == "bad")

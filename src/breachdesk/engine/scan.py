@@ -6,10 +6,9 @@ with a bounded number of units in flight so memory stays flat however large the 
 from __future__ import annotations
 
 import gc
-import multiprocessing
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from itertools import accumulate, compress
 from operator import not_
@@ -41,6 +40,7 @@ from breachdesk.engine.tables import PAIRS_SCHEMA, pairs_to_ipc
 from breachdesk.sources.base import IdentityKeys, RejectReason
 from breachdesk.sources.framing import LineBlock, LineRange, RecordBatch, Reject, WorkUnit
 from breachdesk.taxonomy import FindingKind
+from breachdesk.workers import process_pool
 
 # Values that mean "nothing here" (besides null, "", [] and {}): vendor sentinels.
 SENTINELS = frozenset({"$direct"})
@@ -486,13 +486,7 @@ def scan_units(units: Iterable[WorkUnit], config: ScanConfig, workers: int) -> I
     # Workers start from a small, clean process (not a copy of this one, which may already
     # hold a directory of millions of users). A worker that dies breaks the pool with an
     # error instead of leaving its unit unanswered.
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    ctx = multiprocessing.get_context(method)
-    if method == "forkserver":
-        ctx.set_forkserver_preload(["breachdesk.engine.scan"])
-    with ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=init_worker, initargs=(config,)
-    ) as pool:
+    with process_pool(workers, init_worker, (config,), ["breachdesk.engine.scan"]) as pool:
         pending: deque[Future[UnitResult]] = deque()
         for unit in units:
             pending.append(pool.submit(scan_unit, unit))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import multiprocessing
 import re
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -23,6 +22,7 @@ from breachdesk.notify.compose import TEMPLATE_VERSION, Composer, Context, Notic
 from breachdesk.notify.dkim import Signer
 from breachdesk.notify.lint import lint
 from breachdesk.notify.message import recipient, render
+from breachdesk.workers import process_pool
 
 _DATE = re.compile(rb"^Date: [^\r\n]*\r\n", re.MULTILINE)
 
@@ -110,9 +110,5 @@ def prepare_batch(
 def helper_pool(
     workers: int, context: Context, workspace: Path, selectors: Sequence[str]
 ) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("forkserver"),
-        initializer=init_worker,
-        initargs=(context, workspace, tuple(selectors)),
-    )
+    """Processes that prepare batches (see :mod:`breachdesk.workers`)."""
+    return process_pool(workers, init_worker, (context, workspace, tuple(selectors)))
