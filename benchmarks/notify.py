@@ -79,15 +79,15 @@ def _sink() -> tuple[subprocess.Popen[bytes], int]:
 
 
 def _rows(workspace: Path) -> list:  # type: ignore[type-arg]
+    from breachdesk.notify.outbox import notices
     from breachdesk.services.incident import open_workspace_store
-    from breachdesk.services.notify import _notices
 
     store = open_workspace_store(workspace)
     with sqlite3.connect(workspace / "desk.db") as db:
         ids = [r[0] for r in db.execute("SELECT id FROM notice WHERE status = 'planned'")]
     rows = []
     for start in range(0, len(ids), 5000):
-        rows += _notices(store, ids[start : start + 5000])
+        rows += notices(store, ids[start : start + 5000])
     store.close()
     return rows
 

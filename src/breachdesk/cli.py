@@ -786,8 +786,9 @@ def _progress(result: Any) -> tuple[int, int, str]:
     totals: Counter[str] = Counter()
     for counts in result.by_kind.values():
         totals.update(counts)
-    total = sum(totals.values()) - totals["held"]
-    done = totals["sent"] + totals["failed"] + totals["refused"]
+    from breachdesk.notify.outbox import progress
+
+    done, total = progress(totals)
     line = (f"{done:,}/{total:,} (sent {totals['sent']:,} · failed {totals['failed']:,} · "
             f"refused {totals['refused']:,} · queued {totals['queued']:,})")  # fmt: skip
     return done, total, line
@@ -828,7 +829,7 @@ def serve(
 
     from breachdesk.web import dashboard
 
-    _run(lambda: dashboard.create_app(workspace))  # fails here, in one line, if it cannot open
+    _run(lambda: dashboard.check_workspace(workspace))
     if host not in ("127.0.0.1", "localhost", "::1"):
         _line(f"breachdesk: warning: the dashboard listens on {host}, beyond this machine")
     out.print(f"dashboard: http://{host}:{port}/  (Ctrl-C stops it)", markup=False)
@@ -951,9 +952,10 @@ def verify_serve(
     """Serve the public page where a reader checks a notice's reference code."""
     import uvicorn
 
+    from breachdesk.services.verify import load
     from breachdesk.web import verify
 
-    _run(lambda: verify.create_verify_app(published, per_minute, trust_proxy))
+    _run(lambda: load(published))  # fails here, in one line, before the workers start
     out.print(f"notice check: http://{host}:{port}/", markup=False)
     os.environ[verify.PUBLISHED_ENV] = str(published.resolve())
     os.environ[verify.RATE_ENV] = str(per_minute)
@@ -991,8 +993,10 @@ def _send_bars(
     )  # fmt: skip
     task = bars.add_task("send", total=None, detail="", count="")
 
+    from breachdesk.notify.outbox import progress
+
     def show(outcomes: Counter[str]) -> None:
-        done = outcomes["sent"] + outcomes["failed"] + outcomes["refused"]
+        done, _ = progress(outcomes)
         total = bars.tasks[task].total
         bars.update(
             task,

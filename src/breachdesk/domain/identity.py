@@ -106,6 +106,14 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
+def mask_whole_email(email: str) -> str:
+    """``alice@example.org`` → ``a***@e***.org``: the domain masked too, for text sent to
+    someone else (a notice to an admin): recognisable, not usable, nothing host-shaped."""
+    local, _, domain = email.partition("@")
+    tld = domain.rsplit(".", 1)[-1] if "." in domain else ""
+    return f"{local[:1]}***@{domain[:1]}***" + (f".{tld}" if tld else "")
+
+
 def mask_text(value: str, keep: int = 4) -> str:
     """A masked form that shows the shape and a few characters, never the whole value."""
     if len(value) <= keep * 2 + 2:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from secrets import token_hex
@@ -72,14 +72,11 @@ def _row(values: Sequence[Any]) -> Leased:
     return Leased(notice, int(attempts), str(linted))
 
 
-def planned(store: Store, after: int, limit: int) -> list[NoticeRow]:
-    """Planned notices with an id above ``after``, oldest first (for queueing)."""
+def notices(store: Store, ids: Sequence[int]) -> list[NoticeRow]:
+    """The notices with these ids, in id order."""
     with store.session() as session:
         rows = session.execute(
-            select(*_COLUMNS)
-            .where(m.Notice.status == "planned", m.Notice.id > after)
-            .order_by(m.Notice.id)
-            .limit(limit)
+            select(*_COLUMNS).where(m.Notice.id.in_(ids)).order_by(m.Notice.id)
         ).all()
     return [_row(r).notice for r in rows]
 
@@ -251,6 +248,13 @@ def next_due(store: Store) -> float | None:
         ).one()
     candidates = [float(v) for v in (free, leased) if v is not None]
     return min(candidates) if candidates else None
+
+
+def progress(totals: Mapping[str, int]) -> tuple[int, int]:
+    """(done, to send) from notices per state: done is sent, failed or refused; held
+    notices wait for a person and are not counted as to send."""
+    done = sum(totals.get(state, 0) for state in ("sent", "failed", "refused"))
+    return done, sum(totals.values()) - totals.get("held", 0)
 
 
 def counts(store: Store) -> list[tuple[str, str, str, int]]:

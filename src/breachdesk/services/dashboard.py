@@ -21,6 +21,7 @@ from breachdesk.impact import read_impact
 from breachdesk.notify.locales import negotiate
 from breachdesk.notify.outbox import counts as notice_counts
 from breachdesk.notify.outbox import failures
+from breachdesk.notify.outbox import progress as notice_progress
 from breachdesk.services.obligations import obligations
 from breachdesk.store import Store, append_event, read_events, verify_chain
 from breachdesk.store import models as m
@@ -118,8 +119,7 @@ class Desk:
         for _kind, locale, state, n in notice_counts(self.store):
             totals[state] += n
             by_language.setdefault(negotiate(locale), Counter())[state] += n
-        to_send = sum(totals.values()) - totals["held"]
-        done = totals["sent"] + totals["failed"] + totals["refused"]
+        done, to_send = notice_progress(totals)
         return {
             "totals": dict(totals), "to_send": to_send, "done": done,
             "percent": round(100 * done / to_send) if to_send else 0,

@@ -30,11 +30,12 @@ from breachdesk.store import models as m
 _DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
-def open_workspace_store(workspace: Path) -> Store:
-    """The store of an existing workspace (never creates one by accident)."""
+def open_workspace_store(workspace: Path, store_url: str | None = None) -> Store:
+    """The store of an existing workspace (never creates one by accident): the one its
+    settings name, or ``store_url`` when a command was given one (--store)."""
     if not (workspace / SETTINGS_FILE).exists():
         raise InputError(f"{workspace}: not a workspace (breachdesk assess --out creates one)")
-    return open_store(load_settings(workspace).store_url, workspace)
+    return open_store(store_url or load_settings(workspace).store_url, workspace)
 
 
 def _required(value: str, what: str) -> str:

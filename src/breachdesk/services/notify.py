@@ -30,14 +30,10 @@ from breachdesk.notify.prepare import Prepared, Preparer, helper_pool, prepare_b
 from breachdesk.private import write_private
 from breachdesk.services.incident import open_workspace_store
 from breachdesk.settings import Settings, SmtpSettings, load_settings
-from breachdesk.store import Store, append_event, open_store
+from breachdesk.store import Store, append_event
 from breachdesk.store import models as m
 
 QUEUE_CHUNK = 1000
-
-
-def _open(workspace: Path, store_url: str | None) -> Store:
-    return open_store(store_url, workspace) if store_url else open_workspace_store(workspace)
 
 
 def notice_context(store: Store, settings: Settings) -> Context:
@@ -94,11 +90,7 @@ def ensure_dkim_key(workspace: Path, selector: str | None = None) -> list[KeyInf
     chosen = [selector] if selector else list(settings.dkim_selectors)
     store = open_workspace_store(workspace)
     try:
-        domain = settings.sender.rpartition("@")[2].lower()
-        with store.session() as session:
-            incident = session.get(m.Incident, store.incident_id())
-            if incident is not None and incident.sender:
-                domain = incident.sender.rpartition("@")[2].lower()
+        domain = notice_context(store, settings).sender.rpartition("@")[2].lower()
         keys = []
         for i, name in enumerate(chosen):
             kind = "ed25519" if i > 0 else "rsa"
@@ -133,7 +125,7 @@ def _chunks(store: Store, status: tuple[str, ...]) -> Iterator[list[NoticeRow]]:
             )
         )
     for start in range(0, len(ids), QUEUE_CHUNK):
-        yield _notices(store, ids[start : start + QUEUE_CHUNK])
+        yield outbox.notices(store, ids[start : start + QUEUE_CHUNK])
 
 
 def _prepared(
@@ -206,7 +198,7 @@ def send(
     """
     settings = load_settings(workspace)
     pace = settings.notify.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    store = _open(workspace, store_url)
+    store = open_workspace_store(workspace, store_url)
     try:
         context = notice_context(store, settings)
         preparer = Preparer(context, workspace, settings.dkim_selectors)
@@ -269,25 +261,6 @@ def _dry_run(store: Store, preparer: Preparer, pool: Executor | None) -> SendRes
     return result
 
 
-def _notices(store: Store, ids: list[int]) -> list[NoticeRow]:
-    with store.session() as session:
-        rows = session.scalars(select(m.Notice).where(m.Notice.id.in_(ids)).order_by(m.Notice.id))
-        return [
-            NoticeRow(
-                n.id,
-                n.kind,
-                n.user_id,
-                n.org_id,
-                n.email,
-                n.name,
-                n.locale,
-                n.reference,
-                orjson.loads(n.facts),
-            )
-            for n in rows
-        ]
-
-
 @dataclass(frozen=True)
 class Preview:
     reference: str
@@ -306,7 +279,7 @@ def preview(
         raise InputError("--sample must be at least 1")
     settings = load_settings(workspace)
     folder = out or workspace / "previews"
-    store = _open(workspace, store_url)
+    store = open_workspace_store(workspace, store_url)
     try:
         context = notice_context(store, settings)
         composer = Composer(context)
@@ -329,7 +302,7 @@ def preview(
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)
         previews = []
-        for notice in _notices(store, chosen):
+        for notice in outbox.notices(store, chosen):
             composed = composer.compose(notice)
             prepared = preparer.prepare(notice)
             data = prepared.data or render(composed, context, datetime.now(UTC))
@@ -356,7 +329,7 @@ class Status:
 
 
 def status(workspace: Path, store_url: str | None = None) -> Status:
-    store = _open(workspace, store_url)
+    store = open_workspace_store(workspace, store_url)
     try:
         by_kind: dict[str, Counter[str]] = {}
         by_language: dict[str, Counter[str]] = {}

@@ -19,13 +19,14 @@ import orjson
 from sqlalchemy import insert, select
 
 from breachdesk.directory import directory_digest, read_contacts
+from breachdesk.domain.identity import mask_whole_email
 from breachdesk.domain.incident import iso
 from breachdesk.errors import InputError
 from breachdesk.impact import read_impact
 from breachdesk.services.assess import AssessRequest, assess
 from breachdesk.services.incident import open_workspace_store
 from breachdesk.settings import load_settings
-from breachdesk.store import Store, append_event, open_store
+from breachdesk.store import Store, append_event
 from breachdesk.store import models as m
 from breachdesk.taxonomy import Category
 
@@ -99,7 +100,7 @@ def plan_notices(
             "members_without_mfa": sum(1 for u in affected if u["mfa_enabled"] == "false"),
             # a few of them, masked, so that the admin knows where to start
             "without_mfa_sample": [
-                masked_address(contacts[u["user_id"]][0])
+                mask_whole_email(contacts[u["user_id"]][0])
                 for u in sorted(affected, key=lambda u: u["user_id"])
                 if u["mfa_enabled"] == "false" and contacts.get(u["user_id"], ("",))[0]
             ][:10],
@@ -108,19 +109,11 @@ def plan_notices(
             wanted.append(
                 _notice("admin", admin, org["org_id"], contacts, include_deactivated, facts)
             )
-    store = open_store(store_url, workspace) if store_url else open_workspace_store(workspace)
+    store = open_workspace_store(workspace, store_url)
     try:
         return _save(store, wanted)
     finally:
         store.close()
-
-
-def masked_address(email: str) -> str:
-    """``alice@example.org`` → ``a***@e***.org``: enough for an admin to recognise a member,
-    not a usable address, and nothing shaped like a host name in the message."""
-    local, _, domain = email.partition("@")
-    tld = domain.rsplit(".", 1)[-1] if "." in domain else ""
-    return f"{local[:1]}***@{domain[:1]}***.{tld}" if tld else f"{local[:1]}***@{domain[:1]}***"
 
 
 def _rows(path: Path) -> list[dict[str, str]]:

@@ -5,18 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from breachdesk.services.incident import open_workspace_store
-from breachdesk.store import Store, append_event, open_store
+from breachdesk.store import append_event
 from breachdesk.web import auth
-
-
-def _open(workspace: Path, store_url: str | None) -> Store:
-    return open_store(store_url, workspace) if store_url else open_workspace_store(workspace)
 
 
 def add(
     workspace: Path, username: str, password: str, role: str, store_url: str | None = None
 ) -> None:
-    store = _open(workspace, store_url)
+    store = open_workspace_store(workspace, store_url)
     try:
         auth.add_user(store, username, password, role)
         append_event(store, "desk.user_added", {"user": username, "role": role})
@@ -25,7 +21,7 @@ def add(
 
 
 def remove(workspace: Path, username: str, store_url: str | None = None) -> None:
-    store = _open(workspace, store_url)
+    store = open_workspace_store(workspace, store_url)
     try:
         auth.remove_user(store, username)
         append_event(store, "desk.user_removed", {"user": username})
@@ -34,7 +30,7 @@ def remove(workspace: Path, username: str, store_url: str | None = None) -> None
 
 
 def role(workspace: Path, username: str, new_role: str, store_url: str | None = None) -> None:
-    store = _open(workspace, store_url)
+    store = open_workspace_store(workspace, store_url)
     try:
         auth.set_role(store, username, new_role)
         append_event(store, "desk.user_role", {"user": username, "role": new_role})
@@ -43,7 +39,7 @@ def role(workspace: Path, username: str, new_role: str, store_url: str | None = 
 
 
 def listing(workspace: Path, store_url: str | None = None) -> list[tuple[str, str, bool]]:
-    store = _open(workspace, store_url)
+    store = open_workspace_store(workspace, store_url)
     try:
         return auth.list_users(store)
     finally:

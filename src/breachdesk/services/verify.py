@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from breachdesk.errors import InputError
 from breachdesk.services.incident import open_workspace_store
-from breachdesk.store import append_event, open_store
+from breachdesk.store import append_event
 from breachdesk.store import models as m
 
 SCHEMA = "breachdesk.verify/1"
@@ -48,7 +48,7 @@ class Published:
 
 
 def publish(workspace: Path, out: Path, store_url: str | None = None) -> Published:
-    store = open_store(store_url, workspace) if store_url else open_workspace_store(workspace)
+    store = open_workspace_store(workspace, store_url)
     try:
         with store.session() as session:
             rows = session.execute(

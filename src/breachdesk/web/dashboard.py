@@ -13,16 +13,24 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 
 from breachdesk.errors import BreachdeskError, InputError
+from breachdesk.impact import read_impact
 from breachdesk.services import incident as incident_service
 from breachdesk.services.dashboard import Desk
 from breachdesk.services.incident import open_workspace_store
-from breachdesk.store import append_event, open_store
+from breachdesk.store import append_event
 from breachdesk.web import auth
 from breachdesk.web.app_common import SecureHeaders, static_folder, templates
 
 COOKIE = "bd_session"
 WORKSPACE_ENV = "BREACHDESK_SERVE_WORKSPACE"
 STORE_ENV = "BREACHDESK_SERVE_STORE"
+
+
+def check_workspace(workspace: Path) -> None:
+    """What the app needs, opened once and cheaply, so that ``serve`` fails in one line
+    before its workers start (each worker then builds its own app and caches)."""
+    read_impact(workspace / "impact.json")
+    open_workspace_store(workspace).close()
 
 
 def app_from_environment() -> FastAPI:
@@ -35,7 +43,7 @@ class NeedsLogin(Exception):
 
 
 def create_app(workspace: Path, store_url: str | None = None) -> FastAPI:
-    store = open_store(store_url, workspace) if store_url else open_workspace_store(workspace)
+    store = open_workspace_store(workspace, store_url)
     desk = Desk(workspace, store)
     desk.warm()  # a worker starts serving with its caches filled, not on a user's request
     # the caches of a large incident are millions of long-lived objects: keep them out of
