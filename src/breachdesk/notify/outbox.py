@@ -15,7 +15,6 @@ import socket
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from secrets import token_hex
 from typing import Any
 
@@ -36,10 +35,6 @@ _COLUMNS = (
 def worker_id() -> str:
     """host:pid:random — the host and pid let a restarted worker see that a lease is dead."""
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{token_hex(3)}"
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@ services the CLI uses, cached while the files do not change."""
 
 from __future__ import annotations
 
-import csv
 import re
 import threading
 import time
@@ -16,13 +15,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from breachdesk.errors import InputError
 from breachdesk.impact import read_impact
 from breachdesk.notify.locales import negotiate
 from breachdesk.notify.outbox import counts as notice_counts
 from breachdesk.notify.outbox import failures
 from breachdesk.notify.outbox import progress as notice_progress
 from breachdesk.services.obligations import obligations
+from breachdesk.services.workspace import table_rows
 from breachdesk.store import Store, append_event, read_events, verify_chain
 from breachdesk.store import models as m
 
@@ -148,7 +147,7 @@ class Desk:
 
         def build() -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
             categories: Counter[str] = Counter()
-            for row in _csv(self.workspace / "affected_users.csv"):
+            for row in table_rows(self.workspace, "affected_users.csv"):
                 categories.update(c for c in row["exposed"].split(";") if c)
             countries = Counter(
                 {c: int(v["users"]) for c, v in self.impact().get("by_country", {}).items()}
@@ -173,9 +172,9 @@ class Desk:
         if directory:
             path = Path(directory) / "organizations.csv"
             if path.exists():
-                names = {r["org_id"]: r["name"] for r in _csv(path)}
+                names = {r["org_id"]: r["name"] for r in table_rows(path.parent, path.name)}
         rows: list[dict[str, Any]] = []
-        for r in _csv(self.workspace / "affected_organizations.csv"):
+        for r in table_rows(self.workspace, "affected_organizations.csv"):
             name = names.get(r["org_id"], "")
             admins = len([a for a in r["admins_to_notify"].split(";") if a])
             rows.append({"org_id": r["org_id"], "name": name,
@@ -189,7 +188,7 @@ class Desk:
 
         def build() -> list[dict[str, Any]]:
             groups: dict[str, dict[str, Any]] = {}
-            for r in _csv(self.workspace / "findings.csv"):
+            for r in table_rows(self.workspace, "findings.csv"):
                 g = groups.get(r["fingerprint"])
                 if g is None:
                     g = groups[r["fingerprint"]] = {
@@ -328,14 +327,3 @@ def _left(delta: Any) -> str:
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     return f"{sign}{days}d {hours}h {rest // 60}m" if days else f"{sign}{hours}h {rest // 60}m"
-
-
-def _csv(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        raise InputError(f"{path}: missing from the workspace; run assess first")
-    with path.open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def now() -> float:
-    return time.time()

@@ -8,7 +8,6 @@ provenance; if that directory changed since assess, planning refuses unless told
 
 from __future__ import annotations
 
-import csv
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from breachdesk.errors import InputError
 from breachdesk.impact import read_impact
 from breachdesk.services.assess import AssessRequest, assess
 from breachdesk.services.incident import open_workspace_store
+from breachdesk.services.workspace import table_rows
 from breachdesk.settings import load_settings
 from breachdesk.store import Store, append_event
 from breachdesk.store import models as m
@@ -74,8 +74,8 @@ def plan_notices(
                 command="breachdesk notify plan --rematch",
             )
         )
-    users = _rows(workspace / "affected_users.csv")
-    orgs = _rows(workspace / "affected_organizations.csv")
+    users = list(table_rows(workspace, "affected_users.csv"))
+    orgs = list(table_rows(workspace, "affected_organizations.csv"))
     members: dict[str, list[dict[str, str]]] = {}
     for user in users:
         for org_id in filter(None, user["organizations"].split(";")):
@@ -114,11 +114,6 @@ def plan_notices(
         return _save(store, wanted)
     finally:
         store.close()
-
-
-def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 def _notice(

@@ -3,7 +3,6 @@ times, through every regime's rule, to outcomes and deadlines."""
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from breachdesk.obligations.evaluate import (
 )
 from breachdesk.obligations.rules import builtin_rules
 from breachdesk.services.incident import open_workspace_store, show
+from breachdesk.services.workspace import table_rows
 from breachdesk.store import models as m
 
 
@@ -32,8 +32,8 @@ class ObligationsReport:
 def obligations(workspace: Path) -> ObligationsReport:
     read_impact(workspace / "impact.json")  # refuses a workspace of an unknown schema
     incident = show(workspace)
-    with (workspace / "affected_users.csv").open(encoding="utf-8", newline="") as fh:
-        groups = group_people((r["country"], r["region"], r["exposed"]) for r in csv.DictReader(fh))
+    people = table_rows(workspace, "affected_users.csv")
+    groups = group_people((r["country"], r["region"], r["exposed"]) for r in people)
     store = open_workspace_store(workspace)
     try:
         with store.session() as session:

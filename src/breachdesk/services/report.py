@@ -3,7 +3,6 @@ and PDF, and an evidence bundle (the verified audit log, impact.json, every SHA-
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import zipfile
@@ -24,6 +23,7 @@ from breachdesk.private import write_private
 from breachdesk.report.authority import AuthorityReport, Section
 from breachdesk.services.incident import open_workspace_store, show
 from breachdesk.services.obligations import obligations
+from breachdesk.services.workspace import table_rows
 from breachdesk.store import models as m
 from breachdesk.store.audit import entry_json, read_events, verify_chain
 
@@ -56,10 +56,9 @@ def authority_report(workspace: Path, regime: str, out: Path | None = None) -> A
     result = next(r for r in obligations(workspace).results if r.rule == regime)
     j = rule.jurisdiction
     exposure: Counter[str] = Counter()
-    with (workspace / "affected_users.csv").open(encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            if row["country"] in j.countries or row["region"] in j.regions:
-                exposure.update(c for c in row["exposed"].split(";") if c)
+    for row in table_rows(workspace, "affected_users.csv"):
+        if row["country"] in j.countries or row["region"] in j.regions:
+            exposure.update(c for c in row["exposed"].split(";") if c)
     store = open_workspace_store(workspace)
     try:
         intact, entries, broken = verify_chain(store)

@@ -1,9 +1,11 @@
-"""The incident workspace on disk: its folder, key store and store."""
+"""The incident workspace on disk: its folder, key store, store and the tables assess wrote."""
 
 from __future__ import annotations
 
+import csv
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 from breachdesk.errors import InputError
@@ -36,3 +38,12 @@ def hmac_key(workspace: Path, settings: Settings) -> bytes:
     with os.fdopen(fd, "wb") as fh:
         fh.write(key)
     return key
+
+
+def table_rows(workspace: Path, name: str) -> Iterator[dict[str, str]]:
+    """The rows of one of the CSV tables assess wrote (``affected_users.csv`` …)."""
+    path = workspace / name
+    if not path.exists():
+        raise InputError(f"{path}: missing from the workspace; run assess first")
+    with path.open(encoding="utf-8", newline="") as fh:
+        yield from csv.DictReader(fh)

@@ -88,8 +88,3 @@ class SecureHeaders:
 
 def client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-def client_tag(request: Request) -> str:
-    """A short hash of the client's address: enough to follow one client in the logs."""
-    return hashlib.sha256(client(request).encode()).hexdigest()[:10]
