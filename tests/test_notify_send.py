@@ -242,7 +242,8 @@ def test_several_workers_on_postgresql_send_each_notice_once(
     send(notify_ws, live=False, store_url=PG_URL)  # a dry run changes nothing
     env = _env(port, BREACHDESK_NOTIFY__BATCH="20")
     command = [sys.executable, "-m", "breachdesk", "notify", "send", str(notify_ws), "--live",
-               "--store", PG_URL, "--no-progress", "--helpers", "0", "--per-second", "0", "--per-domain", "0"]  # fmt: skip
+               "--store", PG_URL, "--no-progress", "--helpers", "0", "--per-second", "60", "--per-domain", "0"]  # fmt: skip
+    # each worker paced to 60/s: no one of them can drain the queue before the others start
     workers = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True) for _ in range(3)]  # fmt: skip
     for w in workers:
