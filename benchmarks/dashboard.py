@@ -50,50 +50,74 @@ def build(work: Path, users: int) -> Path:
     if (ws / "built").exists():
         return ws
     sys.path.insert(0, str(ROOT / "tests"))
+    import pyarrow as pa
+
     from breachdesk import AssessRequest, assess
+    from breachdesk.domain.impact import AffectedOrganization
+    from breachdesk.report.tables import (
+        ORGANIZATIONS,
+        USERS,
+        organizations_table,
+        users_table,
+        write_table,
+    )
     from breachdesk.services.incident import update
     from breachdesk.services.users import add
+    from breachdesk.services.workspace import Workspace
     from conftest import build_small_export
 
     export, directory = build_small_export(work / f"src-{users}")
     assess(AssessRequest([export], ws, directory=directory, workers=1))
-    update(ws, "bench", vendor="Mixpanel", aware={"company": "2026-11-20T14:05:00Z"})
+    opened = Workspace.open(ws)
+    update(opened, "bench", vendor="Mixpanel", aware={"company": "2026-11-20T14:05:00Z"})
     rng = random.Random(5)
     orgs = max(1, users // 7)
-    with (ws / "affected_users.csv").open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["user_id", "exposed", "organizations", "mfa_enabled", "locale", "country",
-                    "region", "status"])  # fmt: skip
-        for i in range(users):
-            w.writerow([f"u{i}", CATEGORIES, f"org{rng.randrange(orgs)}",
-                        rng.choice(["true", "false", ""]), "en", rng.choice(COUNTRIES), "",
-                        "active"])  # fmt: skip
-    with (ws / "affected_organizations.csv").open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["org_id", "affected_members", "admins_to_notify"])
-        for i in range(orgs):
-            w.writerow([f"org{i}", rng.randrange(1, 50), f"u{i};u{i + 1}"])
+    # the typed tables later commands read, at this size (the CSVs are for people only)
+    tables = opened.outputs / "tables"
+    rows = {
+        "user_id": [f"u{i}" for i in range(users)],
+        "exposed": [CATEGORIES] * users,
+        "organizations": [f"org{rng.randrange(orgs)}" for _ in range(users)],
+        "mfa_enabled": [rng.choice(["true", "false", ""]) for _ in range(users)],
+        "locale": ["en"] * users,
+        "country": [rng.choice(COUNTRIES) for _ in range(users)],
+        "country_source": ["directory"] * users,
+        "region": [""] * users,
+        "status": ["active"] * users,
+    }
+    write_table(tables / USERS, users_table(pa.table(rows)))
+    write_table(
+        tables / ORGANIZATIONS,
+        organizations_table(
+            AffectedOrganization(f"org{i}", rng.randrange(1, 50), (f"u{i}", f"u{i + 1}"))
+            for i in range(orgs)
+        ),
+    )
     with (directory / "organizations.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["org_id", "name"])
         for i in range(orgs):
             w.writerow([f"org{i}", f"{rng.choice(['Acme', 'Globex', 'Initech', 'Umbrella'])} "
                                    f"{rng.choice(['Labs', 'Cloud', 'Systems', 'Data'])} {i}"])  # fmt: skip
-    impact = json.loads((ws / "impact.json").read_text())
+    impact_path = opened.output("impact.json")
+    impact = json.loads(impact_path.read_text())
     impact["affected"].update(users=users, organizations=orgs, admins_to_notify=2 * orgs)
     impact["by_country"] = {c: {"users": users // 10, "source": "directory"} for c in COUNTRIES}
-    (ws / "impact.json").write_text(json.dumps(impact))
+    impact_path.write_text(json.dumps(impact))
     states = ["sent"] * 6 + ["queued"] * 2 + ["planned", "failed", "held"]
     with sqlite3.connect(ws / "desk.db") as db:
         db.executemany(
             "INSERT INTO notice (incident_id, kind, user_id, org_id, email, name, locale, status,"
             " hold_reason, reference, facts, created_at) VALUES (1, 'user', ?, '', ?, '', 'en',"
-            " ?, '', ?, '{}', '2026-11-27T00:00:00+00:00')",
+            " ?, '', ?, '{}', '2026-11-27T00:00:00.000000Z')",
             ((f"u{i}", f"u{i}@example.org", rng.choice(states), f"BD-{i:011d}")
              for i in range(users)),
         )  # fmt: skip
-        db.execute("UPDATE notice SET sent_at = '2026-11-26T10:00:00+00:00' WHERE status = 'sent'")
-    add(ws, "bench", PASSWORD, "viewer")
+        db.execute(
+            "UPDATE notice SET sent_at = '2026-11-26T10:00:00.000000Z' WHERE status = 'sent'"
+        )
+    add(opened, "bench", PASSWORD, "viewer")
+    opened.close()
     (ws / "built").write_text("")
     return ws
 

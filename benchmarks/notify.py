@@ -79,10 +79,10 @@ def _sink() -> tuple[subprocess.Popen[bytes], int]:
 
 
 def _rows(workspace: Path) -> list:  # type: ignore[type-arg]
-    from breachdesk.notify.outbox import notices
-    from breachdesk.services.incident import open_workspace_store
+    from breachdesk.services.workspace import Workspace
+    from breachdesk.store.outbox import notices
 
-    store = open_workspace_store(workspace)
+    store = Workspace.open(workspace).store
     with sqlite3.connect(workspace / "desk.db") as db:
         ids = [r[0] for r in db.execute("SELECT id FROM notice WHERE status = 'planned'")]
     rows = []
@@ -98,12 +98,12 @@ _preparer = None
 def _init(workspace: str) -> None:
     global _preparer
     from breachdesk.notify.prepare import Preparer
-    from breachdesk.services.incident import open_workspace_store
     from breachdesk.services.notify import notice_context
+    from breachdesk.services.workspace import Workspace
     from breachdesk.settings import load_settings
 
     settings = load_settings(Path(workspace))
-    store = open_workspace_store(Path(workspace))
+    store = Workspace.open(Path(workspace)).store
     _preparer = Preparer(notice_context(store, settings), Path(workspace), ["bd2026"])
     store.close()
 
@@ -127,11 +127,11 @@ def measure_naive(workspace: Path, rows: list, port: int) -> float:  # type: ign
     import dkim
 
     from breachdesk.notify.compose import Composer
-    from breachdesk.services.incident import open_workspace_store
     from breachdesk.services.notify import notice_context
+    from breachdesk.services.workspace import Workspace
     from breachdesk.settings import load_settings
 
-    store = open_workspace_store(workspace)
+    store = Workspace.open(workspace).store
     context = notice_context(store, load_settings(workspace))
     store.close()
     composer = Composer(context)

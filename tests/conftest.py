@@ -43,11 +43,13 @@ def notify_ws(small: tuple[Path, Path], tmp_path: Path) -> Path:
     from breachdesk.services.incident import update
     from breachdesk.services.notify import ensure_dkim_key
     from breachdesk.services.notify_plan import plan_notices
+    from helpers import open_ws
 
     export, directory = small
     workspace = tmp_path / "ws"
     assess(AssessRequest([export], workspace, directory=directory, workers=1))
-    update(workspace, "test", vendor="Mixpanel", aware={"company": "2026-11-20T14:05:00Z"})
-    ensure_dkim_key(workspace)
-    plan_notices(workspace)
+    with open_ws(workspace) as ws:
+        update(ws, "test", vendor="Mixpanel", aware={"company": "2026-11-20T14:05:00Z"})
+        ensure_dkim_key(ws)
+        plan_notices(ws)
     return workspace

@@ -23,6 +23,7 @@ from breachdesk.services.verify import publish
 from breachdesk.settings import SmtpSettings
 from breachdesk.web.dashboard import create_app
 from breachdesk.web.verify import create_verify_app
+from helpers import store_of, within
 from smtp_sink import Sink, start
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -63,7 +64,7 @@ def test_the_desk_in_a_browser(notify_ws: Path, browser: object, tmp_path: Path)
     from playwright.sync_api import Browser, expect
 
     assert isinstance(browser, Browser)
-    add(notify_ws, "rita", PASSWORD, "responder")
+    within(notify_ws, add, "rita", PASSWORD, "responder")
     handler = Sink()
     controller, smtp_port = start(handler)
     dashboard = _serve(create_app(notify_ws))
@@ -101,8 +102,9 @@ def test_the_desk_in_a_browser(notify_ws: Path, browser: object, tmp_path: Path)
         page.click("text=Overview")
         expect(page.locator("#notices-sent")).to_have_text("0")
         sending = threading.Thread(
-            target=send,
-            kwargs={"workspace": notify_ws, "live": True, "helpers": 0,
+            target=within,
+            args=(notify_ws, send),
+            kwargs={"live": True, "helpers": 0,
                     "smtp": SmtpSettings(port=smtp_port, starttls="off", connections=1),
                     "per_second": 3.0, "per_domain_per_second": 0.0},
         )  # fmt: skip
@@ -117,16 +119,15 @@ def test_the_desk_in_a_browser(notify_ws: Path, browser: object, tmp_path: Path)
         controller.stop()
 
     published = tmp_path / "public"
-    publish(notify_ws, published)
+    within(notify_ws, publish, published)
     public = _serve(create_verify_app(published))
     base = next(public)
     try:
         from sqlalchemy import select
 
-        from breachdesk.services.incident import open_workspace_store
         from breachdesk.store import models as m
 
-        store = open_workspace_store(notify_ws)
+        store = store_of(notify_ws)
         with store.session() as session:
             code = session.scalars(
                 select(m.Notice.reference).where(m.Notice.status == "sent")

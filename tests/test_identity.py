@@ -1,4 +1,4 @@
-"""Normalisation of ids and emails (DESIGN.md §3), as properties."""
+"""Normalisation of ids and emails (docs/ARCHITECTURE.md), as properties."""
 
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from breachdesk import AssessRequest, assess
 from breachdesk.cli import app
-from breachdesk.store import open_store, read_events, verify_chain
+from breachdesk.store import read_events, verify_chain
+from helpers import store_of
 
 runner = CliRunner()
 
@@ -53,7 +54,7 @@ def test_the_record_and_its_timeline(workspace: Path) -> None:
     assert kinds[:3] == ["aware", "aware", "event"]  # in time order, oldest first
     assert {"assess", "task", "decision"} <= set(kinds)
     assert any("9 affected users" in e["summary"] for e in timeline if e["kind"] == "assess")
-    store = open_store("sqlite:///desk.db", workspace)
+    store = store_of(workspace)
     actions = [e.action for e in read_events(store)]
     assert actions[-5:] == [
         "incident.updated",
@@ -62,7 +63,7 @@ def test_the_record_and_its_timeline(workspace: Path) -> None:
         "task.done",
         "decision.recorded",
     ]
-    assert verify_chain(store)[0]
+    assert verify_chain(store).intact
     store.close()
 
 

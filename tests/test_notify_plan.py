@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from breachdesk import AssessRequest, assess
 from breachdesk.cli import app
 from breachdesk.store import models as m
-from breachdesk.store import open_store, read_events
+from breachdesk.store import read_events
+from helpers import store_of
 
 runner = CliRunner()
 
@@ -31,7 +32,7 @@ def workspace(small: tuple[Path, Path], tmp_path: Path) -> Path:
 
 
 def _notices(ws: Path) -> list[m.Notice]:
-    store = open_store("sqlite:///desk.db", ws)
+    store = store_of(ws)
     with store.session() as session:
         rows = list(
             session.scalars(
@@ -75,7 +76,7 @@ def test_plan_is_complete_held_and_idempotent(workspace: Path) -> None:
     released = runner.invoke(app, ["notify", "plan", str(workspace), "--include-deactivated"])
     assert released.exit_code == 0
     assert {n.user_id: n.status for n in _notices(workspace) if n.kind == "user"}["u7"] == "planned"
-    store = open_store("sqlite:///desk.db", workspace)
+    store = store_of(workspace)
     assert [e.action for e in read_events(store)].count("notify.planned") == 3
     store.close()
 

@@ -13,6 +13,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email import message_from_bytes
 from pathlib import Path
 
@@ -25,7 +26,8 @@ from breachdesk.cli import app
 from breachdesk.notify.dkim import Signer
 from breachdesk.services.notify import send, status
 from breachdesk.store import models as m
-from breachdesk.store import open_store, verify_chain
+from breachdesk.store import verify_chain
+from helpers import store_of, within
 from smtp_sink import Sink, start
 
 runner = CliRunner()
@@ -44,7 +46,7 @@ def _env(port: int, **extra: str) -> dict[str, str]:
 
 
 def _notices(ws: Path, url: str = "sqlite:///desk.db") -> list[m.Notice]:
-    store = open_store(url, ws)
+    store = store_of(ws, url)
     with store.session() as session:
         rows = list(session.scalars(select(m.Notice).order_by(m.Notice.id)))
         session.expunge_all()
@@ -60,10 +62,10 @@ def _record(ws: Path) -> bytes:
 def _add_notices(ws: Path, rows: list[dict[str, str]], url: str = "sqlite:///desk.db") -> None:
     """Planned user notices beside the plan; each row gives user_id, email, reference and
     what else differs from a plain one."""
-    store = open_store(url, ws)
+    store = store_of(ws, url)
     incident = store.incident_id()
     plain = {"incident_id": incident, "kind": "user", "org_id": "", "name": "", "locale": "de",
-             "status": "planned", "created_at": "2026-11-27T00:00:00+00:00",
+             "status": "planned", "created_at": datetime(2026, 11, 27, tzinfo=UTC),
              "facts": '{"categories": ["user.contact.email"], "mfa": "on"}'}  # fmt: skip
     with store.session() as session, session.begin():
         session.execute(insert(m.Notice), [{**plain, **row} for row in rows])
@@ -124,7 +126,7 @@ def test_faults_retry_fail_and_are_recorded(notify_ws: Path, sink: tuple[Sink, i
     received = Counter(handler.message_ids())
     assert received[notices[flaky].message_id] == 1
     assert notices[gone].message_id not in received
-    store = open_store("sqlite:///desk.db", notify_ws)
+    store = store_of(notify_ws)
     with store.session() as session:
         attempts = session.execute(
             select(m.DeliveryAttempt.outcome, m.DeliveryAttempt.smtp_code)
@@ -132,7 +134,7 @@ def test_faults_retry_fail_and_are_recorded(notify_ws: Path, sink: tuple[Sink, i
             .order_by(m.DeliveryAttempt.id)
         ).all()
     assert [tuple(a) for a in attempts] == [("retry", 451), ("retry", 451), ("sent", 250)]
-    assert verify_chain(store)[0]
+    assert verify_chain(store).intact
     store.close()
 
 
@@ -185,7 +187,14 @@ def test_killed_twenty_times_loses_nothing(notify_ws: Path, sink: tuple[Sink, in
     for _ in range(20):
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)  # fmt: skip
-        time.sleep(rng.uniform(1.0, 3.5))  # start-up takes about 1.5 s
+        # kill at a random moment once the campaign runs (its helpers exist): start-up time
+        # depends on the machine's load, so it is waited for, not guessed
+        deadline = time.monotonic() + 60
+        while process.poll() is None and not _descendants(process.pid):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 2.0))
         if process.poll() is None:
             helpers |= _descendants(process.pid)
             process.send_signal(signal.SIGKILL)
@@ -202,7 +211,7 @@ def test_killed_twenty_times_loses_nothing(notify_ws: Path, sink: tuple[Sink, in
     assert set(received) == {n.message_id for n in notices}  # none lost, nothing foreign
     duplicates = sum(n - 1 for n in received.values())
     assert duplicates <= kills * 8  # at most the in-flight group of each killed process
-    store = open_store("sqlite:///desk.db", notify_ws)
+    store = store_of(notify_ws)
     with store.session() as session:
         sent_attempts = Counter(
             session.scalars(
@@ -210,9 +219,9 @@ def test_killed_twenty_times_loses_nothing(notify_ws: Path, sink: tuple[Sink, in
             )
         )
     assert set(sent_attempts.values()) == {1} and len(sent_attempts) == len(notices)
-    assert verify_chain(store)[0]
+    assert verify_chain(store).intact
     store.close()
-    summary = status(notify_ws)
+    summary = within(notify_ws, status)
     assert sum(summary.by_kind["user"].values()) == summary.by_kind["user"]["sent"] > 600
 
 
@@ -231,7 +240,7 @@ def test_several_workers_on_postgresql_send_each_notice_once(
     engine.dispose()
     plan = runner.invoke(app, ["notify", "plan", str(notify_ws), "--store", PG_URL])
     assert plan.exit_code == 0, plan.output
-    store = open_store(PG_URL, notify_ws)
+    store = store_of(notify_ws, PG_URL)
     store.incident_id()
     with store.session() as session, session.begin():
         session.execute(update(m.Incident).values(vendor="Mixpanel"))
@@ -239,7 +248,7 @@ def test_several_workers_on_postgresql_send_each_notice_once(
     _add_notices(notify_ws, [
         {"user_id": f"pg{i}", "email": f"pg{i}@example.org", "locale": "ja",
          "reference": f"BD-PG{i:06d}"[:14]} for i in range(400)], PG_URL)  # fmt: skip
-    send(notify_ws, live=False, store_url=PG_URL)  # a dry run changes nothing
+    within(notify_ws, send, live=False, store_url=PG_URL)  # a dry run changes nothing
     env = _env(port, BREACHDESK_NOTIFY__BATCH="20")
     command = [sys.executable, "-m", "breachdesk", "notify", "send", str(notify_ws), "--live",
                "--store", PG_URL, "--no-progress", "--helpers", "0", "--per-second", "60", "--per-domain", "0"]  # fmt: skip
@@ -253,11 +262,11 @@ def test_several_workers_on_postgresql_send_each_notice_once(
     received = Counter(handler.message_ids())
     assert set(received.values()) == {1}, "a notice was sent twice"
     assert set(received) == {n.message_id for n in notices}
-    store = open_store(PG_URL, notify_ws)
+    store = store_of(notify_ws, PG_URL)
     with store.session() as session:
         workers_used = session.scalars(select(m.DeliveryAttempt.worker).distinct()).all()
     assert len(workers_used) >= 2  # the work was really split
-    assert verify_chain(store)[0]
+    assert verify_chain(store).intact
     store.close()
 
 
@@ -335,7 +344,7 @@ def test_sigterm_pauses_the_campaign_and_a_rerun_resumes_it(
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert {n.status for n in _notices(notify_ws)} == {"sent"}
-    store = open_store("sqlite:///desk.db", notify_ws)
+    store = store_of(notify_ws)
     actions = [
         e.action
         for e in __import__("breachdesk.store", fromlist=["read_events"]).read_events(store)

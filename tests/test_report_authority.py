@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from breachdesk import AssessRequest, assess
 from breachdesk.cli import app
-from breachdesk.store import open_store
+from helpers import store_of
 
 runner = CliRunner()
 HEADINGS = [
@@ -65,9 +65,11 @@ def test_markdown_pdf_and_verified_bundle(workspace: Path) -> None:
         hashes = json.loads(bundle.read("hashes.json"))
         for name, digest in hashes["bundle"].items():
             assert hashlib.sha256(bundle.read(name)).hexdigest() == digest
-        log = [json.loads(line) for line in io.BytesIO(bundle.read("audit-log.jsonl"))]
+        lines = [json.loads(line) for line in io.BytesIO(bundle.read("audit-log.jsonl"))]
+    log, head = lines[:-1], lines[-1]["head"]
     assert hashes["audit_chain"]["intact"] and hashes["audit_chain"]["entries"] == len(log)
-    assert hashes["audit_chain"]["last_hash"] == log[-1]["hash"]
+    assert hashes["audit_chain"]["last_hash"] == log[-1]["hash"] == head["hash"]
+    assert hashes["audit_chain"]["head"] == f"{len(log)}:{log[-1]['hash']}"
     assert all(len(h) == 64 for h in hashes["inputs"].values())
     for path in folder.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -76,7 +78,7 @@ def test_markdown_pdf_and_verified_bundle(workspace: Path) -> None:
 def test_unknown_regime_and_broken_chain(workspace: Path) -> None:
     unknown = runner.invoke(app, ["report", "authority", str(workspace), "--regime", "gdpr-art99"])
     assert unknown.exit_code == 2 and "no regime 'gdpr-art99'" in unknown.output
-    store = open_store("sqlite:///desk.db", workspace)
+    store = store_of(workspace)
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE audit_event SET actor = 'mallory' WHERE seq = 1"))
     store.close()

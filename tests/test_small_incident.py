@@ -1,5 +1,5 @@
 """The small hand-written incident: every reader form and every matching rule, checked
-value by value against what DESIGN.md §3 says the outputs must be."""
+value by value against what docs/ARCHITECTURE.md says the outputs must be."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-from breachdesk.services.incident import open_workspace_store
 from breachdesk.services.users import add
 from breachdesk.services.verify import publish
 from breachdesk.store import models as m
@@ -23,14 +23,15 @@ from breachdesk.store import read_events
 from breachdesk.web import auth
 from breachdesk.web.dashboard import create_app
 from breachdesk.web.verify import create_verify_app
+from helpers import store_of, within
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def desk(notify_ws: Path) -> Path:
-    add(notify_ws, "vera", PASSWORD, "viewer")
-    add(notify_ws, "rita", PASSWORD, "responder")
+    within(notify_ws, add, "vera", PASSWORD, "viewer")
+    within(notify_ws, add, "rita", PASSWORD, "responder")
     return notify_ws
 
 
@@ -116,7 +117,7 @@ def test_lockout_and_expired_sessions(desk: Path, caplog: pytest.LogCaptureFixtu
     locked = client.post("/login", data={"username": "vera", "password": PASSWORD})
     assert locked.status_code == 401 and "locked" in locked.text
     assert PASSWORD not in caplog.text and "wrong password" not in caplog.text
-    store = open_workspace_store(desk)
+    store = store_of(desk)
     with store.session() as session, session.begin():
         session.execute(update(m.DeskUser).values(locked_until=0.0))
     other = _client(desk)
@@ -131,15 +132,15 @@ def test_lockout_and_expired_sessions(desk: Path, caplog: pytest.LogCaptureFixtu
 
 
 def test_the_public_check(desk: Path, tmp_path: Path) -> None:
-    store = open_workspace_store(desk)
+    store = store_of(desk)
     with store.session() as session, session.begin():
         session.execute(
             update(m.Notice).where(m.Notice.kind == "user")
-            .values(status="sent", sent_at="2026-11-26T10:00:00+00:00")
+            .values(status="sent", sent_at=datetime(2026, 11, 26, 10, tzinfo=UTC))
         )  # fmt: skip
         refs = [n.reference for n in session.query(m.Notice).filter_by(status="sent")]
     store.close()
-    published = publish(desk, tmp_path / "public")
+    published = within(desk, publish, tmp_path / "public")
     text = published.path.read_text()
     assert published.codes == len(refs) and not any(r in text for r in refs) and "@" not in text
     client = TestClient(create_verify_app(tmp_path / "public", per_minute=1000))
@@ -171,12 +172,14 @@ def test_the_public_check(desk: Path, tmp_path: Path) -> None:
 
 
 def test_valid_and_invalid_codes_take_the_same_time(desk: Path, tmp_path: Path) -> None:
-    store = open_workspace_store(desk)
+    store = store_of(desk)
     with store.session() as session, session.begin():
-        session.execute(update(m.Notice).values(status="sent", sent_at="2026-11-26T10:00:00"))
+        session.execute(
+            update(m.Notice).values(status="sent", sent_at=datetime(2026, 11, 26, 10, tzinfo=UTC))
+        )
         ref = session.query(m.Notice).first().reference  # type: ignore[union-attr]
     store.close()
-    publish(desk, tmp_path / "public")
+    within(desk, publish, tmp_path / "public")
     client = TestClient(create_verify_app(tmp_path / "public", per_minute=100_000))
 
     def timed(code: str) -> float:
@@ -225,8 +228,8 @@ def test_the_dashboard_on_a_team_store(notify_ws: Path) -> None:
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     write_settings(notify_ws, load_settings(notify_ws).model_copy(update={"store_url": PG_URL}))
-    plan_notices(notify_ws)
-    add(notify_ws, "rita", PASSWORD, "responder")
+    within(notify_ws, plan_notices)
+    within(notify_ws, add, "rita", PASSWORD, "responder")
     client = _client(notify_ws)
     token = _login(client, "rita")
     assert client.get("/api/overview").json()["notices"]["totals"]["planned"] > 0

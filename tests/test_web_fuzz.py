@@ -3,6 +3,7 @@ no server error."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import schemathesis
@@ -10,13 +11,13 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from sqlalchemy import update
 
-from breachdesk.services.incident import open_workspace_store
 from breachdesk.services.users import add
 from breachdesk.services.verify import publish
 from breachdesk.store import models as m
 from breachdesk.web import auth
 from breachdesk.web.dashboard import create_app
 from breachdesk.web.verify import create_verify_app
+from helpers import store_of, within
 
 SEEN: list[tuple[str, int]] = []
 
@@ -41,14 +42,16 @@ def _fuzz(app: FastAPI, cookies: dict[str, str]) -> int:
 
 
 def test_no_server_error_anywhere(notify_ws: Path, tmp_path: Path) -> None:
-    add(notify_ws, "vera", "correct horse battery", "viewer")
-    store = open_workspace_store(notify_ws)
+    within(notify_ws, add, "vera", "correct horse battery", "viewer")
+    store = store_of(notify_ws)
     token = auth.login(store, "vera", "correct horse battery").token
     with store.session() as session, session.begin():
-        session.execute(update(m.Notice).values(status="sent", sent_at="2026-11-26T10:00:00"))
+        session.execute(
+            update(m.Notice).values(status="sent", sent_at=datetime(2026, 11, 26, 10, tzinfo=UTC))
+        )
     store.close()
     assert _fuzz(create_app(notify_ws), {"bd_session": token}) >= 2
-    publish(notify_ws, tmp_path / "public")
+    within(notify_ws, publish, tmp_path / "public")
     assert _fuzz(create_verify_app(tmp_path / "public", per_minute=100_000), {}) >= 1
     from collections import Counter
 

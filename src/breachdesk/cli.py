@@ -127,6 +127,22 @@ def _run(call: Callable[[], Any]) -> Any:
         _fail(exc)
 
 
+def _in(
+    path: Path,
+    call: Callable[[Any], Any],
+    store: str | None = None,
+    require_finished: bool = True,
+) -> Any:
+    """Open the workspace once, call the service with it, close it; errors as in _run."""
+    from breachdesk.services.workspace import Workspace
+
+    def go() -> Any:
+        with Workspace.open(path, store, require_finished=require_finished) as ws:
+            return call(ws)
+
+    return _run(go)
+
+
 def _print_json(value: Any) -> None:
     """``--json`` output: indented JSON on standard output (dataclasses and times included)."""
     sys.stdout.write(orjson.dumps(value, default=str, option=orjson.OPT_INDENT_2).decode() + "\n")
@@ -351,7 +367,7 @@ def rules_test(
 
 incident_app = typer.Typer(help="The incident record: details, timeline, tasks, decisions.")
 app.add_typer(incident_app, name="incident")
-Workspace = Annotated[Path, typer.Argument(help="The incident workspace (made by assess).")]
+WorkspaceArg = Annotated[Path, typer.Argument(help="The incident workspace (made by assess).")]
 By = Annotated[str, typer.Option("--by", help="Who is making this change.")]
 
 
@@ -368,13 +384,13 @@ def _when(value: datetime | None) -> str:
 
 @incident_app.command("show")
 def incident_show(
-    workspace: Workspace,
+    workspace: WorkspaceArg,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The incident's details, who became aware when, open tasks."""
     from breachdesk.services import incident
 
-    view = _run(lambda: incident.show(workspace))
+    view = _in(workspace, incident.show)
     if json_out:
         _print_json(view)
         return
@@ -398,7 +414,7 @@ def incident_show(
 
 @incident_app.command("set")
 def incident_set(
-    workspace: Workspace,
+    workspace: WorkspaceArg,
     title: Annotated[str | None, typer.Option(help="The incident's title.")] = None,
     vendor: Annotated[str | None, typer.Option(help="The breached vendor.")] = None,
     timezone: Annotated[str | None, typer.Option(help="The incident's IANA time zone.")] = None,
@@ -425,9 +441,10 @@ def incident_set(
         if not sep:
             _fail(InputError(f"--aware {item!r}: expected PARTY=TIME"))
         parties[party] = when
-    _run(
-        lambda: incident.update(
-            workspace, by or _who(), title=title, vendor=vendor, timezone=timezone,
+    _in(
+        workspace,
+        lambda ws: incident.update(
+            ws, by or _who(), title=title, vendor=vendor, timezone=timezone,
             dataset_arrived=dataset_arrived, official_domains=official_domain, sender=sender,
             aware=parties,
         )
@@ -437,7 +454,7 @@ def incident_set(
 
 @incident_app.command("event")
 def incident_event(
-    workspace: Workspace,
+    workspace: WorkspaceArg,
     at: Annotated[str, typer.Option(help="When it happened (ISO 8601 with zone).")],
     summary: Annotated[str, typer.Option(help="What happened.")],
     by: By = "",
@@ -445,13 +462,13 @@ def incident_event(
     """Add an event to the timeline."""
     from breachdesk.services import incident
 
-    entry = _run(lambda: incident.add_event(workspace, at, summary, by or _who()))
+    entry = _in(workspace, lambda ws: incident.add_event(ws, at, summary, by or _who()))
     out.print(f"event at {_when(entry.at)} recorded", markup=False)
 
 
 @incident_app.command("task")
 def incident_task(
-    workspace: Workspace,
+    workspace: WorkspaceArg,
     title: Annotated[str | None, typer.Option(help="What is to be done.")] = None,
     owner: Annotated[str | None, typer.Option(help="Who does it.")] = None,
     due: Annotated[str | None, typer.Option(help="Due time (ISO 8601 with zone).")] = None,
@@ -463,18 +480,20 @@ def incident_task(
     from breachdesk.services import incident
 
     if done is not None:
-        task = _run(lambda: incident.close_task(workspace, done, by or _who()))
+        task = _in(workspace, lambda ws: incident.close_task(ws, done, by or _who()))
         out.print(f"task {task.id} done", markup=False)
         return
     if title is None or owner is None:
         _fail(InputError("a new task needs --title and --owner"))
-    task = _run(lambda: incident.add_task(workspace, title or "", owner or "", due, by or _who()))
+    task = _in(
+        workspace, lambda ws: incident.add_task(ws, title or "", owner or "", due, by or _who())
+    )
     out.print(f"task {task.id} added", markup=False)
 
 
 @incident_app.command("decide")
 def incident_decide(
-    workspace: Workspace,
+    workspace: WorkspaceArg,
     subject: Annotated[str, typer.Option(help="What the decision is about.")],
     decision: Annotated[str, typer.Option(help="What was decided.")],
     rationale: Annotated[str, typer.Option(help="Why (required).")] = "",
@@ -483,19 +502,21 @@ def incident_decide(
     """Record a decision with its rationale and who made it."""
     from breachdesk.services import incident
 
-    recorded = _run(lambda: incident.decide(workspace, subject, decision, rationale, by or _who()))
+    recorded = _in(
+        workspace, lambda ws: incident.decide(ws, subject, decision, rationale, by or _who())
+    )
     out.print(f"decision {recorded.id} recorded", markup=False)
 
 
 @incident_app.command("timeline")
 def incident_timeline(
-    workspace: Workspace,
+    workspace: WorkspaceArg,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Events, awareness, tasks, decisions and assess runs, in time order."""
     from breachdesk.services import incident
 
-    entries = _run(lambda: incident.timeline(workspace))
+    entries = _in(workspace, incident.timeline)
     if json_out:
         _print_json(entries)
         return
@@ -520,14 +541,14 @@ def _countdown(due: datetime | None, now: datetime) -> str:
 
 @app.command("obligations")
 def obligations_command(
-    workspace: Workspace,
+    workspace: WorkspaceArg,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Each regime's outcome (required, likely, not_required, record_only), its reason and its
     deadline, from the workspace's affected people and the incident's awareness times."""
     from breachdesk.services.obligations import obligations
 
-    report = _run(lambda: obligations(workspace))
+    report = _in(workspace, obligations)
     if json_out:
         data = {"notice": report.notice, "timezone": report.timezone, "results": report.results}
         _print_json(data)
@@ -566,7 +587,7 @@ app.add_typer(report_app, name="report")
 
 @report_app.command("authority")
 def report_authority(
-    workspace: Workspace,
+    workspace: WorkspaceArg,
     regime: Annotated[str, typer.Option(help="The regime, e.g. gdpr-art33 (see obligations).")],
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Folder for the files (default WORKSPACE/reports).")
@@ -576,7 +597,7 @@ def report_authority(
     (verified audit log, impact.json, every SHA-256) as one zip."""
     from breachdesk.services.report import authority_report
 
-    files = _run(lambda: authority_report(workspace, regime, out_dir))
+    files = _in(workspace, lambda ws: authority_report(ws, regime, out_dir))
     for path in (files.markdown, files.pdf, files.bundle):
         out.print(str(path), markup=False, highlight=False, soft_wrap=True)
     out.print(f"audit log: {files.chain_entries} entries, chain verified", markup=False)
@@ -588,7 +609,7 @@ app.add_typer(audit_app, name="audit")
 
 @audit_app.command("export")
 def audit_export(
-    workspace: Workspace,
+    workspace: WorkspaceArg,
     out_file: Annotated[
         Path | None,
         typer.Option("--out", help="The JSON Lines file (default WORKSPACE/audit.jsonl)."),
@@ -597,13 +618,54 @@ def audit_export(
     """Write the audit log as JSON Lines and verify its chain; exit 1 if it is broken."""
     from breachdesk.services.audit import export_audit
 
-    result = _run(lambda: export_audit(workspace, out_file or workspace / "audit.jsonl"))
+    result = _in(
+        workspace,
+        lambda ws: export_audit(ws, out_file or workspace / "audit.jsonl"),
+        require_finished=False,
+    )
     out.print(str(result.path), markup=False, highlight=False, soft_wrap=True)
     if result.intact:
-        out.print(f"{result.entries} entries, chain verified", markup=False)
+        out.print(f"{result.entries} entries, chain verified; head {result.head}", markup=False,
+                  highlight=False, soft_wrap=True)  # fmt: skip
         return
     _line(f"breachdesk: the audit chain is broken: {result.broken}")
     raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    workspace: WorkspaceArg,
+    expect_head: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-head",
+            help="SEQUENCE:HASH from an earlier export, evidence bundle or report: the log "
+            "must still hold that entry, unchanged.",
+        ),
+    ] = None,
+    store: Annotated[str | None, typer.Option(help="Store URL.")] = None,
+) -> None:
+    """Verify the audit log: every link and keyed hash, its end against the head file (and
+    --expect-head), and that the incident's tables say what the log recorded. Exit 1 if not."""
+    from breachdesk.services.audit import verify_audit
+    from breachdesk.store import Head
+
+    expected = _run(lambda: Head.parse(expect_head)) if expect_head else None
+    verdict = _in(workspace, lambda ws: verify_audit(ws, expected), store, False)
+    chain = verdict.chain
+    for note in chain.notes:
+        out.print(f"note: {note}", markup=False, highlight=False)
+    if not chain.intact:
+        _line(f"breachdesk: the audit log does not verify: {chain.broken}")
+        raise typer.Exit(1)
+    for d in verdict.disagreements:
+        _line(f"breachdesk: {d}")
+    if verdict.disagreements:
+        _line(f"breachdesk: {len(verdict.disagreements)} tables disagree with the audit log")
+        raise typer.Exit(1)
+    out.print(f"{chain.entries} entries, chain verified; head {chain.head}", markup=False,
+              highlight=False, soft_wrap=True)  # fmt: skip
+    out.print("incident tables agree with the log", markup=False)
 
 
 notify_app = typer.Typer(help="Notices to affected users and organization admins.")
@@ -612,7 +674,7 @@ app.add_typer(notify_app, name="notify")
 
 @notify_app.command("plan")
 def notify_plan(
-    workspace: Workspace,
+    workspace: WorkspaceArg,
     include_deactivated: Annotated[
         bool,
         typer.Option("--include-deactivated", help="Plan (not hold) notices to deactivated users."),
@@ -629,7 +691,7 @@ def notify_plan(
     planning twice adds nothing."""
     from breachdesk.services.notify_plan import plan_notices
 
-    summary = _run(lambda: plan_notices(workspace, include_deactivated, rematch, store))
+    summary = _in(workspace, lambda ws: plan_notices(ws, include_deactivated, rematch), store)
     table = Table(title="notice plan", title_justify="left")
     table.add_column("notices")
     table.add_column("added", justify="right")
@@ -643,7 +705,7 @@ def notify_plan(
 
 @notify_app.command("keys")
 def notify_keys(
-    workspace: Workspace,
+    workspace: WorkspaceArg,
     selector: Annotated[
         str | None, typer.Option(help="DKIM selector (default: the first in breachdesk.toml).")
     ] = None,
@@ -652,7 +714,7 @@ def notify_keys(
     Ed25519 for a second one, which then signs beside it); print the DNS records to publish."""
     from breachdesk.services.notify import ensure_dkim_key
 
-    for info in _run(lambda: ensure_dkim_key(workspace, selector)):
+    for info in _in(workspace, lambda ws: ensure_dkim_key(ws, selector)):
         state = "created" if info.created else "exists"
         out.print(f"{info.path} ({info.algorithm}, {state}, readable by you only)",
                   markup=False, highlight=False)  # fmt: skip
@@ -662,7 +724,7 @@ def notify_keys(
 
 @notify_app.command("preview")
 def notify_preview(
-    workspace: Workspace,
+    workspace: WorkspaceArg,
     sample: Annotated[int, typer.Option(help="How many notices to render.")] = 5,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Folder (default WORKSPACE/previews).")
@@ -675,7 +737,7 @@ def notify_preview(
     they hold personal data and are readable by you only."""
     from breachdesk.services.notify import preview
 
-    previews = _run(lambda: preview(workspace, sample, out_dir, store))
+    previews = _in(workspace, lambda ws: preview(ws, sample, out_dir), store)
     table = Table(title="notice previews", title_justify="left")
     for column in ("reference", "kind", "language", "lint", "file"):
         table.add_column(column)
@@ -690,7 +752,7 @@ def notify_preview(
 
 @notify_app.command("send")
 def notify_send(
-    workspace: Workspace,
+    workspace: WorkspaceArg,
     live: Annotated[
         bool, typer.Option("--live/--dry-run", help="Really send; the default is a dry run.")
     ] = False,
@@ -720,18 +782,19 @@ def notify_send(
 
     bars, show, start = _send_bars(progress and live)
     with bars:
-        result = _run(
-            lambda: send(
-                workspace,
+        result = _in(
+            workspace,
+            lambda ws: send(
+                ws,
                 live,
-                store,
                 wait_for_retries=not no_wait,
                 helpers=helpers,
                 progress=show,
                 on_start=start,
                 per_second=per_second,
                 per_domain_per_second=per_domain,
-            )
+            ),
+            store,
         )
     _print_send(result, live)
     if live and result.send.paused:
@@ -748,7 +811,7 @@ def notify_send(
 
 @notify_app.command("status")
 def notify_status(
-    workspace: Workspace,
+    workspace: WorkspaceArg,
     store: Annotated[
         str | None, typer.Option(help="Store URL (default: the one in breachdesk.toml).")
     ] = None,
@@ -761,7 +824,7 @@ def notify_status(
     with the campaign's progress (--watch follows a send running elsewhere)."""
     from breachdesk.services.notify import status
 
-    result = _run(lambda: status(workspace, store))
+    result = _in(workspace, status, store)
     if as_json:
         _print_json(result)
         return
@@ -777,7 +840,7 @@ def notify_status(
                 if not sum(c["queued"] + c["planned"] for c in result.by_kind.values()):
                     break
                 time.sleep(1)
-                result = _run(lambda: status(workspace, store))
+                result = _in(workspace, status, store)
     _print_status(result)
 
 
@@ -786,7 +849,7 @@ def _progress(result: Any) -> tuple[int, int, str]:
     totals: Counter[str] = Counter()
     for counts in result.by_kind.values():
         totals.update(counts)
-    from breachdesk.notify.outbox import progress
+    from breachdesk.store.outbox import progress
 
     done, total = progress(totals)
     line = (f"{done:,}/{total:,} (sent {totals['sent']:,} · failed {totals['failed']:,} · "
@@ -816,7 +879,7 @@ def _print_status(result: Any) -> None:
 
 @app.command("serve")
 def serve(
-    workspace: Workspace,
+    workspace: WorkspaceArg,
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = (
         "127.0.0.1"
     ),
@@ -859,7 +922,7 @@ def _password(stdin: bool) -> str:
 
 @users_app.command("add")
 def users_add(
-    workspace: Workspace,
+    workspace: WorkspaceArg,
     username: Annotated[str, typer.Argument(help="Lower-case letters, digits, . _ -")],
     role: Annotated[str, typer.Option(help="viewer, responder or admin.")] = "viewer",
     password_stdin: Annotated[
@@ -871,26 +934,26 @@ def users_add(
     from breachdesk.services import users
 
     password = _password(password_stdin)
-    _run(lambda: users.add(workspace, username, password, role, store))
+    _in(workspace, lambda ws: users.add(ws, username, password, role), store, False)
     out.print(f"user {username} added as {role}", markup=False, highlight=False)
 
 
 @users_app.command("remove")
 def users_remove(
-    workspace: Workspace,
+    workspace: WorkspaceArg,
     username: Annotated[str, typer.Argument(help="The user to remove.")],
     store: Annotated[str | None, typer.Option(help="Store URL.")] = None,
 ) -> None:
     """Remove a dashboard user and end their sessions."""
     from breachdesk.services import users
 
-    _run(lambda: users.remove(workspace, username, store))
+    _in(workspace, lambda ws: users.remove(ws, username), store, False)
     out.print(f"user {username} removed", markup=False, highlight=False)
 
 
 @users_app.command("role")
 def users_role(
-    workspace: Workspace,
+    workspace: WorkspaceArg,
     username: Annotated[str, typer.Argument(help="The user.")],
     role: Annotated[str, typer.Argument(help="viewer, responder or admin.")],
     store: Annotated[str | None, typer.Option(help="Store URL.")] = None,
@@ -898,19 +961,19 @@ def users_role(
     """Change a dashboard user's role."""
     from breachdesk.services import users
 
-    _run(lambda: users.role(workspace, username, role, store))
+    _in(workspace, lambda ws: users.role(ws, username, role), store, False)
     out.print(f"user {username} is now {role}", markup=False, highlight=False)
 
 
 @users_app.command("list")
 def users_list(
-    workspace: Workspace,
+    workspace: WorkspaceArg,
     store: Annotated[str | None, typer.Option(help="Store URL.")] = None,
 ) -> None:
     """The dashboard's users, their roles, and who is locked out."""
     from breachdesk.services import users
 
-    for name, role, locked in _run(lambda: users.listing(workspace, store)):
+    for name, role, locked in _in(workspace, users.listing, store, False):
         state = "\tlocked" if locked else ""
         out.print(f"{name}\t{role}{state}", markup=False)
 
@@ -921,14 +984,14 @@ app.add_typer(verify_app, name="verify")
 
 @verify_app.command("publish")
 def verify_publish(
-    workspace: Workspace,
+    workspace: WorkspaceArg,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the public app.")],
     store: Annotated[str | None, typer.Option(help="Store URL.")] = None,
 ) -> None:
     """Write keyed hashes of the sent notices' reference codes and their sent dates."""
     from breachdesk.services.verify import publish
 
-    result = _run(lambda: publish(workspace, out_dir, store))
+    result = _in(workspace, lambda ws: publish(ws, out_dir), store)
     out.print(f"{result.codes:,} codes in {result.path}", markup=False, highlight=False)
 
 
@@ -993,7 +1056,7 @@ def _send_bars(
     )  # fmt: skip
     task = bars.add_task("send", total=None, detail="", count="")
 
-    from breachdesk.notify.outbox import progress
+    from breachdesk.store.outbox import progress
 
     def show(outcomes: Counter[str]) -> None:
         done, _ = progress(outcomes)
@@ -1006,7 +1069,7 @@ def _send_bars(
         )
 
     def start(campaign: Any) -> None:
-        from breachdesk.notify.outbox import queued_count
+        from breachdesk.store.outbox import queued_count
 
         bars.update(task, total=queued_count(campaign.store))
 

@@ -18,7 +18,7 @@ from breachdesk.errors import SchemaError
 
 IMPACT_SCHEMA = "breachdesk.impact/1"
 
-# The columns of affected_users.csv, in order (DESIGN.md §3).
+# The columns of affected_users.csv, in order (docs/ARCHITECTURE.md).
 USER_COLUMNS = ("user_id", "exposed", "organizations", "mfa_enabled", "locale", "country",
                 "region", "status")  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""Identity keys and their normalisation (DESIGN.md §3).
+"""Identity keys and their normalisation (docs/ARCHITECTURE.md).
 
 A record identifies people through *identity tokens*: a kind and a normalised value.
 Ids compare as strings (an integer becomes its decimal form); emails are trimmed, NFC

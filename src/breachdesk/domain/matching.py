@@ -1,4 +1,4 @@
-"""The reference matcher: small, slow and obviously correct (DESIGN.md §3 "Matching
+"""The reference matcher: small, slow and obviously correct (docs/ARCHITECTURE.md "Matching
 semantics"). The engine's matcher must agree with it; property tests hold them together.
 """
 

@@ -23,12 +23,11 @@ from pathlib import Path
 from secrets import token_hex
 
 from breachdesk.errors import DeliveryError
-from breachdesk.notify import outbox
 from breachdesk.notify.compose import Context
 from breachdesk.notify.mailer import Mailer, Pacer, Reply
 from breachdesk.notify.prepare import Prepared, Preparer, helper_pool, prepare_batch
 from breachdesk.settings import NotifySettings
-from breachdesk.store import Store, append_event
+from breachdesk.store import Store, append_event, outbox
 
 MAX_BACKOFF = 6 * 3600.0
 

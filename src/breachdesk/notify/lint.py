@@ -1,4 +1,4 @@
-"""The lint every rendered notice passes before it may be queued (DESIGN.md §6).
+"""The lint every rendered notice passes before it may be queued (the notice rules).
 
 A message is refused, with every reason found, when it: links anywhere but an official
 domain, holds more than one distinct link, carries an attachment or any part beyond its

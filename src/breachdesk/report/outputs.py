@@ -1,4 +1,4 @@
-"""Turning a run's aggregate and impact into the workspace files of DESIGN.md §3."""
+"""Turning a run's aggregate and impact into the workspace files of docs/ARCHITECTURE.md."""
 
 from __future__ import annotations
 
@@ -19,12 +19,23 @@ from breachdesk.engine.aggregate import RunAggregate, decode_signature, is_perso
 from breachdesk.impact import IMPACT_SCHEMA, USER_COLUMNS, Impact
 from breachdesk.report.files import csv_bytes, write_private, write_private_csv
 from breachdesk.report.html import render_report
+from breachdesk.report.tables import (
+    FINDINGS,
+    ORGANIZATIONS,
+    TABLES,
+    USERS,
+    FindingRow,
+    findings_table,
+    organizations_table,
+    users_table,
+    write_table,
+)
 from breachdesk.taxonomy import FindingKind
 
 
 @dataclass
 class AssessOutputs:
-    workspace: Path
+    folder: Path  # the run's folder, switched into place once everything is written
     provenance: dict[str, Any]
     aggregate: RunAggregate
     inventory: list[FieldEntry]
@@ -169,10 +180,13 @@ def _table_rows(table: pa.Table, batch: int = 50_000) -> Iterator[tuple[object, 
 
 
 def write_outputs(out: AssessOutputs, finished: str) -> Written:
-    ws = out.workspace
+    """Every output of the run into its folder: the files of docs/ARCHITECTURE.md for people, and
+    the typed tables (``tables/*.parquet``) that later commands read."""
+    ws = out.folder
     impact = build_impact(out, finished)
     hashes: dict[str, str] = {}
     total = out.aggregate.total
+    (ws / TABLES).mkdir(mode=0o700, exist_ok=True)
 
     def put(name: str, data: bytes) -> None:
         hashes[name] = write_private(ws / name, data)
@@ -185,10 +199,17 @@ def write_outputs(out: AssessOutputs, finished: str) -> Written:
         hashes["affected_users.csv"] = write_private_csv(
             ws / "affected_users.csv", USER_COLUMNS, _table_rows(table)
         )
+        typed = users_table(out.impact.users)
     else:
         hashes["affected_users.csv"] = write_private_csv(
             ws / "affected_users.csv", USER_COLUMNS, []
         )
+        typed = users_table(empty_users())
+    hashes[f"{TABLES}/{USERS}"] = write_table(ws / TABLES / USERS, typed)
+    organizations = out.impact.organizations if out.impact is not None else ()
+    hashes[f"{TABLES}/{ORGANIZATIONS}"] = write_table(
+        ws / TABLES / ORGANIZATIONS, organizations_table(organizations)
+    )
     if out.impact is not None:
         for o in out.impact.organizations:
             org_rows.append([o.org_id, o.affected_members, ";".join(o.admins_to_notify)])
@@ -207,16 +228,24 @@ def write_outputs(out: AssessOutputs, finished: str) -> Written:
         unmatched_header.append("identity")
     put("unmatched.csv", csv_bytes(unmatched_header, unmatched_rows))
     finding_users = _finding_users(out)
+    found = sorted(
+        FindingRow(
+            out.sources[f.source], f.line, f.record, f.field, f.kind.value, f.rule,
+            tuple(users), f.fingerprint, f.masked,
+            orjson.dumps(f.detail, option=orjson.OPT_SORT_KEYS).decode() if f.detail else "",
+        )
+        for f, users in zip(total.findings, finding_users, strict=True)
+    )  # fmt: skip
+    hashes[f"{TABLES}/{FINDINGS}"] = write_table(ws / TABLES / FINDINGS, findings_table(found))
     put(
         "findings.csv",
         csv_bytes(
             ["source", "line", "record", "field", "kind", "rule", "user_id", "fingerprint",
              "masked_value", "detail"],
             (
-                [out.sources[f.source], f.line, f.record, f.field, f.kind.value, f.rule,
-                 ";".join(users), f.fingerprint, f.masked,
-                 orjson.dumps(f.detail, option=orjson.OPT_SORT_KEYS).decode() if f.detail else ""]
-                for f, users in zip(total.findings, finding_users, strict=True)
+                [r.source, r.line, r.record, r.field, r.kind, r.rule, ";".join(r.user_ids),
+                 r.fingerprint, r.masked_value, r.detail]
+                for r in found
             ),
         ),
     )  # fmt: skip
@@ -229,6 +258,10 @@ def write_outputs(out: AssessOutputs, finished: str) -> Written:
     )
     put("skipped.csv", csv_bytes(["source", "reason"], out.skipped))
     put("report.html", render_report(impact, out).encode("utf-8"))
-    # impact.json last: its presence with a newer "finished" marks a complete run
     put("impact.json", orjson.dumps(impact, option=orjson.OPT_INDENT_2) + b"\n")
     return Written(impact, hashes)
+
+
+def empty_users() -> pa.Table:
+    names = [*USER_COLUMNS, "country_source"]
+    return pa.table({name: pa.array([], pa.string()) for name in names})

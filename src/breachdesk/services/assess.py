@@ -3,10 +3,12 @@ impact workspace — inventory, findings, match, report — recorded in the audi
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import hashlib
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,17 +27,27 @@ from breachdesk.engine.aggregate import RunAggregate
 from breachdesk.engine.match import CATEGORY_BITS
 from breachdesk.engine.scan import ScanConfig, scan_units
 from breachdesk.engine.tables import DuckDBEngine
-from breachdesk.errors import EXIT_FINDINGS, EXIT_OK, ExportError
+from breachdesk.errors import EXIT_FINDINGS, EXIT_OK, ExportError, InputError
 from breachdesk.impact import Impact
+from breachdesk.private import write_private
 from breachdesk.report.outputs import AssessOutputs, write_outputs
 from breachdesk.services.rules import rule_files
-from breachdesk.services.workspace import hmac_key, prepare_workspace
+from breachdesk.services.workspace import (
+    LOCK_FILE,
+    RUNNING,
+    Workspace,
+    abandon_run,
+    current_run,
+    prepare_workspace,
+    publish_run,
+    start_run,
+)
 from breachdesk.settings import Settings, load_settings, write_settings
 from breachdesk.sources.base import IdentityKeys
 from breachdesk.sources.files import InputFile, expand_inputs, open_inputs
 from breachdesk.sources.framing import WorkUnit, frame, recognise
 from breachdesk.sources.registry import get_reader, readers
-from breachdesk.store import append_event, open_store
+from breachdesk.store import append_event
 from breachdesk.taxonomy import Category
 
 ProgressFn = Callable[[str, int, int | None], None]
@@ -104,12 +116,24 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def assess(request: AssessRequest, progress: ProgressFn | None = None) -> AssessResult:
-    """Run assess; raises :class:`~breachdesk.errors.InputError` for bad input."""
+def assess(
+    request: AssessRequest, progress: ProgressFn | None = None, ws: Workspace | None = None
+) -> AssessResult:
+    """Run assess; raises :class:`~breachdesk.errors.InputError` for bad input.
+
+    The outputs go into a new run folder that replaces the workspace's outputs in one
+    rename once complete; a run that fails or is stopped leaves the previous outputs as they
+    were (and a killed one is seen as unfinished by every later command until run again).
+    ``ws``: the workspace, already open (``notify plan --rematch``).
+    """
     started = _now()
     report = progress or (lambda stage, done, total: None)
     workspace = request.out
-    settings = load_settings(workspace if (workspace / "breachdesk.toml").exists() else None)
+    settings = (
+        ws.settings
+        if ws is not None
+        else load_settings(workspace if (workspace / "breachdesk.toml").exists() else None)
+    )
     directory: Directory | None = None
     directory_sha: str | None = None
     if request.directory is not None:
@@ -125,15 +149,37 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
         raise ExportError(f"no readable input at all ({reasons}{more})")
 
     prepare_workspace(workspace)
-    key = hmac_key(workspace, settings)
-    store = open_store(settings.store_url, workspace)
-    tables: Engine = DuckDBEngine(temp_dir=workspace / ".engine-tmp")
+    with assess_lock(workspace):
+        opened = ws or Workspace.create(workspace, settings)
+        try:
+            return _run(request, opened, entries, skipped, directory, directory_sha, started,
+                        report)  # fmt: skip
+        finally:
+            if ws is None:
+                opened.close()
+
+
+def _run(
+    request: AssessRequest,
+    ws: Workspace,
+    entries: list[InputEntry],
+    skipped: list[tuple[str, str]],
+    directory: Directory | None,
+    directory_sha: str | None,
+    started: str,
+    report: ProgressFn,
+) -> AssessResult:
+    workspace, settings, store = ws.path, ws.settings, ws.store
+    append_event(
+        store,
+        "assess.started",
+        {"inputs": len(entries), "skipped": len(skipped), "directory": directory_sha},
+    )
+    running = workspace / RUNNING
+    write_private(running, f"{started} pid {os.getpid()}\n".encode())
+    folder = start_run(workspace)
+    tables: Engine = DuckDBEngine(temp_dir=folder / ".engine-tmp")
     try:
-        append_event(
-            store,
-            "assess.started",
-            {"inputs": len(entries), "skipped": len(skipped), "directory": directory_sha},
-        )
         with ThreadPoolExecutor(max_workers=1) as hasher:
             hashes: dict[Path, Future[str]] = {}
             for entry in entries:
@@ -141,7 +187,7 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
                     hashes[entry.item.path] = hasher.submit(_sha256_file, entry.item.path)
             with _stage("scan"):
                 aggregate = _scan(
-                    entries, workspace, settings, key, request.workers, tables, report
+                    entries, workspace, settings, ws.key, request.workers, tables, report
                 )
             input_hashes = {path: fut.result() for path, fut in hashes.items()}
         with _stage("inventory", report):
@@ -175,7 +221,7 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
             ),
         }
         outputs = AssessOutputs(
-            workspace=workspace,
+            folder=folder,
             provenance=provenance,
             aggregate=aggregate,
             inventory=inventory,
@@ -187,28 +233,52 @@ def assess(request: AssessRequest, progress: ProgressFn | None = None) -> Assess
             sources=[e.item.name for e in entries],
             reveal=request.reveal,
         )
+        with _stage("outputs", report):
+            written = write_outputs(outputs, finished=_now())
+        tables.close()
+        shutil.rmtree(folder / ".engine-tmp", ignore_errors=True)
         settings.inputs = [str(p.resolve()) for p in request.exports]
         settings.directory = str(request.directory.resolve()) if request.directory else None
         write_settings(workspace, settings)
-        with _stage("outputs", report):
-            written = write_outputs(outputs, finished=_now())
-        append_event(
-            store,
-            "assess.finished",
-            {
-                "inputs": {e["path"]: e["sha256"] for e in provenance["inputs"]},
-                "directory": directory_sha,
-                "outputs": written.hashes,
-                "records": written.impact["records"],
-                "affected": written.impact["affected"],
-            },
-        )
-    finally:
+        run = publish_run(workspace, folder)
+    except BaseException as exc:
         tables.close()
-        store.close()
+        abandon_run(folder)
+        # a clean failure leaves the previous outputs in force, and says so in the log
+        append_event(store, "assess.failed", {"error": type(exc).__name__})
+        running.unlink(missing_ok=True)
+        raise
+    ws.outputs = current_run(workspace)
+    append_event(
+        store,
+        "assess.finished",
+        {
+            "run": run,
+            "inputs": {e["path"]: e["sha256"] for e in provenance["inputs"]},
+            "directory": directory_sha,
+            "outputs": written.hashes,
+            "records": written.impact["records"],
+            "affected": written.impact["affected"],
+        },
+    )
+    running.unlink()
     sensitive = any(f.kind.sensitive for f in aggregate.total.findings)
     notes = list(directory.notes) if directory else []
     return AssessResult(workspace, written.impact, EXIT_FINDINGS if sensitive else EXIT_OK, notes)
+
+
+@contextmanager
+def assess_lock(workspace: Path) -> Iterator[None]:
+    """One assess at a time per workspace; a second is refused at once, saying why."""
+    fd = os.open(workspace / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(f"{workspace}: another assess is running in it; wait for it") from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def _masks(

@@ -13,24 +13,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
-
+from breachdesk.domain.incident import Decision, Task
 from breachdesk.impact import read_impact
 from breachdesk.notify.locales import negotiate
-from breachdesk.notify.outbox import counts as notice_counts
-from breachdesk.notify.outbox import failures
-from breachdesk.notify.outbox import progress as notice_progress
+from breachdesk.report import tables
 from breachdesk.services.obligations import obligations
-from breachdesk.services.workspace import table_rows
-from breachdesk.store import Store, append_event, read_events, verify_chain
-from breachdesk.store import models as m
+from breachdesk.services.workspace import Workspace, current_run, table_rows
+from breachdesk.store import incident as record
+from breachdesk.store import outbox, read_events, verify_chain
 
 PAGE = 50
 
 
 @dataclass
 class _Cached:
-    stamp: tuple[float, ...] = ()
+    stamp: tuple[Any, ...] = ()
     value: Any = None
 
 
@@ -38,13 +35,20 @@ class _Cached:
 class Desk:
     """One workspace as the dashboard sees it."""
 
-    workspace: Path
-    store: Store
+    ws: Workspace
     _cache: dict[str, _Cached] = field(default_factory=dict)
     _counting: threading.Lock = field(default_factory=threading.Lock)
 
-    def _cached(self, key: str, paths: list[Path], build: Any) -> Any:
-        stamp = tuple(p.stat().st_mtime if p.exists() else 0.0 for p in paths)
+    @property
+    def workspace(self) -> Path:
+        return self.ws.path
+
+    def _cached(self, key: str, paths: list[Path], build: Any, extra: tuple[Any, ...] = ()) -> Any:
+        run = current_run(self.ws.path)  # a new assess switches the run: follow it
+        if run != self.ws.outputs:
+            self.ws.outputs = run
+            paths = [run / p.name for p in paths]
+        stamp = (str(run), *extra, *(p.stat().st_mtime if p.exists() else 0.0 for p in paths))
         found = self._cache.setdefault(key, _Cached())
         if found.stamp != stamp or found.value is None:
             found.value, found.stamp = build(), stamp
@@ -61,12 +65,14 @@ class Desk:
     # -- the picture ------------------------------------------------------------------------
 
     def impact(self) -> dict[str, Any]:
-        path = self.workspace / "impact.json"
-        return self._cached("impact", [path], lambda: read_impact(path))  # type: ignore[no-any-return]
+        path = self.ws.output("impact.json")
+        return self._cached(  # type: ignore[no-any-return]
+            "impact", [path], lambda: read_impact(self.ws.output("impact.json"))
+        )
 
     def obligations(self) -> list[dict[str, Any]]:
         def build() -> list[dict[str, Any]]:
-            report = obligations(self.workspace)
+            report = obligations(self.ws)
             return [
                 {"rule": r.rule, "title": r.title, "outcome": r.outcome, "people": r.people,
                  "deadline": r.deadline_utc, "deadline_local": r.deadline_local,
@@ -74,9 +80,11 @@ class Desk:
                 for r in report.results
             ]  # fmt: skip
 
+        # a decision changes a duty: shown on the next request, not after a restart
         rows: list[dict[str, Any]] = self._cached(
-            "obligations", [self.workspace / "affected_users.csv"], build
-        )
+            "obligations", [self.ws.output("impact.json")], build,
+            (record.last_decision(self.ws.store),),
+        )  # fmt: skip
         now = datetime.now(UTC)
         for row in rows:
             deadline = row["deadline"]
@@ -115,10 +123,10 @@ class Desk:
     def _count_notices(self) -> dict[str, Any]:
         totals: Counter[str] = Counter()
         by_language: dict[str, Counter[str]] = {}
-        for _kind, locale, state, n in notice_counts(self.store):
+        for _kind, locale, state, n in outbox.counts(self.ws.store):
             totals[state] += n
             by_language.setdefault(negotiate(locale), Counter())[state] += n
-        done, to_send = notice_progress(totals)
+        done, to_send = outbox.progress(totals)
         return {
             "totals": dict(totals), "to_send": to_send, "done": done,
             "percent": round(100 * done / to_send) if to_send else 0,
@@ -147,20 +155,20 @@ class Desk:
 
         def build() -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
             categories: Counter[str] = Counter()
-            for row in table_rows(self.workspace, "affected_users.csv"):
-                categories.update(c for c in row["exposed"].split(";") if c)
+            for user in tables.affected_users(self.ws.outputs):
+                categories.update(user.exposed)
             countries = Counter(
                 {c: int(v["users"]) for c, v in self.impact().get("by_country", {}).items()}
             )
             return categories.most_common(), countries.most_common()
 
-        return self._cached("exposure", [self.workspace / "affected_users.csv"], build)  # type: ignore[no-any-return]
+        return self._cached("exposure", [self.ws.output("impact.json")], build)  # type: ignore[no-any-return]
 
     def organizations(self, query: str = "", page: int = 1) -> tuple[list[dict[str, Any]], int]:
         """Affected organizations whose id or name contains ``query`` (case-insensitive),
         most affected first; one page of them and how many matched."""
         index: _OrgIndex = self._cached(
-            "organizations", [self.workspace / "affected_organizations.csv"], self._load_orgs
+            "organizations", [self.ws.output("impact.json")], self._load_orgs
         )
         start = (page - 1) * PAGE
         found, total = index.search(query, first=start + PAGE)
@@ -174,12 +182,12 @@ class Desk:
             if path.exists():
                 names = {r["org_id"]: r["name"] for r in table_rows(path.parent, path.name)}
         rows: list[dict[str, Any]] = []
-        for r in table_rows(self.workspace, "affected_organizations.csv"):
-            name = names.get(r["org_id"], "")
-            admins = len([a for a in r["admins_to_notify"].split(";") if a])
-            rows.append({"org_id": r["org_id"], "name": name,
-                         "affected_members": int(r["affected_members"]), "admins": admins,
-                         "key": f"{r['org_id']} {name}".casefold()})  # fmt: skip
+        for o in tables.affected_organizations(self.ws.outputs):
+            name = names.get(o.org_id, "")
+            rows.append({"org_id": o.org_id, "name": name,
+                         "affected_members": o.affected_members,
+                         "admins": len(o.admins_to_notify),
+                         "key": f"{o.org_id} {name}".casefold()})  # fmt: skip
         rows.sort(key=lambda r: (-r["affected_members"], r["org_id"]))
         return _OrgIndex(rows)
 
@@ -188,61 +196,43 @@ class Desk:
 
         def build() -> list[dict[str, Any]]:
             groups: dict[str, dict[str, Any]] = {}
-            for r in table_rows(self.workspace, "findings.csv"):
-                g = groups.get(r["fingerprint"])
+            for r in tables.findings(self.ws.outputs):
+                g = groups.get(r.fingerprint)
                 if g is None:
-                    g = groups[r["fingerprint"]] = {
-                        "fingerprint": r["fingerprint"][:16], "kind": r["kind"],
-                        "rule": r["rule"], "masked": r["masked_value"], "count": 0,
+                    g = groups[r.fingerprint] = {
+                        "fingerprint": r.fingerprint[:16], "kind": r.kind,
+                        "rule": r.rule, "masked": r.masked_value, "count": 0,
                         "fields": set(), "users": set(),
                     }  # fmt: skip
                 g["count"] += 1
-                g["fields"].add(r["field"])
-                if r["user_id"]:
-                    g["users"].add(r["user_id"])
+                g["fields"].add(r.field)
+                g["users"].update(r.user_ids)
             return sorted(
                 ({**g, "fields": ", ".join(sorted(g["fields"])), "users": len(g["users"])}
                  for g in groups.values()),
                 key=lambda g: (-g["count"], g["kind"], g["fingerprint"]),
             )  # fmt: skip
 
-        return self._cached("findings", [self.workspace / "findings.csv"], build)  # type: ignore[no-any-return]
+        return self._cached("findings", [self.ws.output("impact.json")], build)  # type: ignore[no-any-return]
 
     def notice_failures(self) -> list[tuple[str, str, int]]:
-        return failures(self.store, limit=50)
+        return outbox.failures(self.ws.store, limit=50)
 
     def retry_failed(self, actor: str) -> int:
         """Failed notices go back to the queue with a fresh count of attempts."""
-        with self.store.session() as session, session.begin():
-            result = session.execute(
-                update(m.Notice)
-                .where(m.Notice.status == "failed")
-                .values(
-                    status="queued", attempts=0, not_before=0.0, lease_owner="", lease_until=0.0
-                )
-            )
-            n = int(result.rowcount)  # type: ignore[attr-defined]
-        if n:
-            append_event(self.store, "notify.retry_requested", {"notices": n}, actor=actor)
-        return n
+        return outbox.retry_failed(self.ws.store, actor)
 
     def audit(self, last: int = 200) -> tuple[bool, int, str, list[Any]]:
-        intact, entries, broken = verify_chain(self.store)
-        events = list(read_events(self.store))[-last:]
+        check = verify_chain(self.ws.store)
+        events = list(read_events(self.ws.store, last=last))
         events.reverse()
-        return intact, entries, broken, events
+        return check.intact, check.entries, check.broken, events
 
-    def decisions(self) -> list[m.Decision]:
-        with self.store.session() as session:
-            rows = list(session.scalars(select(m.Decision).order_by(m.Decision.id.desc())))
-            session.expunge_all()
-        return rows
+    def decisions(self) -> list[Decision]:
+        return record.decisions(self.ws.store, newest_first=True)
 
-    def tasks(self) -> list[m.Task]:
-        with self.store.session() as session:
-            rows = list(session.scalars(select(m.Task).order_by(m.Task.status, m.Task.due_at)))
-            session.expunge_all()
-        return rows
+    def tasks(self) -> list[Task]:
+        return record.tasks(self.ws.store)
 
 
 class _OrgIndex:

@@ -20,7 +20,7 @@ from breachdesk.demo.people import DemoOrg, DemoUser, build_directory
 from breachdesk.errors import InputError
 from breachdesk.report.files import write_private
 from breachdesk.services.assess import AssessRequest, AssessResult, ProgressFn, assess
-from breachdesk.services.workspace import prepare_workspace
+from breachdesk.services.workspace import Workspace, prepare_workspace
 
 
 @dataclass(frozen=True)
@@ -163,11 +163,12 @@ def run_demo(request: DemoRequest, progress: ProgressFn | None = None) -> DemoRe
         ),
         report,
     )
-    _record_incident(request.out / "workspace")
+    with Workspace.open(request.out / "workspace") as ws:
+        _record_incident(ws)
     return DemoResult(export_dir, directory_dir, truth_path, result)
 
 
-def _record_incident(workspace: Path) -> None:
+def _record_incident(workspace: Workspace) -> None:
     """The demo incident's record: who became aware when, so duties get their deadlines."""
     from breachdesk.domain.incident import iso
     from breachdesk.services import incident
@@ -205,6 +206,12 @@ class DemoNotify:
 def demo_notify(out: Path, progress: Any = None, on_start: Any = None) -> DemoNotify:
     """The demo incident's notices: a DKIM key, the plan, five previews, then a live send
     into a real SMTP server on loopback (aiosmtpd) that files every message in a Maildir."""
+
+    with Workspace.open(out / "workspace") as workspace:
+        return _notify(workspace, out, progress, on_start)
+
+
+def _notify(workspace: Workspace, out: Path, progress: Any, on_start: Any) -> DemoNotify:
     from aiosmtpd.controller import Controller
     from aiosmtpd.handlers import Mailbox
 
@@ -212,7 +219,6 @@ def demo_notify(out: Path, progress: Any = None, on_start: Any = None) -> DemoNo
     from breachdesk.services.notify_plan import plan_notices
     from breachdesk.settings import SmtpSettings
 
-    workspace = out / "workspace"
     notify.ensure_dkim_key(workspace)
     plan_notices(workspace)
     previews = notify.preview(workspace, sample=5)

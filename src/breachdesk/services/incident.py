@@ -5,37 +5,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from pathlib import Path
-
-import orjson
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from datetime import datetime
 
 from breachdesk.domain.incident import (
-    Awareness,
     Decision,
     IncidentView,
     Task,
     TimelineEntry,
     check_zone,
-    iso,
     parse_instant,
 )
 from breachdesk.errors import InputError
-from breachdesk.settings import SETTINGS_FILE, load_settings
-from breachdesk.store import Store, append_event, open_store, read_events
-from breachdesk.store import models as m
+from breachdesk.services.workspace import Workspace
+from breachdesk.store import incident as record
+from breachdesk.store import read_events
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-
-
-def open_workspace_store(workspace: Path, store_url: str | None = None) -> Store:
-    """The store of an existing workspace (never creates one by accident): the one its
-    settings name, or ``store_url`` when a command was given one (--store)."""
-    if not (workspace / SETTINGS_FILE).exists():
-        raise InputError(f"{workspace}: not a workspace (breachdesk assess --out creates one)")
-    return open_store(store_url or load_settings(workspace).store_url, workspace)
 
 
 def _required(value: str, what: str) -> str:
@@ -45,54 +30,12 @@ def _required(value: str, what: str) -> str:
     return text
 
 
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _incident(store: Store, session: Session) -> m.Incident:
-    found = session.get(m.Incident, store.incident_id())
-    assert found is not None  # incident_id() creates it when missing
-    return found
-
-
-def show(workspace: Path) -> IncidentView:
-    store = open_workspace_store(workspace)
-    try:
-        with store.session() as session:
-            incident = _incident(store, session)
-            awareness = session.scalars(
-                select(m.Awareness)
-                .where(m.Awareness.incident_id == incident.id)
-                .order_by(m.Awareness.aware_at)
-            ).all()
-            tasks = session.scalars(
-                select(m.Task)
-                .where(m.Task.incident_id == incident.id, m.Task.status == "open")
-                .order_by(m.Task.due_at, m.Task.id)
-            ).all()
-            decisions = session.scalars(
-                select(m.Decision.id).where(m.Decision.incident_id == incident.id)
-            ).all()
-            return IncidentView(
-                id=incident.id,
-                title=incident.title,
-                vendor=incident.vendor,
-                timezone=incident.timezone,
-                dataset_arrived_at=_instant(incident.dataset_arrived_at)
-                if incident.dataset_arrived_at
-                else None,
-                official_domains=tuple(orjson.loads(incident.official_domains)),
-                sender=incident.sender,
-                awareness=tuple(Awareness(a.party, _instant(a.aware_at)) for a in awareness),
-                open_tasks=tuple(_task(t) for t in tasks),
-                decisions=len(decisions),
-            )
-    finally:
-        store.close()
+def show(ws: Workspace) -> IncidentView:
+    return record.view(ws.store)
 
 
 def update(
-    workspace: Path,
+    ws: Workspace,
     actor: str,
     *,
     title: str | None = None,
@@ -112,197 +55,82 @@ def update(
     if timezone is not None:
         changes["timezone"] = check_zone(timezone)
     if dataset_arrived is not None:
-        changes["dataset_arrived_at"] = iso(
-            parse_instant(dataset_arrived, "dataset arrived", past=True)
-        )
+        changes["dataset_arrived_at"] = parse_instant(dataset_arrived, "dataset arrived", past=True)
     if official_domains is not None:
         domains = [d.strip().lower().rstrip(".") for d in official_domains]
         bad = [d for d in domains if not _DOMAIN.match(d)]
         if bad:
             raise InputError(f"official domain {bad[0]!r} is not a host name")
-        changes["official_domains"] = orjson.dumps(domains).decode()
+        changes["official_domains"] = domains
     if sender is not None:
         changes["sender"] = sender.strip()
     awareness = {
-        _required(party, "the party"): iso(parse_instant(at, f"awareness of {party}", past=True))
+        _required(party, "the party"): parse_instant(at, f"awareness of {party}", past=True)
         for party, at in (aware or {}).items()
     }
-    store = open_workspace_store(workspace)
-    try:
-        with store.session() as session, session.begin():
-            incident = _incident(store, session)
-            for name, value in changes.items():
-                setattr(incident, name, value)
-            for party, at in awareness.items():
-                row = session.scalars(
-                    select(m.Awareness).where(
-                        m.Awareness.incident_id == incident.id, m.Awareness.party == party
-                    )
-                ).first()
-                if row is None:
-                    session.add(m.Awareness(incident_id=incident.id, party=party, aware_at=at))
-                else:
-                    row.aware_at = at
-        if changes or awareness:
-            append_event(store, "incident.updated", {**changes, "aware": awareness}, actor=actor)
-    finally:
-        store.close()
-    return show(workspace)
+    record.update(ws.store, actor, changes, awareness)
+    return show(ws)
 
 
-def add_event(workspace: Path, at: str, summary: str, actor: str) -> TimelineEntry:
+def add_event(ws: Workspace, at: str, summary: str, actor: str) -> TimelineEntry:
     when = parse_instant(at, "event time", past=True)
-    text = _required(summary, "the event summary")
-    store = open_workspace_store(workspace)
-    try:
-        with store.session() as session, session.begin():
-            incident = _incident(store, session)
-            session.add(
-                m.TimelineEvent(
-                    incident_id=incident.id, occurred_at=iso(when), summary=text, actor=actor
-                )
-            )
-        append_event(store, "incident.event", {"at": iso(when), "summary": text}, actor=actor)
-    finally:
-        store.close()
-    return TimelineEntry(when, "event", text, actor)
+    return record.add_event(ws.store, when, _required(summary, "the event summary"), actor)
 
 
-def add_task(workspace: Path, title: str, owner: str, due: str | None, actor: str) -> Task:
+def add_task(ws: Workspace, title: str, owner: str, due: str | None, actor: str) -> Task:
     text = _required(title, "the task title")
     who = _required(owner, "the task owner")
-    due_at = iso(parse_instant(due, "due time")) if due else None
-    now = iso(datetime.now(UTC))
-    store = open_workspace_store(workspace)
-    try:
-        with store.session() as session, session.begin():
-            incident = _incident(store, session)
-            row = m.Task(
-                incident_id=incident.id, title=text, owner=who, due_at=due_at, status="open",
-                created_at=now,
-            )  # fmt: skip
-            session.add(row)
-            session.flush()
-            task = _task(row)
-        append_event(
-            store, "task.added", {"id": task.id, "title": text, "owner": who, "due": due_at},
-            actor=actor,
-        )  # fmt: skip
-    finally:
-        store.close()
-    return task
+    due_at = parse_instant(due, "due time") if due else None
+    return record.add_task(ws.store, text, who, due_at, actor)
 
 
-def close_task(workspace: Path, task_id: int, actor: str) -> Task:
-    store = open_workspace_store(workspace)
-    try:
-        with store.session() as session, session.begin():
-            row = session.get(m.Task, task_id)
-            if row is None:
-                raise InputError(f"there is no task {task_id}")
-            row.status = "done"
-            row.closed_at = iso(datetime.now(UTC))
-            task = _task(row)
-        append_event(store, "task.done", {"id": task_id}, actor=actor)
-    finally:
-        store.close()
-    return task
+def close_task(ws: Workspace, task_id: int, actor: str) -> Task:
+    return record.close_task(ws.store, task_id, actor)
 
 
-def decide(workspace: Path, subject: str, decision: str, rationale: str, by: str) -> Decision:
+def decide(ws: Workspace, subject: str, decision: str, rationale: str, by: str) -> Decision:
     """Record a decision; one without its rationale is refused."""
-    subject = _required(subject, "the decision's subject")
-    text = _required(decision, "the decision")
-    reason = _required(rationale, "the rationale")
-    who = _required(by, "who decided")
-    now = datetime.now(UTC).replace(microsecond=0)
-    store = open_workspace_store(workspace)
-    try:
-        with store.session() as session, session.begin():
-            incident = _incident(store, session)
-            row = m.Decision(
-                incident_id=incident.id, subject=subject, decision=text, rationale=reason,
-                decided_by=who, decided_at=iso(now),
-            )  # fmt: skip
-            session.add(row)
-            session.flush()
-            recorded = Decision(row.id, subject, text, reason, who, now)
-        append_event(
-            store,
-            "decision.recorded",
-            {"id": recorded.id, "subject": subject, "decision": text, "rationale": reason},
-            actor=who,
-        )
-    finally:
-        store.close()
-    return recorded
-
-
-def timeline(workspace: Path) -> list[TimelineEntry]:
-    """Events, tasks, decisions and the runs of assess (from the audit log), in time order."""
-    store = open_workspace_store(workspace)
-    entries: list[TimelineEntry] = []
-    try:
-        with store.session() as session:
-            incident = _incident(store, session)
-            for event in session.scalars(
-                select(m.TimelineEvent).where(m.TimelineEvent.incident_id == incident.id)
-            ):
-                entries.append(
-                    TimelineEntry(_instant(event.occurred_at), "event", event.summary, event.actor)
-                )
-            for party in session.scalars(
-                select(m.Awareness).where(m.Awareness.incident_id == incident.id)
-            ):
-                entries.append(
-                    TimelineEntry(
-                        _instant(party.aware_at), "aware", f"{party.party} became aware", ""
-                    )
-                )
-            for d in session.scalars(
-                select(m.Decision).where(m.Decision.incident_id == incident.id)
-            ):
-                entries.append(
-                    TimelineEntry(
-                        _instant(d.decided_at),
-                        "decision",
-                        f"{d.subject}: {d.decision} — {d.rationale}",
-                        d.decided_by,
-                    )
-                )
-        for entry in read_events(store):
-            at = datetime.fromisoformat(entry.at)
-            if entry.action == "assess.finished":
-                rec = entry.payload.get("records") or {}
-                aff = entry.payload.get("affected") or {}
-                summary = f"assess: {rec.get('read', 0):,} records read"
-                if aff:
-                    summary += (
-                        f", {aff.get('users', 0):,} affected users,"
-                        f" {aff.get('organizations', 0):,} organizations"
-                    )
-                entries.append(TimelineEntry(at, "assess", summary, entry.actor))
-            elif entry.action == "task.added":
-                task = entry.payload
-                summary = f"task {task['id']} added: {task['title']} ({task['owner']})"
-                entries.append(TimelineEntry(at, "task", summary, entry.actor))
-            elif entry.action == "task.done":
-                entries.append(
-                    TimelineEntry(at, "task", f"task {entry.payload['id']} done", entry.actor)
-                )
-            elif entry.action.startswith("notify."):
-                entries.append(TimelineEntry(at, "notify", entry.action, entry.actor))
-    finally:
-        store.close()
-    return sorted(entries, key=lambda e: (e.at, e.kind, e.summary))
-
-
-def _task(row: m.Task) -> Task:
-    return Task(
-        id=row.id,
-        title=row.title,
-        owner=row.owner,
-        due_at=_instant(row.due_at) if row.due_at else None,
-        status=row.status,
-        created_at=_instant(row.created_at),
+    return record.decide(
+        ws.store,
+        _required(subject, "the decision's subject"),
+        _required(decision, "the decision"),
+        _required(rationale, "the rationale"),
+        _required(by, "who decided"),
     )
+
+
+def decisions(ws: Workspace) -> list[Decision]:
+    """Every decision, newest first."""
+    return record.decisions(ws.store, newest_first=True)
+
+
+def tasks(ws: Workspace) -> list[Task]:
+    return record.tasks(ws.store)
+
+
+def timeline(ws: Workspace) -> list[TimelineEntry]:
+    """Events, tasks, decisions and the runs of assess (from the audit log), in time order."""
+    entries = record.timeline_rows(ws.store)
+    for entry in read_events(ws.store):
+        at = datetime.fromisoformat(entry.at)
+        if entry.action == "assess.finished":
+            rec = entry.payload.get("records") or {}
+            aff = entry.payload.get("affected") or {}
+            summary = f"assess: {rec.get('read', 0):,} records read"
+            if aff:
+                summary += (
+                    f", {aff.get('users', 0):,} affected users,"
+                    f" {aff.get('organizations', 0):,} organizations"
+                )
+            entries.append(TimelineEntry(at, "assess", summary, entry.actor))
+        elif entry.action == "task.added":
+            task = entry.payload
+            summary = f"task {task['id']} added: {task['title']} ({task['owner']})"
+            entries.append(TimelineEntry(at, "task", summary, entry.actor))
+        elif entry.action == "task.done":
+            entries.append(
+                TimelineEntry(at, "task", f"task {entry.payload['id']} done", entry.actor)
+            )
+        elif entry.action.startswith("notify."):
+            entries.append(TimelineEntry(at, "notify", entry.action, entry.actor))
+    return sorted(entries, key=lambda e: (e.at, e.kind, e.summary))

@@ -15,11 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import orjson
-from sqlalchemy import func, select
-
 from breachdesk.errors import InputError, NoticeError
-from breachdesk.notify import outbox
 from breachdesk.notify.compose import TEMPLATE_VERSION, Composer, Context, NoticeRow
 from breachdesk.notify.delivery import Campaign, ProgressFn, SendSummary
 from breachdesk.notify.dkim import Signer, create_key
@@ -28,30 +24,22 @@ from breachdesk.notify.mailer import Mailer, SmtpMailer
 from breachdesk.notify.message import render
 from breachdesk.notify.prepare import Prepared, Preparer, helper_pool, prepare_batch
 from breachdesk.private import write_private
-from breachdesk.services.incident import open_workspace_store
-from breachdesk.settings import Settings, SmtpSettings, load_settings
-from breachdesk.store import Store, append_event
-from breachdesk.store import models as m
+from breachdesk.services.workspace import Workspace
+from breachdesk.settings import Settings, SmtpSettings
+from breachdesk.store import Store, append_event, outbox
+from breachdesk.store import incident as record
+from breachdesk.store.models import NoticeStatus
 
 QUEUE_CHUNK = 1000
 
 
 def notice_context(store: Store, settings: Settings) -> Context:
     """What every notice of the incident shares: the incident record first, settings after."""
-    with store.session() as session:
-        incident = session.get(m.Incident, store.incident_id())
-        assert incident is not None
-        aware = {
-            a.party: a.aware_at
-            for a in session.scalars(
-                select(m.Awareness).where(m.Awareness.incident_id == incident.id)
-            )
-        }
-        domains = tuple(orjson.loads(incident.official_domains)) or tuple(
-            d.lower() for d in settings.official_domains
-        )
-        sender = incident.sender or settings.sender
-        vendor, zone, incident_id = incident.vendor, incident.timezone or "UTC", incident.id
+    incident = record.view(store)
+    aware = {a.party: a.aware_at for a in incident.awareness}
+    domains = incident.official_domains or tuple(d.lower() for d in settings.official_domains)
+    sender = incident.sender or settings.sender
+    vendor, zone, incident_id = incident.vendor, incident.timezone or "UTC", incident.id
     learned = aware.get("company") or (min(aware.values()) if aware else None)
     host = (urlsplit(settings.notify.verify_url).hostname or "").lower()
     if not any(host == d or host.endswith("." + d) for d in domains):
@@ -68,7 +56,7 @@ def notice_context(store: Store, settings: Settings) -> Context:
         official_domains=domains,
         verify_url=settings.notify.verify_url,
         vendor=vendor,
-        learned_at=datetime.fromisoformat(learned) if learned else None,
+        learned_at=learned,
         timezone=zone,
         incident_id=incident_id,
     )
@@ -83,32 +71,28 @@ class KeyInfo:
     dns_record: str
 
 
-def ensure_dkim_key(workspace: Path, selector: str | None = None) -> list[KeyInfo]:
+def ensure_dkim_key(ws: Workspace, selector: str | None = None) -> list[KeyInfo]:
     """The DKIM keys of the configured selectors (created when missing: RSA-2048 for the
     first, Ed25519 for a second, signing beside it), with the TXT records to publish."""
-    settings = load_settings(workspace)
+    workspace, settings = ws.path, ws.settings
     chosen = [selector] if selector else list(settings.dkim_selectors)
-    store = open_workspace_store(workspace)
-    try:
-        domain = notice_context(store, settings).sender.rpartition("@")[2].lower()
-        keys = []
-        for i, name in enumerate(chosen):
-            kind = "ed25519" if i > 0 else "rsa"
-            path, created = create_key(workspace, name, kind)
-            signer = Signer.load(workspace, domain, name)
-            if created:
-                append_event(
-                    store,
-                    "notify.dkim_key_created",
-                    {"selector": name, "algorithm": signer.algorithm},
-                )
-            keys.append(
-                KeyInfo(path, created, signer.algorithm, f"{name}._domainkey.{domain}",
-                        signer.dns_record())
-            )  # fmt: skip
-        return keys
-    finally:
-        store.close()
+    domain = notice_context(ws.store, settings).sender.rpartition("@")[2].lower()
+    keys = []
+    for i, name in enumerate(chosen):
+        kind = "ed25519" if i > 0 else "rsa"
+        path, created = create_key(workspace, name, kind)
+        signer = Signer.load(workspace, domain, name)
+        if created:
+            append_event(
+                ws.store,
+                "notify.dkim_key_created",
+                {"selector": name, "algorithm": signer.algorithm},
+            )
+        keys.append(
+            KeyInfo(path, created, signer.algorithm, f"{name}._domainkey.{domain}",
+                    signer.dns_record())
+        )  # fmt: skip
+    return keys
 
 
 @dataclass
@@ -117,19 +101,18 @@ class QueueSummary:
     refused: Counter[str] = field(default_factory=Counter)  # reason -> notices
 
 
-def _chunks(store: Store, status: tuple[str, ...]) -> Iterator[list[NoticeRow]]:
-    with store.session() as session:
-        ids = list(
-            session.scalars(
-                select(m.Notice.id).where(m.Notice.status.in_(status)).order_by(m.Notice.id)
-            )
-        )
+def _chunks(store: Store, status: tuple[NoticeStatus, ...]) -> Iterator[list[NoticeRow]]:
+    ids = outbox.ids_in(store, status)
     for start in range(0, len(ids), QUEUE_CHUNK):
         yield outbox.notices(store, ids[start : start + QUEUE_CHUNK])
 
 
 def _prepared(
-    store: Store, status: tuple[str, ...], preparer: Preparer, pool: Executor | None, sign: bool
+    store: Store,
+    status: tuple[NoticeStatus, ...],
+    preparer: Preparer,
+    pool: Executor | None,
+    sign: bool,
 ) -> Iterator[tuple[list[NoticeRow], list[Prepared]]]:
     """Every notice of ``status``, prepared a chunk at a time (on every core with a pool)."""
     chunks = _chunks(store, status)
@@ -150,7 +133,7 @@ def _prepared(
 def queue_planned(store: Store, preparer: Preparer, pool: Executor | None = None) -> QueueSummary:
     """Every planned notice through compose and lint: queued, or refused with the reason."""
     summary = QueueSummary()
-    for _, prepared in _prepared(store, ("planned",), preparer, pool, sign=False):
+    for _, prepared in _prepared(store, (NoticeStatus.PLANNED,), preparer, pool, sign=False):
         ok, refused = [], []
         for p in prepared:
             if p.refused:
@@ -179,9 +162,8 @@ class SendResult:
 
 
 def send(
-    workspace: Path,
+    ws: Workspace,
     live: bool = False,
-    store_url: str | None = None,
     *,
     wait_for_retries: bool = True,
     helpers: int | None = None,
@@ -196,39 +178,35 @@ def send(
     Without ``live`` nothing is written and nothing sent: every notice is composed, linted
     and signed, and the result says what would go out.
     """
-    settings = load_settings(workspace)
+    workspace, settings, store = ws.path, ws.settings, ws.store
     pace = settings.notify.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    store = open_workspace_store(workspace, store_url)
-    try:
-        context = notice_context(store, settings)
-        preparer = Preparer(context, workspace, settings.dkim_selectors)
-        if preparer.signer is None:
-            raise NoticeError(
-                f"no DKIM key for selector {settings.dkim_selectors[0]!r}: "
-                f"breachdesk notify keys {workspace}"
-            )
-        cores = min(os.cpu_count() or 1, 8)  # lint and queue on every core, within reason
-        with helper_pool(cores, context, workspace, settings.dkim_selectors) as pool:
-            if not live:
-                return _dry_run(store, preparer, pool)
-            queued = queue_planned(store, preparer, pool)
-        campaign = Campaign(
-            store=store,
-            workspace=workspace,
-            context=context,
-            selectors=tuple(settings.dkim_selectors),
-            settings=pace,
-            mailer=mailer or SmtpMailer(smtp or settings.smtp),
-            helpers=1 if helpers is None else helpers,
-            wait_for_retries=wait_for_retries,
-            progress=progress,
-            in_flight=(smtp or settings.smtp).connections * 2,
+    context = notice_context(store, settings)
+    preparer = Preparer(context, workspace, settings.dkim_selectors)
+    if preparer.signer is None:
+        raise NoticeError(
+            f"no DKIM key for selector {settings.dkim_selectors[0]!r}: "
+            f"breachdesk notify keys {workspace}"
         )
-        if on_start is not None:
-            on_start(campaign)
-        return SendResult(True, queued, _run(campaign))
-    finally:
-        store.close()
+    cores = min(os.cpu_count() or 1, 8)  # lint and queue on every core, within reason
+    with helper_pool(cores, context, workspace, settings.dkim_selectors) as pool:
+        if not live:
+            return _dry_run(store, preparer, pool)
+        queued = queue_planned(store, preparer, pool)
+    campaign = Campaign(
+        store=store,
+        workspace=workspace,
+        context=context,
+        selectors=tuple(settings.dkim_selectors),
+        settings=pace,
+        mailer=mailer or SmtpMailer(smtp or settings.smtp),
+        helpers=1 if helpers is None else helpers,
+        wait_for_retries=wait_for_retries,
+        progress=progress,
+        in_flight=(smtp or settings.smtp).connections * 2,
+    )
+    if on_start is not None:
+        on_start(campaign)
+    return SendResult(True, queued, _run(campaign))
 
 
 def _run(campaign: Campaign) -> SendSummary:
@@ -245,7 +223,9 @@ def _run(campaign: Campaign) -> SendSummary:
 
 def _dry_run(store: Store, preparer: Preparer, pool: Executor | None) -> SendResult:
     result = SendResult(False, QueueSummary(), None)
-    for notices, prepared in _prepared(store, ("planned", "queued"), preparer, pool, sign=True):
+    for notices, prepared in _prepared(
+        store, (NoticeStatus.PLANNED, NoticeStatus.QUEUED), preparer, pool, sign=True
+    ):
         for notice, p in zip(notices, prepared, strict=True):
             if p.refused:
                 result.queue.refused[p.refused] += 1
@@ -271,53 +251,42 @@ class Preview:
     problems: tuple[str, ...]
 
 
-def preview(
-    workspace: Path, sample: int = 5, out: Path | None = None, store_url: str | None = None
-) -> list[Preview]:
+def preview(ws: Workspace, sample: int = 5, out: Path | None = None) -> list[Preview]:
     """Render ``sample`` notices (one per kind and language first) as .eml and .html."""
     if sample < 1:
         raise InputError("--sample must be at least 1")
-    settings = load_settings(workspace)
+    workspace, settings, store = ws.path, ws.settings, ws.store
     folder = out or workspace / "previews"
-    store = open_workspace_store(workspace, store_url)
-    try:
-        context = notice_context(store, settings)
-        composer = Composer(context)
-        preparer = Preparer(context, workspace, settings.dkim_selectors)
-        with store.session() as session:
-            candidates = session.execute(
-                select(m.Notice.id, m.Notice.kind, m.Notice.locale)
-                .where(m.Notice.status != "held")
-                .order_by(m.Notice.id)
-            ).all()
-        if not candidates:
-            raise InputError(f"{workspace}: no notice planned; run breachdesk notify plan first")
-        chosen: list[int] = []
-        seen: set[tuple[str, str]] = set()
-        for notice_id, kind, locale in candidates:  # one of each kind and language first
-            if (kind, negotiate(locale)) not in seen and len(chosen) < sample:
-                seen.add((kind, negotiate(locale)))
-                chosen.append(notice_id)
-        chosen += [c[0] for c in candidates if c[0] not in set(chosen)][: sample - len(chosen)]
-        folder.mkdir(parents=True, exist_ok=True)
-        folder.chmod(0o700)
-        previews = []
-        for notice in outbox.notices(store, chosen):
-            composed = composer.compose(notice)
-            prepared = preparer.prepare(notice)
-            data = prepared.data or render(composed, context, datetime.now(UTC))
-            eml = folder / f"{notice.reference}.eml"
-            page = folder / f"{notice.reference}.html"
-            write_private(eml, data)
-            write_private(page, composed.html.encode("utf-8"))
-            problems = tuple(prepared.refused.split("; ")) if prepared.refused else ()
-            previews.append(
-                Preview(notice.reference, notice.kind, composed.language, eml, page, problems)
-            )
-        append_event(store, "notify.previewed", {"notices": len(previews)})
-        return previews
-    finally:
-        store.close()
+    context = notice_context(store, settings)
+    composer = Composer(context)
+    preparer = Preparer(context, workspace, settings.dkim_selectors)
+    candidates = outbox.preview_candidates(store)
+    if not candidates:
+        raise InputError(f"{workspace}: no notice planned; run breachdesk notify plan first")
+    chosen: list[int] = []
+    seen: set[tuple[str, str]] = set()
+    for notice_id, kind, locale in candidates:  # one of each kind and language first
+        if (kind, negotiate(locale)) not in seen and len(chosen) < sample:
+            seen.add((kind, negotiate(locale)))
+            chosen.append(notice_id)
+    chosen += [c[0] for c in candidates if c[0] not in set(chosen)][: sample - len(chosen)]
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    previews = []
+    for notice in outbox.notices(store, chosen):
+        composed = composer.compose(notice)
+        prepared = preparer.prepare(notice)
+        data = prepared.data or render(composed, context, datetime.now(UTC))
+        eml = folder / f"{notice.reference}.eml"
+        page = folder / f"{notice.reference}.html"
+        write_private(eml, data)
+        write_private(page, composed.html.encode("utf-8"))
+        problems = tuple(prepared.refused.split("; ")) if prepared.refused else ()
+        previews.append(
+            Preview(notice.reference, notice.kind, composed.language, eml, page, problems)
+        )
+    append_event(store, "notify.previewed", {"notices": len(previews)})
+    return previews
 
 
 @dataclass(frozen=True)
@@ -328,16 +297,10 @@ class Status:
     attempts: int
 
 
-def status(workspace: Path, store_url: str | None = None) -> Status:
-    store = open_workspace_store(workspace, store_url)
-    try:
-        by_kind: dict[str, Counter[str]] = {}
-        by_language: dict[str, Counter[str]] = {}
-        for kind, locale, state, n in outbox.counts(store):
-            by_kind.setdefault(kind, Counter())[state] += n
-            by_language.setdefault(negotiate(locale), Counter())[state] += n
-        with store.session() as session:
-            attempts = int(session.execute(select(func.count(m.DeliveryAttempt.id))).scalar_one())
-        return Status(by_kind, by_language, outbox.failures(store), attempts)
-    finally:
-        store.close()
+def status(ws: Workspace) -> Status:
+    by_kind: dict[str, Counter[str]] = {}
+    by_language: dict[str, Counter[str]] = {}
+    for kind, locale, state, n in outbox.counts(ws.store):
+        by_kind.setdefault(kind, Counter())[state] += n
+        by_language.setdefault(negotiate(locale), Counter())[state] += n
+    return Status(by_kind, by_language, outbox.failures(ws.store), outbox.attempt_count(ws.store))

@@ -9,26 +9,23 @@ provenance; if that directory changed since assess, planning refuses unless told
 from __future__ import annotations
 
 import secrets
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
-from sqlalchemy import insert, select
 
 from breachdesk.directory import directory_digest, read_contacts
 from breachdesk.domain.identity import mask_whole_email
-from breachdesk.domain.incident import iso
+from breachdesk.domain.impact import AffectedUser
 from breachdesk.errors import InputError
 from breachdesk.impact import read_impact
+from breachdesk.report.tables import affected_organizations, affected_users
 from breachdesk.services.assess import AssessRequest, assess
-from breachdesk.services.incident import open_workspace_store
-from breachdesk.services.workspace import table_rows
-from breachdesk.settings import load_settings
-from breachdesk.store import Store, append_event
-from breachdesk.store import models as m
+from breachdesk.services.workspace import Workspace
+from breachdesk.store.models import NoticeStatus
+from breachdesk.store.notices import PlanSummary, WantedNotice, save_plan
 from breachdesk.taxonomy import Category
+
+__all__ = ["PlanSummary", "plan_notices", "reference_code"]
 
 _CODE = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: read aloud, typed by hand
 
@@ -39,20 +36,11 @@ def reference_code() -> str:
     return f"BD-{body[:5]}-{body[5:]}"
 
 
-@dataclass
-class PlanSummary:
-    new: Counter[str] = field(default_factory=Counter)  # kind/status -> notices added
-    existing: int = 0
-    held: Counter[str] = field(default_factory=Counter)  # reason -> notices held
-
-
 def plan_notices(
-    workspace: Path,
-    include_deactivated: bool = False,
-    rematch: bool = False,
-    store_url: str | None = None,
+    ws: Workspace, include_deactivated: bool = False, rematch: bool = False
 ) -> PlanSummary:
-    impact = read_impact(workspace / "impact.json")
+    workspace = ws.path
+    impact = read_impact(ws.output("impact.json"))
     recorded = impact["provenance"]["directory"]
     if recorded is None:
         raise InputError(f"{workspace}: assessed without a directory; run assess --directory first")
@@ -65,55 +53,49 @@ def plan_notices(
                 f"{folder}: the directory changed since assess (SHA-256 differs); "
                 "pass --rematch to assess again against it"
             )
-        settings = load_settings(workspace)
         assess(
             AssessRequest(
-                exports=[Path(p) for p in settings.inputs],
+                exports=[Path(p) for p in ws.settings.inputs],
                 out=workspace,
                 directory=folder,
                 command="breachdesk notify plan --rematch",
-            )
+            ),
+            ws=ws,
         )
-    users = list(table_rows(workspace, "affected_users.csv"))
-    orgs = list(table_rows(workspace, "affected_organizations.csv"))
-    members: dict[str, list[dict[str, str]]] = {}
+    users = list(affected_users(ws.outputs))
+    orgs = affected_organizations(ws.outputs)
+    members: dict[str, list[AffectedUser]] = {}
     for user in users:
-        for org_id in filter(None, user["organizations"].split(";")):
+        for org_id in user.organizations:
             members.setdefault(org_id, []).append(user)
-    admins = {a for org in orgs for a in filter(None, org["admins_to_notify"].split(";"))}
-    contacts = read_contacts(folder, {u["user_id"] for u in users} | admins)
-    wanted: list[dict[str, object]] = []
-    mfa = {"true": "on", "false": "off"}
+    admins = {a for org in orgs for a in org.admins_to_notify}
+    contacts = read_contacts(folder, {u.user_id for u in users} | admins)
+    wanted: list[WantedNotice] = []
+    mfa = {True: "on", False: "off"}
     for user in users:
         facts: dict[str, object] = {
-            "categories": sorted(c for c in user["exposed"].split(";") if c),
-            "mfa": mfa.get(user["mfa_enabled"], "unknown"),
+            "categories": sorted(user.exposed),
+            "mfa": mfa.get(user.mfa_enabled, "unknown"),  # type: ignore[arg-type]
         }
-        wanted.append(_notice("user", user["user_id"], "", contacts, include_deactivated, facts))
+        wanted.append(_notice("user", user.user_id, "", contacts, include_deactivated, facts))
     for org in orgs:
-        affected = members.get(org["org_id"], [])
+        affected = members.get(org.org_id, [])
         facts = {
-            "affected_members": int(org["affected_members"]),
+            "affected_members": org.affected_members,
             # an organization named in records without an affected member: its id leaked
-            "categories": sorted({c for u in affected for c in u["exposed"].split(";") if c})
+            "categories": sorted({c for u in affected for c in u.exposed})
             or [Category.ORGANIZATION_ID.value],
-            "members_without_mfa": sum(1 for u in affected if u["mfa_enabled"] == "false"),
+            "members_without_mfa": sum(1 for u in affected if u.mfa_enabled is False),
             # a few of them, masked, so that the admin knows where to start
             "without_mfa_sample": [
-                mask_whole_email(contacts[u["user_id"]][0])
-                for u in sorted(affected, key=lambda u: u["user_id"])
-                if u["mfa_enabled"] == "false" and contacts.get(u["user_id"], ("",))[0]
+                mask_whole_email(contacts[u.user_id][0])
+                for u in sorted(affected, key=lambda u: u.user_id)
+                if u.mfa_enabled is False and contacts.get(u.user_id, ("",))[0]
             ][:10],
         }
-        for admin in filter(None, org["admins_to_notify"].split(";")):
-            wanted.append(
-                _notice("admin", admin, org["org_id"], contacts, include_deactivated, facts)
-            )
-    store = open_workspace_store(workspace, store_url)
-    try:
-        return _save(store, wanted)
-    finally:
-        store.close()
+        for admin in org.admins_to_notify:
+            wanted.append(_notice("admin", admin, org.org_id, contacts, include_deactivated, facts))
+    return save_plan(ws.store, wanted, reference_code)
 
 
 def _notice(
@@ -123,76 +105,17 @@ def _notice(
     contacts: dict[str, tuple[str, str, str, bool]],
     include_deactivated: bool,
     facts: dict[str, object],
-) -> dict[str, object]:
+) -> WantedNotice:
     email, name, locale, active = contacts.get(user_id, ("", "", "", False))
-    status, reason = "planned", ""
+    status, reason = NoticeStatus.PLANNED, ""
     if user_id not in contacts:
-        status, reason = "held", "not in the directory any more"
+        status, reason = NoticeStatus.HELD, "not in the directory any more"
     elif not email:
-        status, reason = "held", "no email address"
+        status, reason = NoticeStatus.HELD, "no email address"
     elif not active and not include_deactivated:
-        status, reason = "held", "deactivated user: decide, then plan with --include-deactivated"
-    return {
-        "kind": kind, "user_id": user_id, "org_id": org_id, "email": email, "name": name,
-        "locale": locale, "status": status, "hold_reason": reason,
-        "facts": orjson.dumps(facts, option=orjson.OPT_SORT_KEYS).decode(),
-    }  # fmt: skip
-
-
-def _save(store: Store, wanted: list[dict[str, object]]) -> PlanSummary:
-    summary = PlanSummary()
-    incident = store.incident_id()
-    now = iso(datetime.now(UTC))
-    with store.session() as session, session.begin():
-        existing = {
-            (k, u, o): (i, s, f)
-            for i, k, u, o, s, f in session.execute(
-                select(
-                    m.Notice.id,
-                    m.Notice.kind,
-                    m.Notice.user_id,
-                    m.Notice.org_id,
-                    m.Notice.status,
-                    m.Notice.facts,
-                )
-            )
-        }
-        fresh = []
-        for notice in wanted:
-            key = (notice["kind"], notice["user_id"], notice["org_id"])
-            found = existing.get(key)  # type: ignore[arg-type]
-            if found is not None:
-                summary.existing += 1
-                notice_id, status, facts = found
-                if status in ("planned", "held") and facts != notice["facts"]:
-                    row = session.get(m.Notice, notice_id)
-                    assert row is not None
-                    row.facts = str(notice["facts"])  # a re-match changed what was exposed
-                if status == "refused" and notice["status"] == "planned":
-                    # refused by the lint: planning again gives it another pass
-                    session.get(m.Notice, notice_id).status = "planned"  # type: ignore[union-attr]
-                    summary.new[f"{notice['kind']} re-planned"] += 1
-                elif status == "held" and notice["status"] == "planned":
-                    # released: a decision was taken (--include-deactivated) or data fixed
-                    session.get(m.Notice, notice_id).status = "planned"  # type: ignore[union-attr]
-                    summary.new[f"{notice['kind']} released"] += 1
-                continue
-            fresh.append(
-                {
-                    **notice,
-                    "incident_id": incident,
-                    "reference": reference_code(),
-                    "created_at": now,
-                }
-            )
-            summary.new[f"{notice['kind']} {notice['status']}"] += 1
-            if notice["status"] == "held":
-                summary.held[str(notice["hold_reason"])] += 1
-        for start in range(0, len(fresh), 5000):
-            session.execute(insert(m.Notice), fresh[start : start + 5000])
-    append_event(
-        store,
-        "notify.planned",
-        {"new": dict(summary.new), "existing": summary.existing, "held": dict(summary.held)},
-    )
-    return summary
+        status = NoticeStatus.HELD
+        reason = "deactivated user: decide, then plan with --include-deactivated"
+    return WantedNotice(
+        kind, user_id, org_id, email, name, locale, status, reason,
+        orjson.dumps(facts, option=orjson.OPT_SORT_KEYS).decode(),
+    )  # fmt: skip

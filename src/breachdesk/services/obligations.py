@@ -4,9 +4,6 @@ times, through every regime's rule, to outcomes and deadlines."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-
-from sqlalchemy import select
 
 from breachdesk.impact import read_impact
 from breachdesk.obligations.evaluate import (
@@ -17,9 +14,9 @@ from breachdesk.obligations.evaluate import (
     group_people,
 )
 from breachdesk.obligations.rules import builtin_rules
-from breachdesk.services.incident import open_workspace_store, show
-from breachdesk.services.workspace import table_rows
-from breachdesk.store import models as m
+from breachdesk.report.tables import affected_users
+from breachdesk.services.workspace import Workspace
+from breachdesk.store import incident as record
 
 
 @dataclass(frozen=True)
@@ -29,20 +26,17 @@ class ObligationsReport:
     notice: str = NOT_LEGAL_ADVICE
 
 
-def obligations(workspace: Path) -> ObligationsReport:
-    read_impact(workspace / "impact.json")  # refuses a workspace of an unknown schema
-    incident = show(workspace)
-    people = table_rows(workspace, "affected_users.csv")
-    groups = group_people((r["country"], r["region"], r["exposed"]) for r in people)
-    store = open_workspace_store(workspace)
-    try:
-        with store.session() as session:
-            rows = session.scalars(select(m.Decision).order_by(m.Decision.id)).all()
-            decisions = {
-                d.subject: HumanDecision(d.decision, d.rationale, d.decided_by) for d in rows
-            }  # the latest decision on a subject wins
-    finally:
-        store.close()
+def obligations(ws: Workspace) -> ObligationsReport:
+    read_impact(ws.output("impact.json"))  # refuses a workspace of an unknown schema
+    incident = record.view(ws.store)
+    groups = group_people(
+        (u.country, u.region, ";".join(u.exposed)) for u in affected_users(ws.outputs)
+    )
+    # the latest decision on a subject wins
+    decisions = {
+        d.subject: HumanDecision(d.decision, d.rationale, d.decided_by)
+        for d in record.decisions(ws.store)
+    }
     awareness = {a.party: a.aware_at for a in incident.awareness}
     results = evaluate(builtin_rules(), groups, awareness, incident.timezone, decisions)
     return ObligationsReport(results, incident.timezone)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 
 from breachdesk.errors import InputError, StoreError
 from breachdesk.impact import read_impact
@@ -21,11 +20,11 @@ from breachdesk.obligations.evaluate import NOT_LEGAL_ADVICE
 from breachdesk.obligations.rules import builtin_rules
 from breachdesk.private import write_private
 from breachdesk.report.authority import AuthorityReport, Section
-from breachdesk.services.incident import open_workspace_store, show
+from breachdesk.report.tables import affected_users
 from breachdesk.services.obligations import obligations
-from breachdesk.services.workspace import table_rows
-from breachdesk.store import models as m
-from breachdesk.store.audit import entry_json, read_events, verify_chain
+from breachdesk.services.workspace import Workspace
+from breachdesk.store import incident as record
+from breachdesk.store.audit import entry_json, head_json, read_events, verify_chain
 
 CONSEQUENCES = {
     "user.contact.email": "targeted phishing of the people affected, with their name and employer",
@@ -46,36 +45,30 @@ class AuthorityFiles:
     chain_entries: int
 
 
-def authority_report(workspace: Path, regime: str, out: Path | None = None) -> AuthorityFiles:
+def authority_report(ws: Workspace, regime: str, out: Path | None = None) -> AuthorityFiles:
     rules = {r.id: r for r in builtin_rules()}
     if regime not in rules:
         raise InputError(f"no regime {regime!r}; known: {', '.join(sorted(rules))}")
     rule = rules[regime]
-    impact = read_impact(workspace / "impact.json")
-    incident = show(workspace)
-    result = next(r for r in obligations(workspace).results if r.rule == regime)
+    workspace = ws.path
+    impact = read_impact(ws.output("impact.json"))
+    incident = record.view(ws.store)
+    result = next(r for r in obligations(ws).results if r.rule == regime)
     j = rule.jurisdiction
     exposure: Counter[str] = Counter()
-    for row in table_rows(workspace, "affected_users.csv"):
-        if row["country"] in j.countries or row["region"] in j.regions:
-            exposure.update(c for c in row["exposed"].split(";") if c)
-    store = open_workspace_store(workspace)
-    try:
-        intact, entries, broken = verify_chain(store)
-        if not intact:
-            raise StoreError(f"the audit log does not verify ({broken}); no evidence bundle made")
-        events = list(read_events(store))
-        with store.session() as session:
-            happened = session.scalars(
-                select(m.TimelineEvent).order_by(m.TimelineEvent.occurred_at)
-            ).all()
-            decided = session.scalars(select(m.Decision).order_by(m.Decision.id)).all()
-            measures = [f"{e.occurred_at}: {e.summary}" for e in happened]
-            decisions = [
-                f"{d.decided_at}: {d.subject} — {d.decision} ({d.rationale})" for d in decided
-            ]
-    finally:
-        store.close()
+    for user in affected_users(ws.outputs):
+        if user.country in j.countries or user.region in j.regions:
+            exposure.update(user.exposed)
+    check = verify_chain(ws.store)
+    if not check.intact:
+        raise StoreError(f"the audit log does not verify ({check.broken}); no evidence bundle made")
+    entries = check.entries
+    events = list(read_events(ws.store))
+    measures = [f"{when.isoformat()}: {summary}" for when, summary in record.events(ws.store)]
+    decisions = [
+        f"{d.decided_at.isoformat()}: {d.subject} — {d.decision} ({d.rationale})"
+        for d in record.decisions(ws.store)
+    ]
 
     now = datetime.now(UTC).replace(microsecond=0)
     deadline = (
@@ -100,6 +93,7 @@ def authority_report(workspace: Path, regime: str, out: Path | None = None) -> A
             f"Assessment: {result.outcome} — {result.reason}",
             f"Deadline: {deadline}",
             f"Prepared {now.isoformat()} by breachdesk from workspace {workspace.name}",
+            f"Audit log head: {check.head} (entries and hash of the last one)",
         ],
         sections=[
             Section(
@@ -166,21 +160,22 @@ def authority_report(workspace: Path, regime: str, out: Path | None = None) -> A
     bundle = folder / f"evidence-{regime}.zip"
     write_private(
         bundle,
-        _bundle(workspace, impact, events, entries, {markdown.name: md_bytes, pdf.name: pdf_bytes}),
+        _bundle(ws, impact, events, entries, {markdown.name: md_bytes, pdf.name: pdf_bytes}),
     )
     return AuthorityFiles(markdown, pdf, bundle, entries)
 
 
 def _bundle(
-    workspace: Path,
+    ws: Workspace,
     impact: dict[str, Any],
     events: list[Any],
     entries: int,
     reports: dict[str, bytes],
 ) -> bytes:
     files: dict[str, bytes] = dict(reports)
-    files["impact.json"] = (workspace / "impact.json").read_bytes()
-    files["audit-log.jsonl"] = b"".join(entry_json(e) for e in events)
+    files["impact.json"] = ws.output("impact.json").read_bytes()
+    head = verify_chain(ws.store).head
+    files["audit-log.jsonl"] = b"".join(entry_json(e) for e in events) + head_json(head)
     last_outputs: dict[str, str] = next(
         (e.payload.get("outputs", {}) for e in reversed(events) if e.action == "assess.finished"),
         {},
@@ -194,6 +189,7 @@ def _bundle(
             "intact": True,
             "entries": entries,
             "last_hash": events[-1].hash if events else None,
+            "head": str(head) if head else None,
         },
     }
     files["hashes.json"] = orjson.dumps(hashes, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)

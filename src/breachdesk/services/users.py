@@ -2,45 +2,25 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from breachdesk.services.incident import open_workspace_store
+from breachdesk.services.workspace import Workspace
 from breachdesk.store import append_event
 from breachdesk.web import auth
 
 
-def add(
-    workspace: Path, username: str, password: str, role: str, store_url: str | None = None
-) -> None:
-    store = open_workspace_store(workspace, store_url)
-    try:
-        auth.add_user(store, username, password, role)
-        append_event(store, "desk.user_added", {"user": username, "role": role})
-    finally:
-        store.close()
+def add(ws: Workspace, username: str, password: str, role: str) -> None:
+    auth.add_user(ws.store, username, password, role)
+    append_event(ws.store, "desk.user_added", {"user": username, "role": role})
 
 
-def remove(workspace: Path, username: str, store_url: str | None = None) -> None:
-    store = open_workspace_store(workspace, store_url)
-    try:
-        auth.remove_user(store, username)
-        append_event(store, "desk.user_removed", {"user": username})
-    finally:
-        store.close()
+def remove(ws: Workspace, username: str) -> None:
+    auth.remove_user(ws.store, username)
+    append_event(ws.store, "desk.user_removed", {"user": username})
 
 
-def role(workspace: Path, username: str, new_role: str, store_url: str | None = None) -> None:
-    store = open_workspace_store(workspace, store_url)
-    try:
-        auth.set_role(store, username, new_role)
-        append_event(store, "desk.user_role", {"user": username, "role": new_role})
-    finally:
-        store.close()
+def role(ws: Workspace, username: str, new_role: str) -> None:
+    auth.set_role(ws.store, username, new_role)
+    append_event(ws.store, "desk.user_role", {"user": username, "role": new_role})
 
 
-def listing(workspace: Path, store_url: str | None = None) -> list[tuple[str, str, bool]]:
-    store = open_workspace_store(workspace, store_url)
-    try:
-        return auth.list_users(store)
-    finally:
-        store.close()
+def listing(ws: Workspace) -> list[tuple[str, str, bool]]:
+    return auth.list_users(ws.store)

@@ -16,12 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from sqlalchemy import select
 
 from breachdesk.errors import InputError
-from breachdesk.services.incident import open_workspace_store
-from breachdesk.store import append_event
-from breachdesk.store import models as m
+from breachdesk.services.workspace import Workspace
+from breachdesk.store import append_event, outbox
 
 SCHEMA = "breachdesk.verify/1"
 _ALPHABET = set("ABCDEFGHJKMNPQRSTVWXYZ23456789")
@@ -47,32 +45,26 @@ class Published:
     codes: int
 
 
-def publish(workspace: Path, out: Path, store_url: str | None = None) -> Published:
-    store = open_workspace_store(workspace, store_url)
-    try:
-        with store.session() as session:
-            rows = session.execute(
-                select(m.Notice.reference, m.Notice.sent_at).where(m.Notice.status == "sent")
-            ).all()
-        if not rows:
-            raise InputError(f"{workspace}: no notice has been sent yet; nothing to publish")
-        key = secrets.token_bytes(32)
-        codes = {code_hash(key, ref): (sent or "")[:10] for ref, sent in rows}
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / "codes.json"
-        body = orjson.dumps(
-            {"schema": SCHEMA, "key": base64.b64encode(key).decode(), "codes": codes},
-            option=orjson.OPT_SORT_KEYS,
-        )
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)  # public by design
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(body)
-        os.replace(tmp, path)
-        append_event(store, "verify.published", {"codes": len(codes)})
-        return Published(path, len(codes))
-    finally:
-        store.close()
+def publish(ws: Workspace, out: Path) -> Published:
+    store = ws.store
+    rows = outbox.sent_references(store)
+    if not rows:
+        raise InputError(f"{ws.path}: no notice has been sent yet; nothing to publish")
+    key = secrets.token_bytes(32)
+    codes = {code_hash(key, ref): sent.date().isoformat() for ref, _email, sent in rows}
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "codes.json"
+    body = orjson.dumps(
+        {"schema": SCHEMA, "key": base64.b64encode(key).decode(), "codes": codes},
+        option=orjson.OPT_SORT_KEYS,
+    )
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)  # public by design
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(body)
+    os.replace(tmp, path)
+    append_event(store, "verify.published", {"codes": len(codes)})
+    return Published(path, len(codes))
 
 
 def load(folder: Path) -> tuple[bytes, dict[str, str]]:

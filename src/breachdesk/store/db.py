@@ -1,13 +1,23 @@
-"""Opening a workspace's store and bringing its schema to the newest migration."""
+"""Opening a workspace's store once, bringing its schema to the newest migration, and the
+two ways in: a read (a plain session) and a write (a transaction that holds the writer lock,
+so that a domain change and its audit entry commit together and appends never collide).
+
+SQLite: every write transaction starts ``BEGIN IMMEDIATE`` — a second writer waits for the
+first (busy timeout) instead of failing when it upgrades a read lock. PostgreSQL: a write
+that appends to the audit log takes a transaction-level advisory lock first, so the chain's
+end it reads is the true one; other writes (the outbox's leases) run side by side.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -21,31 +31,74 @@ from sqlalchemy.orm import Session
 from breachdesk.errors import SchemaError, StoreError
 from breachdesk.store.models import Incident
 
+if TYPE_CHECKING:
+    from breachdesk.store.audit import AuditEntry, AuditKey
+
+_AUDIT_LOCK = 4242002  # pg advisory lock: one audit writer at a time
+_INCIDENT_LOCK = 4242001  # pg advisory lock: one incident row per store
+
 
 @dataclass
 class Store:
+    """An open store. ``audit_key`` signs the audit chain; ``head_path`` (outside the
+    database) records the chain's last sequence and hash after every append."""
+
     engine: Engine
     url: str
+    audit_key: AuditKey
+    head_path: Path | None = None
+    incident: int = 0
+    _writer: Engine | None = field(default=None, repr=False)
 
     def session(self) -> Session:
+        """A session for reading (and for writes that need no audit entry on PostgreSQL)."""
         return Session(self.engine)
 
-    def incident_id(self, title: str = "Vendor breach") -> int:
-        """The workspace's incident, created on first use."""
-        with self.session() as session, session.begin():
-            if self.engine.dialect.name == "postgresql":
-                # two processes opening a new store must not create two incidents
-                session.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
-            found = session.scalars(select(Incident).order_by(Incident.id).limit(1)).first()
-            if found is not None:
-                return found.id
-            incident = Incident(title=title, created_at=datetime.now(UTC))
-            session.add(incident)
-            session.flush()
-            return incident.id
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with Session(self.engine) as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """One write transaction: everything done in it, audit entries included, commits
+        together or not at all; the head file follows once it has committed."""
+        writer = self._writer or self.engine
+        with Session(writer, expire_on_commit=False) as session:
+            tx = Tx(self, session)
+            with session.begin():
+                yield tx
+            if tx.appended and self.head_path is not None:
+                from breachdesk.store.audit import record_head
+
+                record_head(self.head_path, tx.appended[-1])
+
+    def incident_id(self) -> int:
+        return self.incident
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+class Tx:
+    """A write transaction in progress: its session, and the audit entries it appends."""
+
+    def __init__(self, store: Store, session: Session) -> None:
+        self.store = store
+        self.session = session
+        self.appended: list[AuditEntry] = []
+        self._locked = False
+
+    def audit(self, action: str, payload: dict[str, Any], actor: str = "breachdesk") -> AuditEntry:
+        from breachdesk.store.audit import append
+
+        if not self._locked:
+            if self.store.engine.dialect.name == "postgresql":
+                self.session.execute(text(f"SELECT pg_advisory_xact_lock({_AUDIT_LOCK})"))
+            self._locked = True
+        entry = append(self.session, self.store, action, payload, actor)
+        self.appended.append(entry)
+        return entry
 
 
 def resolve_url(url: str, workspace: Path) -> str:
@@ -56,8 +109,15 @@ def resolve_url(url: str, workspace: Path) -> str:
     return url
 
 
-def open_store(url: str, workspace: Path) -> Store:
-    """Open (creating if needed) the store and upgrade it to the newest schema."""
+def open_store(
+    url: str,
+    workspace: Path,
+    audit_key: AuditKey,
+    head_path: Path | None = None,
+    title: str = "Vendor breach",
+) -> Store:
+    """Open (creating if needed) the store, upgrade it to the newest schema once, and make
+    sure it holds its incident."""
     full = resolve_url(url, workspace)
     if full.startswith("sqlite:///"):
         db_path = Path(full[len("sqlite:///") :])
@@ -75,24 +135,51 @@ def open_store(url: str, workspace: Path) -> Store:
             _refuse_newer(connection, config, full)
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+        writer = (
+            engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            if engine.dialect.name == "sqlite"
+            else None
+        )
+        store = Store(engine, full, audit_key, head_path, 0, writer)
+        store.incident = _ensure_incident(store, title)
     except SQLAlchemyError as exc:
         raise StoreError(f"store {_safe(full)}: {type(exc).__name__}: {exc.args[0]}") from None
-    return Store(engine, full)
+    return store
+
+
+def _ensure_incident(store: Store, title: str) -> int:
+    with store.write() as tx:
+        if store.engine.dialect.name == "postgresql":
+            # two processes opening a new store must not create two incidents
+            tx.session.execute(text(f"SELECT pg_advisory_xact_lock({_INCIDENT_LOCK})"))
+        found = tx.session.scalars(select(Incident.id).order_by(Incident.id).limit(1)).first()
+        if found is not None:
+            return int(found)
+        incident = Incident(title=title, created_at=datetime.now(UTC))
+        tx.session.add(incident)
+        tx.session.flush()
+        return int(incident.id)
 
 
 def _engine(url: str) -> Engine:
     if not url.startswith("sqlite:"):
-        return create_engine(url, pool_pre_ping=True)
+        # hide_parameters: an error's message never carries a value from the data
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
     # several processes (a send and a status, a killed send and its restart) share the file:
     # WAL lets readers run beside the writer, and a writer waits instead of failing at once
-    engine = create_engine(url, connect_args={"timeout": 60})
+    engine = create_engine(url, connect_args={"timeout": 60}, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we say BEGIN ourselves (below)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql(connection.get_execution_options().get("sqlite_begin", "BEGIN"))
 
     return engine
 

@@ -1,11 +1,57 @@
-"""Tables of the store. Later features add theirs here and by an Alembic migration."""
+"""Tables of the store. Later features add theirs here and by an Alembic migration.
+
+Every instant is stored one way: :class:`Instant`, fixed-width ISO 8601 text in UTC with
+microseconds (``2026-11-20T16:05:00.000000Z``), so that the same comparisons and sorts work
+on SQLite and PostgreSQL and a reader sees the time without conversion. (The audit log's
+``at`` is the same text, produced once and then hashed.)
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import DateTime, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Dialect, Enum, Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # "no time set" where a column may not be empty
+
+
+def instant_text(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("a naive datetime has no place in the store")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Instant(TypeDecorator[datetime]):
+    """An aware datetime stored as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (27 characters)."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else instant_text(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value)
+
+
+class NoticeStatus(StrEnum):
+    """Where a notice is: planned → queued → sent | failed; or held (a person decides) or
+    refused (the lint said no)."""
+
+    PLANNED = "planned"
+    HELD = "held"
+    REFUSED = "refused"
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+def _values(kind: type[StrEnum]) -> list[str]:
+    return [member.value for member in kind]
 
 
 class Base(DeclarativeBase):
@@ -17,11 +63,11 @@ class Incident(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    # added by 0002; times are ISO 8601 text in UTC, the same on SQLite and PostgreSQL
+    created_at: Mapped[datetime] = mapped_column(Instant)
+    # added by 0002
     vendor: Mapped[str] = mapped_column(String(200), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    dataset_arrived_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    dataset_arrived_at: Mapped[datetime | None] = mapped_column(Instant, nullable=True)
     official_domains: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
     sender: Mapped[str] = mapped_column(String(320), default="")
 
@@ -35,7 +81,7 @@ class Awareness(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(Integer)
     party: Mapped[str] = mapped_column(String(100))
-    aware_at: Mapped[str] = mapped_column(String(40))
+    aware_at: Mapped[datetime] = mapped_column(Instant)
 
 
 class TimelineEvent(Base):
@@ -43,7 +89,7 @@ class TimelineEvent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(Integer)
-    occurred_at: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[datetime] = mapped_column(Instant)
     summary: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(200))
 
@@ -55,10 +101,10 @@ class Task(Base):
     incident_id: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(Text)
     owner: Mapped[str] = mapped_column(String(200))
-    due_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(Instant, nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="open")
-    created_at: Mapped[str] = mapped_column(String(40))
-    closed_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Instant)
+    closed_at: Mapped[datetime | None] = mapped_column(Instant, nullable=True)
 
 
 class Decision(Base):
@@ -70,7 +116,7 @@ class Decision(Base):
     decision: Mapped[str] = mapped_column(Text)
     rationale: Mapped[str] = mapped_column(Text)
     decided_by: Mapped[str] = mapped_column(String(200))
-    decided_at: Mapped[str] = mapped_column(String(40))
+    decided_at: Mapped[datetime] = mapped_column(Instant)
 
 
 class AuditEvent(Base):
@@ -86,6 +132,8 @@ class AuditEvent(Base):
     payload: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # added by 0006: hmac-sha256 (keyed), or sha256 for entries written before
+    scheme: Mapped[str] = mapped_column(String(20), default="hmac-sha256")
 
 
 class Notice(Base):
@@ -107,24 +155,25 @@ class Notice(Base):
         Text, default=""
     )  # as the directory gives it; checked when composed
     locale: Mapped[str] = mapped_column(String(35), default="")
-    # planned | held | refused (by lint) | queued | sent | failed
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[NoticeStatus] = mapped_column(
+        Enum(NoticeStatus, native_enum=False, length=20, values_callable=_values)
+    )
     hold_reason: Mapped[str] = mapped_column(String(200), default="")
     reference: Mapped[str] = mapped_column(String(20), unique=True)
     facts: Mapped[str] = mapped_column(Text, default="{}")  # JSON: counts and categories only
-    created_at: Mapped[str] = mapped_column(String(40))
-    # added by 0004: the outbox. A notice is leased by one worker until lease_until (epoch
-    # seconds); not_before delays a retry; message_id is fixed per notice, so a resend after
-    # a crash carries the same one.
+    created_at: Mapped[datetime] = mapped_column(Instant)
+    # added by 0004: the outbox. A notice is leased by one worker until lease_until (EPOCH
+    # when not leased); not_before delays a retry; message_id is fixed per notice, so a
+    # resend after a crash carries the same one.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    not_before: Mapped[float] = mapped_column(Float, default=0.0)
+    not_before: Mapped[datetime] = mapped_column(Instant, default=EPOCH)
     lease_owner: Mapped[str] = mapped_column(String(120), default="")
-    lease_until: Mapped[float] = mapped_column(Float, default=0.0)
+    lease_until: Mapped[datetime] = mapped_column(Instant, default=EPOCH)
     batch_id: Mapped[str] = mapped_column(String(40), default="")
     message_id: Mapped[str] = mapped_column(String(255), default="")
     template_version: Mapped[str] = mapped_column(String(40), default="")
     body_hash: Mapped[str] = mapped_column(String(64), default="")
-    sent_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(Instant, nullable=True)
     last_reply: Mapped[str] = mapped_column(Text, default="")
 
 
@@ -137,7 +186,7 @@ class DeliveryAttempt(Base):
     notice_id: Mapped[int] = mapped_column(Integer, index=True)
     batch_id: Mapped[str] = mapped_column(String(40))
     worker: Mapped[str] = mapped_column(String(120))
-    attempted_at: Mapped[str] = mapped_column(String(40))
+    attempted_at: Mapped[datetime] = mapped_column(Instant)
     outcome: Mapped[str] = mapped_column(String(20))  # sent | retry | failed
     smtp_code: Mapped[int] = mapped_column(Integer)  # 0 when no reply came (connection lost)
     smtp_reply: Mapped[str] = mapped_column(Text)

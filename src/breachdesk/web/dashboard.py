@@ -5,6 +5,8 @@ every action the right role."""
 
 import gc
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +18,7 @@ from breachdesk.errors import BreachdeskError, InputError
 from breachdesk.impact import read_impact
 from breachdesk.services import incident as incident_service
 from breachdesk.services.dashboard import Desk
-from breachdesk.services.incident import open_workspace_store
+from breachdesk.services.workspace import Workspace
 from breachdesk.store import append_event
 from breachdesk.web import auth
 from breachdesk.web.app_common import SecureHeaders, static_folder, templates
@@ -29,8 +31,8 @@ STORE_ENV = "BREACHDESK_SERVE_STORE"
 def check_workspace(workspace: Path) -> None:
     """What the app needs, opened once and cheaply, so that ``serve`` fails in one line
     before its workers start (each worker then builds its own app and caches)."""
-    read_impact(workspace / "impact.json")
-    open_workspace_store(workspace).close()
+    with Workspace.open(workspace) as ws:
+        read_impact(ws.output("impact.json"))
 
 
 def app_from_environment() -> FastAPI:
@@ -43,15 +45,27 @@ class NeedsLogin(Exception):
 
 
 def create_app(workspace: Path, store_url: str | None = None) -> FastAPI:
-    store = open_workspace_store(workspace, store_url)
-    desk = Desk(workspace, store)
+    """The app over one workspace, opened once: its store (migrated once, here) serves every
+    request; each action commits with its audit entry."""
+    ws = Workspace.open(workspace, store_url)
+    store = ws.store
+    desk = Desk(ws)
     desk.warm()  # a worker starts serving with its caches filled, not on a user's request
     # the caches of a large incident are millions of long-lived objects: keep them out of
     # the collector's full passes, whose pauses would otherwise be the slowest requests
     gc.collect()
     gc.freeze()
     pages = templates()
-    app = FastAPI(title="breachdesk dashboard", version="1", docs_url=None, redoc_url=None)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        ws.close()
+
+    app = FastAPI(
+        title="breachdesk dashboard", version="1", docs_url=None, redoc_url=None,
+        lifespan=lifespan,
+    )  # fmt: skip
     app.add_middleware(SecureHeaders)
     app.mount("/static", StaticFiles(directory=static_folder()), name="static")
 
@@ -175,7 +189,7 @@ def create_app(workspace: Path, store_url: str | None = None) -> FastAPI:
     @app.get("/timeline", response_class=HTMLResponse, include_in_schema=False)
     def timeline(request: Request, user: Annotated[auth.Who, Depends(who)]) -> Response:
         return page(request, "timeline.html.j2", user,
-                    entries=incident_service.timeline(workspace))  # fmt: skip
+                    entries=incident_service.timeline(ws))  # fmt: skip
 
     @app.get("/tasks", response_class=HTMLResponse, include_in_schema=False)
     def tasks(request: Request, user: Annotated[auth.Who, Depends(who)]) -> Response:
@@ -196,7 +210,7 @@ def create_app(workspace: Path, store_url: str | None = None) -> FastAPI:
     ) -> Response:
         checked(user, csrf)
         try:
-            incident_service.decide(workspace, subject, decision, rationale, user.username)
+            incident_service.decide(ws, subject, decision, rationale, user.username)
         except InputError as exc:
             response = page(request, "decisions.html.j2", user, rows=desk.decisions(),
                             error=str(exc))  # fmt: skip
@@ -233,4 +247,5 @@ def create_app(workspace: Path, store_url: str | None = None) -> FastAPI:
         return {"status": "ok"}
 
     app.state.store = store
+    app.state.workspace = ws
     return app

@@ -1,4 +1,6 @@
-"""The durable outbox: the notice table read as a queue.
+"""The durable outbox: the notice table read as a queue. (Times cross this module's
+interface as epoch seconds, the clock the sending loop runs on, and are stored as
+:class:`~breachdesk.store.models.Instant`; ``EPOCH`` stands for "not leased" / "due now".)
 
 A worker *leases* a batch of due notices (one UPDATE whose subquery takes the rows
 ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so workers never share a row; SQLite runs one writer
@@ -15,15 +17,27 @@ import socket
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from secrets import token_hex
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, type_coerce, update
 
 from breachdesk.notify.compose import NoticeRow
-from breachdesk.store import Store
 from breachdesk.store import models as m
+from breachdesk.store.db import Store
+from breachdesk.store.models import EPOCH, Instant, NoticeStatus
+
+QUEUED, SENT, FAILED, REFUSED, PLANNED = (
+    NoticeStatus.QUEUED, NoticeStatus.SENT, NoticeStatus.FAILED, NoticeStatus.REFUSED,
+    NoticeStatus.PLANNED,
+)  # fmt: skip
+
+
+def _at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC) if seconds > 0 else EPOCH
+
 
 _COLUMNS = (
     m.Notice.id, m.Notice.kind, m.Notice.user_id, m.Notice.org_id, m.Notice.email,
@@ -53,8 +67,8 @@ class Result:
     message_id: str
     body_hash: str
     template_version: str
-    attempted_at: str
-    not_before: float = 0.0  # for a retry
+    attempted_at: str  # ISO 8601
+    not_before: float = 0.0  # for a retry (epoch seconds)
 
 
 def _row(values: Sequence[Any]) -> Leased:
@@ -69,11 +83,21 @@ def _row(values: Sequence[Any]) -> Leased:
 
 def notices(store: Store, ids: Sequence[int]) -> list[NoticeRow]:
     """The notices with these ids, in id order."""
-    with store.session() as session:
+    with store.read() as session:
         rows = session.execute(
             select(*_COLUMNS).where(m.Notice.id.in_(ids)).order_by(m.Notice.id)
         ).all()
     return [_row(r).notice for r in rows]
+
+
+def ids_in(store: Store, states: tuple[NoticeStatus, ...]) -> list[int]:
+    """The ids of the notices in these states, in id order."""
+    with store.read() as session:
+        return list(
+            session.scalars(
+                select(m.Notice.id).where(m.Notice.status.in_(states)).order_by(m.Notice.id)
+            )
+        )
 
 
 def mark_queued(
@@ -83,31 +107,33 @@ def mark_queued(
     template_version: str,
 ) -> None:
     """Planned notices become queued (id, message_id, body_hash) or refused (id, reason)."""
-    with store.session() as session, session.begin():
+    with store.write() as tx:
+        session = tx.session
         for notice_id, message_id, body_hash in queued:
             session.execute(
                 update(m.Notice)
-                .where(m.Notice.id == notice_id, m.Notice.status == "planned")
+                .where(m.Notice.id == notice_id, m.Notice.status == PLANNED)
                 .values(
-                    status="queued", message_id=message_id, body_hash=body_hash,
+                    status=QUEUED, message_id=message_id, body_hash=body_hash,
                     template_version=template_version, hold_reason="",
                 )
             )  # fmt: skip
         for notice_id, reason in refused:
             session.execute(
                 update(m.Notice)
-                .where(m.Notice.id == notice_id, m.Notice.status == "planned")
-                .values(status="refused", hold_reason=reason[:200])
+                .where(m.Notice.id == notice_id, m.Notice.status == PLANNED)
+                .values(status=REFUSED, hold_reason=reason[:200])
             )
 
 
 def reclaim_dead(store: Store) -> int:
     """Leases held by processes of this host that no longer exist end now."""
     host = socket.gethostname()[:60]
-    with store.session() as session, session.begin():
+    with store.write() as tx:
+        session = tx.session
         owners = session.scalars(
             select(m.Notice.lease_owner)
-            .where(m.Notice.status == "queued", m.Notice.lease_owner.like(f"{host}:%"))
+            .where(m.Notice.status == QUEUED, m.Notice.lease_owner.like(f"{host}:%"))
             .distinct()
         ).all()
         dead = [o for o in owners if not _alive(o)]
@@ -115,8 +141,8 @@ def reclaim_dead(store: Store) -> int:
             return 0
         result = session.execute(
             update(m.Notice)
-            .where(m.Notice.status == "queued", m.Notice.lease_owner.in_(dead))
-            .values(lease_owner="", lease_until=0.0)
+            .where(m.Notice.status == QUEUED, m.Notice.lease_owner.in_(dead))
+            .values(lease_owner="", lease_until=EPOCH)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -137,13 +163,14 @@ def _alive(owner: str) -> bool:
 
 def lease(store: Store, worker: str, batch: str, limit: int, seconds: float) -> list[Leased]:
     """Take up to ``limit`` due, unleased queued notices for ``worker``."""
-    now = time.time()
+    now = datetime.now(UTC)
     due = and_(
-        m.Notice.status == "queued",
+        m.Notice.status == QUEUED,
         m.Notice.lease_until < now,
         m.Notice.not_before <= now,
     )
-    with store.session() as session, session.begin():
+    with store.write() as tx:
+        session = tx.session
         ids = (
             select(m.Notice.id)
             .where(due)
@@ -155,7 +182,7 @@ def lease(store: Store, worker: str, batch: str, limit: int, seconds: float) -> 
         session.execute(
             update(m.Notice)
             .where(m.Notice.id.in_(ids), due)
-            .values(lease_owner=worker, lease_until=now + seconds, batch_id=batch)
+            .values(lease_owner=worker, lease_until=_at(now.timestamp() + seconds), batch_id=batch)
             .execution_options(synchronize_session=False)
         )
         rows = session.execute(
@@ -167,15 +194,15 @@ def lease(store: Store, worker: str, batch: str, limit: int, seconds: float) -> 
 
 
 def extend(store: Store, worker: str, batch: str, seconds: float) -> None:
-    with store.session() as session, session.begin():
-        session.execute(
+    with store.write() as tx:
+        tx.session.execute(
             update(m.Notice)
             .where(
                 m.Notice.batch_id == batch,
                 m.Notice.lease_owner == worker,
-                m.Notice.status == "queued",
+                m.Notice.status == QUEUED,
             )
-            .values(lease_until=time.time() + seconds)
+            .values(lease_until=_at(time.time() + seconds))
         )
 
 
@@ -184,7 +211,8 @@ def record(store: Store, worker: str, batch: str, results: Sequence[Result], dig
     hashlib object) takes in each attempt row written, for the batch's audit entry."""
     if not results:
         return
-    with store.session() as session, session.begin():
+    with store.write() as tx:
+        session = tx.session
         rows = []
         for r in results:
             row = {
@@ -195,24 +223,25 @@ def record(store: Store, worker: str, batch: str, results: Sequence[Result], dig
             }  # fmt: skip
             rows.append(row)
             digest.update(orjson.dumps(row, option=orjson.OPT_SORT_KEYS) + b"\n")
+            row["attempted_at"] = datetime.fromisoformat(r.attempted_at)
         session.execute(insert(m.DeliveryAttempt), rows)
         for r in results:
             values: dict[str, object] = {
                 "attempts": m.Notice.attempts + 1,
                 "last_reply": f"{r.code} {r.reply}"[:500],
                 "lease_owner": "",
-                "lease_until": 0.0,
+                "lease_until": EPOCH,
                 "body_hash": r.body_hash,
                 "template_version": r.template_version,
             }
             if r.outcome == "sent":
-                values |= {"status": "sent", "sent_at": r.attempted_at}
+                values |= {"status": SENT, "sent_at": datetime.fromisoformat(r.attempted_at)}
             elif r.outcome == "failed":
-                values |= {"status": "failed"}
+                values |= {"status": FAILED}
             elif r.outcome == "refused":
-                values |= {"status": "refused", "hold_reason": r.reply[:200]}
+                values |= {"status": REFUSED, "hold_reason": r.reply[:200]}
             else:
-                values |= {"not_before": r.not_before}
+                values |= {"not_before": _at(r.not_before)}
             session.execute(
                 update(m.Notice)
                 .where(m.Notice.id == r.notice_id, m.Notice.lease_owner == worker)
@@ -222,11 +251,11 @@ def record(store: Store, worker: str, batch: str, results: Sequence[Result], dig
 
 def release(store: Store, worker: str) -> int:
     """Give back every lease of ``worker`` (a clean stop)."""
-    with store.session() as session, session.begin():
-        result = session.execute(
+    with store.write() as tx:
+        result = tx.session.execute(
             update(m.Notice)
-            .where(m.Notice.lease_owner == worker, m.Notice.status == "queued")
-            .values(lease_owner="", lease_until=0.0)
+            .where(m.Notice.lease_owner == worker, m.Notice.status == QUEUED)
+            .values(lease_owner="", lease_until=EPOCH)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -234,14 +263,18 @@ def release(store: Store, worker: str) -> int:
 def next_due(store: Store) -> float | None:
     """When the earliest queued notice can be leased (epoch seconds), or None when nothing
     is queued."""
-    with store.session() as session:
+    with store.read() as session:
         free, leased = session.execute(
             select(
-                func.min(case((m.Notice.lease_until == 0.0, m.Notice.not_before))),
-                func.min(case((m.Notice.lease_until > 0.0, m.Notice.lease_until))),
-            ).where(m.Notice.status == "queued")
+                type_coerce(
+                    func.min(case((m.Notice.lease_until == EPOCH, m.Notice.not_before))), Instant
+                ),
+                type_coerce(
+                    func.min(case((m.Notice.lease_until > EPOCH, m.Notice.lease_until))), Instant
+                ),
+            ).where(m.Notice.status == QUEUED)
         ).one()
-    candidates = [float(v) for v in (free, leased) if v is not None]
+    candidates = [v.timestamp() for v in (free, leased) if v is not None]
     return min(candidates) if candidates else None
 
 
@@ -254,7 +287,7 @@ def progress(totals: Mapping[str, int]) -> tuple[int, int]:
 
 def counts(store: Store) -> list[tuple[str, str, str, int]]:
     """(kind, locale as planned, status, notices), for the status table."""
-    with store.session() as session:
+    with store.read() as session:
         rows = session.execute(
             select(m.Notice.kind, m.Notice.locale, m.Notice.status, func.count()).group_by(
                 m.Notice.kind, m.Notice.locale, m.Notice.status
@@ -265,11 +298,11 @@ def counts(store: Store) -> list[tuple[str, str, str, int]]:
 
 def failures(store: Store, limit: int = 10) -> list[tuple[str, str, int]]:
     """(status, reason, notices): the commonest reasons notices failed or were refused."""
-    reason = case((m.Notice.status == "refused", m.Notice.hold_reason), else_=m.Notice.last_reply)
-    with store.session() as session:
+    reason = case((m.Notice.status == REFUSED, m.Notice.hold_reason), else_=m.Notice.last_reply)
+    with store.read() as session:
         rows = session.execute(
             select(m.Notice.status, reason, func.count())
-            .where(or_(m.Notice.status == "failed", m.Notice.status == "refused"))
+            .where(or_(m.Notice.status == FAILED, m.Notice.status == REFUSED))
             .group_by(m.Notice.status, reason)
             .order_by(func.count().desc())
             .limit(limit)
@@ -278,12 +311,53 @@ def failures(store: Store, limit: int = 10) -> list[tuple[str, str, int]]:
 
 
 def queued_count(store: Store) -> int:
-    with store.session() as session:
+    with store.read() as session:
         return int(
-            session.execute(select(func.count()).where(m.Notice.status == "queued")).scalar_one()
+            session.execute(select(func.count()).where(m.Notice.status == QUEUED)).scalar_one()
         )
 
 
 def has_attempts(store: Store) -> bool:
-    with store.session() as session:
+    with store.read() as session:
         return session.execute(select(m.DeliveryAttempt.id).limit(1)).first() is not None
+
+
+def attempt_count(store: Store) -> int:
+    with store.read() as session:
+        return int(session.execute(select(func.count(m.DeliveryAttempt.id))).scalar_one())
+
+
+def retry_failed(store: Store, actor: str) -> int:
+    """Failed notices go back to the queue with a fresh count of attempts (audited)."""
+    with store.write() as tx:
+        result = tx.session.execute(
+            update(m.Notice)
+            .where(m.Notice.status == FAILED)
+            .values(status=QUEUED, attempts=0, not_before=EPOCH, lease_owner="", lease_until=EPOCH)
+        )
+        n = int(result.rowcount)  # type: ignore[attr-defined]
+        if n:
+            tx.audit("notify.retry_requested", {"notices": n}, actor=actor)
+    return n
+
+
+def preview_candidates(store: Store) -> list[tuple[int, str, str]]:
+    """(id, kind, locale) of every notice that is not held, in id order."""
+    with store.read() as session:
+        rows = session.execute(
+            select(m.Notice.id, m.Notice.kind, m.Notice.locale)
+            .where(m.Notice.status != NoticeStatus.HELD)
+            .order_by(m.Notice.id)
+        ).all()
+    return [(int(i), str(k), str(loc)) for i, k, loc in rows]
+
+
+def sent_references(store: Store) -> list[tuple[str, str, datetime]]:
+    """(reference, address, sent at) of every notice that was sent."""
+    with store.read() as session:
+        rows = session.execute(
+            select(m.Notice.reference, m.Notice.email, m.Notice.sent_at).where(
+                m.Notice.status == SENT
+            )
+        ).all()
+    return [(str(r), str(e), s or EPOCH) for r, e, s in rows]

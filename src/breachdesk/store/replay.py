@@ -1,0 +1,138 @@
+"""The incident record rebuilt from the audit log, and compared with its tables.
+
+Every change to the incident (its details, awareness, timeline events, tasks, decisions)
+is written together with an audit entry whose payload says all of it. Replaying the log
+therefore gives what the tables must hold; a row edited in the database without going
+through breachdesk — a decision flipped from "not required" to "required" — shows up as a
+disagreement even though the chain itself is intact.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from breachdesk.store import models as m
+from breachdesk.store.audit import read_events
+from breachdesk.store.db import Store
+from breachdesk.store.models import instant_text
+
+_INCIDENT_FIELDS = ("title", "vendor", "timezone", "dataset_arrived_at", "official_domains",
+                    "sender")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    table: str
+    key: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.table} {self.key}: {self.what}"
+
+
+@dataclass
+class Replayed:
+    incident: dict[str, Any] = field(default_factory=dict)
+    awareness: dict[str, str] = field(default_factory=dict)
+    events: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    tasks: dict[int, dict[str, Any]] = field(default_factory=dict)
+    decisions: list[tuple[int | None, tuple[str, ...]]] = field(default_factory=list)
+
+
+def _instant(value: object) -> str | None:
+    """Any ISO time the log holds, in the store's one form (older entries used seconds)."""
+    if value in (None, ""):
+        return None
+    return instant_text(datetime.fromisoformat(str(value)))
+
+
+def replay(store: Store) -> Replayed:
+    state = Replayed()
+    for entry in read_events(store):
+        p = entry.payload
+        if entry.action == "incident.updated":
+            for name in _INCIDENT_FIELDS:
+                if name in p:
+                    value = p[name]
+                    if name == "official_domains" and isinstance(value, str):
+                        value = orjson.loads(value)  # older entries held the JSON text
+                    if name == "dataset_arrived_at":
+                        value = _instant(value)
+                    state.incident[name] = value
+            for party, at in (p.get("aware") or {}).items():
+                state.awareness[party] = _instant(at) or ""
+        elif entry.action == "incident.event":
+            state.events[(_instant(p["at"]) or "", p["summary"], entry.actor)] += 1
+        elif entry.action == "task.added":
+            state.tasks[int(p["id"])] = {
+                "title": p["title"], "owner": p["owner"], "due": _instant(p.get("due")),
+                "status": "open",
+            }  # fmt: skip
+        elif entry.action == "task.done":
+            task = state.tasks.setdefault(int(p["id"]), {})
+            task["status"] = "done"
+        elif entry.action == "decision.recorded":
+            ident = int(p["id"]) if "id" in p else None
+            values = (p["subject"], p["decision"], p["rationale"], entry.actor)
+            state.decisions.append((ident, values))
+    return state
+
+
+def compare_tables(store: Store) -> list[Disagreement]:
+    """Every difference between the incident's tables and what the log says they hold."""
+    want = replay(store)
+    found: list[Disagreement] = []
+    with store.read() as session:
+        incident = session.get(m.Incident, store.incident)
+        if incident is not None:
+            for name, value in want.incident.items():
+                actual: Any = getattr(incident, name)
+                if name == "official_domains":
+                    actual = orjson.loads(actual)
+                elif name == "dataset_arrived_at":
+                    actual = instant_text(actual) if actual is not None else None
+                if actual != value:
+                    found.append(Disagreement("incident", name, "differs from the log"))
+        awareness = {a.party: instant_text(a.aware_at) for a in session.scalars(
+            select(m.Awareness))}  # fmt: skip
+        for party in sorted(set(awareness) | set(want.awareness)):
+            if awareness.get(party) != want.awareness.get(party):
+                found.append(Disagreement("awareness", party, "differs from the log"))
+        events = Counter(
+            (instant_text(e.occurred_at), e.summary, e.actor)
+            for e in session.scalars(select(m.TimelineEvent))
+        )
+        if events != want.events:
+            extra = sum((events - want.events).values())
+            missing = sum((want.events - events).values())
+            found.append(
+                Disagreement("timeline_event", "*", f"{extra} not in the log, {missing} missing")
+            )
+        tasks = {t.id: t for t in session.scalars(select(m.Task))}
+        for ident in sorted(set(tasks) | set(want.tasks)):
+            row, logged = tasks.get(ident), want.tasks.get(ident)
+            if row is None or logged is None:
+                found.append(Disagreement("task", str(ident), "in one of table and log only"))
+                continue
+            actual_task = {"title": row.title, "owner": row.owner, "status": row.status,
+                           "due": instant_text(row.due_at) if row.due_at else None}  # fmt: skip
+            if any(actual_task[k] != v for k, v in logged.items()):
+                found.append(Disagreement("task", str(ident), "differs from the log"))
+        decided = list(session.scalars(select(m.Decision).order_by(m.Decision.id)))
+        if len(decided) != len(want.decisions):
+            found.append(
+                Disagreement(
+                    "decision", "*", f"{len(decided)} rows, {len(want.decisions)} in the log"
+                )
+            )
+        for d, (logged_id, values) in zip(decided, want.decisions, strict=False):
+            actual_values = (d.subject, d.decision, d.rationale, d.decided_by)
+            if (logged_id is not None and logged_id != d.id) or actual_values != values:
+                found.append(Disagreement("decision", str(d.id), "differs from the log"))
+    return found
