@@ -13,7 +13,9 @@ from breachdesk.private import private_file, write_private
 
 __all__ = ["csv_bytes", "safe_cell", "write_private", "write_private_csv"]
 
-_FORMULA_START = ("=", "+", "-", "@")
+# DESIGN.md's four, plus tab and carriage return (OWASP's list): a spreadsheet strips a
+# leading tab or CR and may then read the rest ("\t=cmd()") as a formula
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: object) -> str:
