@@ -17,7 +17,7 @@ STARTS = ["=", "+", "-", "@", "\t", "\r"]
 
 @pytest.mark.parametrize("start", STARTS)
 def test_each_formula_start_is_guarded(start: str) -> None:
-    value = f"{start}HYPERLINK(\"https://evil.example\")"
+    value = f'{start}HYPERLINK("https://evil.example")'
     assert safe_cell(value) == "'" + value
     rows = list(csv.reader(io.StringIO(csv_bytes(["id"], [[value]]).decode())))
     assert rows[1] == ["'" + value]

@@ -121,6 +121,11 @@ def _cell(value: Any) -> str:
     return normalize_id(value) or "" if not isinstance(value, str) else value.strip()
 
 
+def user_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line, row) of a users table, values as written (trimmed)."""
+    return _rows(path, USERS_COLUMNS, USERS_OPTIONAL)
+
+
 def normalize_locale(value: str) -> str:
     return value.replace("_", "-")
 

@@ -193,7 +193,7 @@ class Campaign:
         if item.refused:
             return outbox.Result(item.notice_id, "refused", 0, item.refused, item.message_id,
                                  item.body_hash, item.template_version, at)  # fmt: skip
-        await self._pacer.wait(item.recipient.rpartition("@")[2])
+        await self._pacer.wait(item.recipient.rpartition("@")[2].lower())
         at = datetime.now(UTC).isoformat(timespec="microseconds")
         reply = await self.mailer.send(self.context.sender, item.recipient, item.data)
         self._lost_in_a_row = self._lost_in_a_row + 1 if reply.code == 0 or reply.session else 0
