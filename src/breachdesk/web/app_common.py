@@ -13,6 +13,8 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from breachdesk.display import finalize
+
 log = logging.getLogger("breachdesk.web")
 
 CSP = (
@@ -29,6 +31,7 @@ def templates() -> Jinja2Templates:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=finalize,  # bidi controls shown, never obeyed
     )
     env.filters["n"] = lambda v: f"{v:,}" if isinstance(v, int) else v
     return Jinja2Templates(env=env)
