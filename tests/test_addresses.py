@@ -142,3 +142,24 @@ def test_delivered_to_the_directory_address_through_smtp(
         status.stdout.split()
     )
     assert "ｅｘａｍｐｌｅ" not in status.stdout and "wide@" not in status.stdout
+
+
+def test_planning_again_restores_the_written_address(tmp_path: Path) -> None:
+    """A plan made before addresses were kept as written holds their casefolded form;
+    planning again puts the directory's address back on notices not sent yet."""
+    from sqlalchemy import select, update
+
+    from breachdesk.services.notify_plan import plan_notices
+    from breachdesk.store import models as m
+    from breachdesk.store import open_store
+
+    workspace = _incident(tmp_path)
+    store = open_store("sqlite:///desk.db", workspace)
+    with store.session() as session, session.begin():
+        session.execute(update(m.Notice).where(m.Notice.user_id == "u1")
+                        .values(email="victim@strasse.de"))  # fmt: skip
+    plan_notices(workspace)
+    with store.session() as session:
+        emails = {u: e for u, e in session.execute(select(m.Notice.user_id, m.Notice.email))}
+    store.close()
+    assert emails["u1"] == "victim@straße.de" and emails["u2"] == "Ana.Müller@Example.ORG"

@@ -4,10 +4,11 @@ A name, field, org id or rationale can hold Unicode's invisible direction contro
 RIGHT-TO-LEFT OVERRIDE and its kin), which reverse the text after them on a page:
 ``invoice`` U+202E ``fdp.exe`` reads as ``invoiceexe.pdf``. Isolating them (``<bdi>``)
 would still show the reversed text, so the decision is to make them visible instead: each
-is replaced by ``[U+202E]``. Every Jinja environment the desk renders pages with uses :func:`finalize`
-(the dashboard, the public check, report.html, notices and their previews), and the report
-for the authority passes its text through :func:`visible_controls`. Letters of
-right-to-left scripts are untouched: only the invisible controls are replaced.
+is replaced by ``[U+202E]``. Every Jinja environment the desk renders pages with uses
+:func:`finalize` (the dashboard, the public check, report.html, notices and their
+previews), and the report for the authority passes its text through
+:func:`visible_controls`. Letters of right-to-left scripts are untouched: only the
+invisible controls are replaced.
 """
 
 from __future__ import annotations

@@ -145,8 +145,8 @@ def _save(store: Store, wanted: list[dict[str, object]]) -> PlanSummary:
     now = iso(datetime.now(UTC))
     with store.session() as session, session.begin():
         existing = {
-            (k, u, o): (i, s, f)
-            for i, k, u, o, s, f in session.execute(
+            (k, u, o): (i, s, f, e)
+            for i, k, u, o, s, f, e in session.execute(
                 select(
                     m.Notice.id,
                     m.Notice.kind,
@@ -154,6 +154,7 @@ def _save(store: Store, wanted: list[dict[str, object]]) -> PlanSummary:
                     m.Notice.org_id,
                     m.Notice.status,
                     m.Notice.facts,
+                    m.Notice.email,
                 )
             )
         }
@@ -163,11 +164,17 @@ def _save(store: Store, wanted: list[dict[str, object]]) -> PlanSummary:
             found = existing.get(key)  # type: ignore[arg-type]
             if found is not None:
                 summary.existing += 1
-                notice_id, status, facts = found
+                notice_id, status, facts, email = found
                 if status in ("planned", "held") and facts != notice["facts"]:
                     row = session.get(m.Notice, notice_id)
                     assert row is not None
                     row.facts = str(notice["facts"])  # a re-match changed what was exposed
+                if status in ("planned", "held", "refused") and email != notice["email"]:
+                    # not sent yet: the address as the directory now writes it (a plan made
+                    # before addresses were kept as written held their casefolded form)
+                    row = session.get(m.Notice, notice_id)
+                    assert row is not None
+                    row.email = str(notice["email"])
                 if status == "refused" and notice["status"] == "planned":
                     # refused by the lint: planning again gives it another pass
                     session.get(m.Notice, notice_id).status = "planned"  # type: ignore[union-attr]
