@@ -16,6 +16,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -877,6 +878,17 @@ def _print_status(result: Any) -> None:
         out.print(f"{state}: {n:,} — {reason}", markup=False, highlight=False)
 
 
+class LogLevel(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+
+
+_LOG_LEVEL = typer.Option(
+    help="info: one line per request on standard error (method, path without the query, "
+    "status, time, keyed hash of the client); warning: problems only.",
+)
+
+
 @app.command("serve")
 def serve(
     workspace: WorkspaceArg,
@@ -885,21 +897,24 @@ def serve(
     ),
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes.", min=1, max=64)] = 1,
+    log_level: Annotated[LogLevel, _LOG_LEVEL] = LogLevel.INFO,
 ) -> None:
     """Open the incident in the response team's dashboard (sign-in required: see users add).
     It uses the workspace's store (store_url in breachdesk.toml)."""
     import uvicorn
 
-    from breachdesk.web import dashboard
+    from breachdesk.web import app_common, dashboard
 
     _run(lambda: dashboard.check_workspace(workspace))
     if host not in ("127.0.0.1", "localhost", "::1"):
         _line(f"breachdesk: warning: the dashboard listens on {host}, beyond this machine")
     out.print(f"dashboard: http://{host}:{port}/  (Ctrl-C stops it)", markup=False)
     os.environ[dashboard.WORKSPACE_ENV] = str(workspace.resolve())
+    os.environ[app_common.LOG_KEY_ENV] = app_common.new_log_key()
     uvicorn.run(
         "breachdesk.web.dashboard:app_from_environment", factory=True, host=host, port=port,
         workers=workers, log_level="warning", access_log=False,
+        log_config=app_common.server_log_config(log_level.value.upper()),
     )  # fmt: skip
 
 
@@ -1011,21 +1026,24 @@ def verify_serve(
             "(the rate limit then counts the real clients, not the proxy)."
         ),
     ] = None,
+    log_level: Annotated[LogLevel, _LOG_LEVEL] = LogLevel.INFO,
 ) -> None:
     """Serve the public page where a reader checks a notice's reference code."""
     import uvicorn
 
     from breachdesk.services.verify import load
-    from breachdesk.web import verify
+    from breachdesk.web import app_common, verify
 
     _run(lambda: load(published))  # fails here, in one line, before the workers start
     out.print(f"notice check: http://{host}:{port}/", markup=False)
     os.environ[verify.PUBLISHED_ENV] = str(published.resolve())
     os.environ[verify.RATE_ENV] = str(per_minute)
     os.environ[verify.PROXY_ENV] = trust_proxy or ""
+    os.environ[app_common.LOG_KEY_ENV] = app_common.new_log_key()
     uvicorn.run(
         "breachdesk.web.verify:app_from_environment", factory=True, host=host, port=port,
         workers=workers, log_level="warning", access_log=False, proxy_headers=False,
+        log_config=app_common.server_log_config(log_level.value.upper()),
     )  # fmt: skip
 
 

@@ -7,11 +7,13 @@ Defaults are the safe ones: dry run on, values masked, the store inside the work
 from __future__ import annotations
 
 import tomllib
+import unicodedata
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 import tomli_w
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from breachdesk.domain.hostname import DomainError, ascii_domain, is_ip_literal
 from breachdesk.errors import SettingsError
 from breachdesk.private import write_private
 
@@ -51,7 +54,11 @@ class NotifySettings(BaseSettings):
     """How notices read and how fast they go out."""
 
     company: str = "Example"
-    verify_url: str = "https://example.com/security/notice"
+    verify_url: str = Field(
+        default="https://example.com/security/notice",
+        description="the official page where a reader checks a notice: https, a host name "
+        "on an official domain (checked when notices are made)",
+    )
     per_second: float = Field(default=50.0, ge=0, description="overall pace; 0 = unpaced")
     per_domain_per_second: float = Field(
         default=10.0, ge=0, description="pace per recipient domain; 0 = unpaced"
@@ -60,6 +67,33 @@ class NotifySettings(BaseSettings):
     backoff_seconds: float = Field(default=60.0, ge=0)
     lease_seconds: float = Field(default=120.0, gt=0)
     batch: int = Field(default=200, ge=1, le=10_000)
+
+    @field_validator("verify_url")
+    @classmethod
+    def _official_page(cls, value: str) -> str:
+        check_verify_url(value)
+        return value
+
+
+def check_verify_url(url: str) -> None:
+    """ValueError unless ``url`` is an ``https://`` link to a host name: no other scheme
+    (``javascript:``, ``http:``, ``ftp:``), no user part, port, IP address, control character
+    or space, and a host that is a domain under IDNA 2008. Whether that host is on one of the
+    incident's official domains is checked where those are known (when notices are made)."""
+    if any(c.isspace() or unicodedata.category(c)[0] == "C" for c in url):
+        raise ValueError("the verify URL holds a space or control character")
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not url.startswith("https://"):
+        raise ValueError("the verify URL must start with https://")
+    if "@" in parts.netloc or parts.port is not None or parts.netloc.endswith(":"):
+        raise ValueError("the verify URL must name the host alone (no user part, no port)")
+    host = parts.hostname or ""
+    if not host or is_ip_literal(host):
+        raise ValueError("the verify URL must name a host on an official domain, not an address")
+    try:
+        ascii_domain(host)
+    except DomainError as exc:
+        raise ValueError(f"the verify URL's host: {exc}") from None
 
 
 class Settings(BaseSettings):

@@ -25,6 +25,7 @@ from breachdesk.directory.rows import (
     check_duplicate_emails,
     read_directory_rows,
     table_path,
+    user_rows,
 )
 from breachdesk.domain.directory import Role
 from breachdesk.domain.identity import normalize_email
@@ -258,26 +259,36 @@ def _check_shared_emails(users: pa.Table, path: Path, allow: bool) -> None:
 
 
 def read_contacts(folder: Path, user_ids: set[str]) -> dict[str, tuple[str, str, str, bool]]:
-    """(primary email, name, locale, active) of the given users, from ``users``; the
-    directory is validated first, so its errors name file, line and field. A name that
-    cannot be read is left empty: notices then use the generic greeting."""
+    """(primary email as written, name, locale, active) of the given users, from ``users``;
+    the directory is validated first, so its errors name file, line and field. The email is
+    the directory's own text (trimmed), not its normalised form: normalising (casefold)
+    is for matching, and ``straße.de`` casefolded is ``strasse.de``, another domain. A name
+    that cannot be read is left empty: notices then use the generic greeting."""
     directory = load_directory(folder, allow_duplicate_emails=True)
     wanted = pa.array(sorted(user_ids), pa.string())
     table = directory.users.filter(pc.is_in(directory.users.column("user_id"), wanted))
+    written: dict[str, tuple[str, str]] = {}
+    path = table_path(folder, "users")
     try:
-        names = _columns(table_path(folder, "users"), ("user_id", "name"))
-        mask = pc.is_in(names["user_id"], wanted)
-        ids, values = names["user_id"].filter(mask), names["name"].filter(mask)
-        by_name = dict(zip(ids.to_pylist(), values.to_pylist(), strict=True))
-    except _RowCheck:
-        by_name = {}
+        columns = _columns(path, ("user_id", "email", "name"), ("other_emails",))
+        mask = pc.is_in(columns["user_id"], wanted)
+        rows = {c: values.filter(mask).to_pylist() for c, values in columns.items()}
+        for i, user_id in enumerate(rows["user_id"]):
+            others = rows["other_emails"][i] if "other_emails" in rows else ""
+            written[user_id] = (_primary(rows["email"][i], others), rows["name"][i])
+    except _RowCheck:  # not plain enough for Arrow: the row reader (names left out, as ever)
+        for _, row in user_rows(path):
+            if row["user_id"] in user_ids:
+                primary = _primary(row["email"], row.get("other_emails", ""))
+                written[row["user_id"]] = (primary, "")
     found = {}
     for row in table.to_pylist():
-        email = row["emails"][0] if row["emails"] else ""
-        found[row["user_id"]] = (
-            email,
-            by_name.get(row["user_id"], ""),
-            row["locale"],
-            row["active"],
-        )
+        email, name = written.get(row["user_id"], ("", ""))
+        found[row["user_id"]] = (email, name, row["locale"], row["active"])
     return found
+
+
+def _primary(email: str, others: str) -> str:
+    """The address notices go to, as written: ``email``, else the first of ``other_emails``
+    (the order of the normalised list the match used)."""
+    return email or next((o.strip() for o in others.split(";") if o.strip()), "")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from breachdesk.directory.model import Directory
 from breachdesk.domain.directory import DirectoryUser, Membership, Role
@@ -71,7 +72,7 @@ def _rows(
         except StopIteration:
             raise DirectoryError(f"{path}: empty file, expected a header row") from None
         except UnicodeDecodeError:
-            raise DirectoryError(f"{path}:1: not valid UTF-8") from None
+            raise DirectoryError(bad_utf8(path)) from None
         missing = [c for c in required if c not in header]
         if missing:
             raise DirectoryError(f"{path}:1: missing column {missing[0]}")
@@ -89,9 +90,70 @@ def _rows(
                     )
                 yield line, {c: row[i].strip() for c, i in wanted}
         except UnicodeDecodeError:
-            raise DirectoryError(f"{path}:{last + 1}: not valid UTF-8") from None
+            raise DirectoryError(bad_utf8(path)) from None
         except csv.Error as exc:
             raise DirectoryError(f"{path}:{last + 1}: unreadable CSV: {exc}") from None
+
+
+class _BadByte(Exception):
+    def __init__(self, line: int, before: str) -> None:
+        self.line, self.before = line, before
+
+
+_LONE_CR = re.compile(rb"(?<=\r)(?!\n)")
+
+
+def bad_utf8(path: Path) -> str:
+    """Where the first byte that is not UTF-8 sits: ``path:line: not valid UTF-8 (column C,
+    field F)``. The text reader decodes ahead in blocks, so its position when the error
+    surfaces is not the byte's: this reads the file again a physical line at a time (split
+    where the CSV reader splits: LF, CRLF or CR; UTF-8 never holds those bytes inside a
+    character), through the CSV parser, so that a quoted field spanning lines still names
+    the right line and field. The field is left out if the CSV cannot be parsed that far."""
+    consumed: list[str] = []  # the lines of the record being parsed
+    header: list[str] = []
+
+    def lines(fh: IO[bytes]) -> Iterator[str]:
+        number = 0
+        for block in fh:
+            for raw in _LONE_CR.split(block):
+                if not raw:
+                    continue
+                number += 1
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise _BadByte(number, raw[: exc.start].decode("utf-8")) from None
+                consumed.append(text.removeprefix("\ufeff") if number == 1 else text)
+                yield consumed[-1]
+
+    parsed = True
+    try:
+        with path.open("rb") as fh:
+            source = lines(fh)
+            try:
+                for record in csv.reader(source):
+                    header = header or [h.strip().lower() for h in record]
+                    consumed.clear()
+            except csv.Error:
+                parsed = False
+                for _ in source:  # find the byte without the parser
+                    pass
+    except _BadByte as bad:
+        before = bad.before.removeprefix("\ufeff") if bad.line == 1 else bad.before
+        where = ""
+        if bad.line == 1:
+            where = ", in the header row"
+        elif parsed:
+            # the record up to the bad byte, parsed: its last field is the one holding it
+            partial = list(csv.reader(io.StringIO("".join(consumed) + before + "x", newline="")))
+            index = len(partial[-1]) - 1 if partial else 0
+            name = header[index] if index < len(header) and header[index] else str(index + 1)
+            where = f", field {name}"
+        return f"{path}:{bad.line}: not valid UTF-8 (column {len(before) + 1}{where})"
+    except OSError as exc:
+        return f"{path}: cannot be read: {exc.strerror}"
+    return f"{path}: not valid UTF-8"
 
 
 def _parquet_rows(
@@ -119,6 +181,11 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return normalize_id(value) or "" if not isinstance(value, str) else value.strip()
+
+
+def user_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line, row) of a users table, values as written (trimmed)."""
+    return _rows(path, USERS_COLUMNS, USERS_OPTIONAL)
 
 
 def normalize_locale(value: str) -> str:

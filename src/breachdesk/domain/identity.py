@@ -114,6 +114,21 @@ def mask_whole_email(email: str) -> str:
     return f"{local[:1]}***@{domain[:1]}***" + (f".{tld}" if tld else "")
 
 
+_ADDRESS_IN_TEXT = re.compile(r"[^@\s<>()\[\],;:\"']+@[^@\s<>()\[\],;:\"']+")
+
+
+def mask_addresses(text: str, recipient: str = "") -> str:
+    """``text`` (an SMTP reply) with every address-shaped run masked as :func:`mask_email`
+    does, and the ``recipient``'s local part too where it stands alone (``<victim>... User
+    unknown``): a reply is stored for the record and shown on status pages."""
+    masked = _ADDRESS_IN_TEXT.sub(lambda found: mask_email(found.group()), text)
+    local = recipient.rpartition("@")[0]
+    if len(local) >= 3:
+        alone = re.compile(rf"(?<![\w.+-]){re.escape(local)}(?![\w+-]|\.\w)", re.IGNORECASE)
+        masked = alone.sub(local[:1] + "***", masked)
+    return masked
+
+
 def mask_text(value: str, keep: int = 4) -> str:
     """A masked form that shows the shape and a few characters, never the whole value."""
     if len(value) <= keep * 2 + 2:

@@ -28,6 +28,7 @@ from jinja2 import (
     select_autoescape,
 )
 
+from breachdesk.display import finalize, visible_controls
 from breachdesk.errors import NoticeError
 from breachdesk.notify.locales import negotiate, translations
 from breachdesk.notify.names import safe_name
@@ -150,6 +151,7 @@ class Composer:
                 trim_blocks=True,
                 lstrip_blocks=True,
                 keep_trailing_newline=True,
+                finalize=finalize,  # bidi controls shown, never obeyed
             )
             found.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
             self._environments[language] = found
@@ -196,10 +198,10 @@ class Composer:
             if notice.facts.get("without_mfa_sample")
             else "",
         }
-        values["subject"] = gettext(_SUBJECTS[notice.kind]) % {
-            "company": self.context.company,
-            "reference": notice.reference,
-        }
+        values["subject"] = visible_controls(  # a header, outside the templates' finalize
+            gettext(_SUBJECTS[notice.kind])
+            % {"company": self.context.company, "reference": notice.reference}
+        )
         environment = self.environment(language)
         try:
             text = environment.get_template(f"{notice.kind}.txt.j2").render(values)

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from secrets import token_hex
 
+from breachdesk.domain.identity import mask_addresses
 from breachdesk.errors import DeliveryError
 from breachdesk.notify.compose import Context
 from breachdesk.notify.mailer import Mailer, Pacer, Reply
@@ -192,12 +193,15 @@ class Campaign:
         if item.refused:
             return outbox.Result(item.notice_id, "refused", 0, item.refused, item.message_id,
                                  item.body_hash, item.template_version, at)  # fmt: skip
-        await self._pacer.wait(item.recipient.rpartition("@")[2])
+        await self._pacer.wait(item.recipient.rpartition("@")[2].lower())
         at = datetime.now(UTC).isoformat(timespec="microseconds")
         reply = await self.mailer.send(self.context.sender, item.recipient, item.data)
         self._lost_in_a_row = self._lost_in_a_row + 1 if reply.code == 0 or reply.session else 0
         outcome, not_before = self._judge(reply, attempts)
-        return outbox.Result(item.notice_id, outcome, reply.code, reply.text, item.message_id,
+        # masked before it is stored: the record keeps the code and the server's words,
+        # not the addresses a server may echo (they would show on status pages)
+        text = mask_addresses(reply.text, item.recipient)
+        return outbox.Result(item.notice_id, outcome, reply.code, text, item.message_id,
                              item.body_hash, item.template_version, at, not_before)  # fmt: skip
 
     def _judge(self, reply: Reply, attempts: int) -> tuple[str, float]:

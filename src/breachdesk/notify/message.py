@@ -18,6 +18,7 @@ from email.header import Header
 from email.headerregistry import Address
 from email.utils import format_datetime, formataddr
 
+from breachdesk.domain.hostname import ascii_domain
 from breachdesk.notify.compose import Composed, Context
 
 HEADERS = (
@@ -27,27 +28,25 @@ HEADERS = (
 
 
 def recipient(address: str) -> str:
-    """The recipient's address as it goes on the wire; ValueError with the reason if it is
-    not an address we can deliver to."""
+    """The recipient's address as it goes on the wire: the directory's address as written,
+    its domain in ASCII under IDNA 2008 (see :mod:`breachdesk.domain.hostname`: ``ß`` stays
+    ``ß``), the local part as written (NFC, canonically the same text; a non-ASCII one goes
+    by SMTPUTF8). Never casefolded: that is for comparing addresses, not for sending.
+    ValueError with the reason (never the address) if it cannot be delivered to."""
     if any(c in address for c in "\r\n\t\0"):
         raise ValueError("line break or control character in the address")
     local, at, domain = address.strip().rpartition("@")
     if not at or not local or not domain:
         raise ValueError("not an address")
-    local = unicodedata.normalize("NFC", local)  # a non-ASCII local part goes by SMTPUTF8
+    local = unicodedata.normalize("NFC", local)
     if any(unicodedata.category(c)[0] in "CZ" and c != " " for c in local):
         raise ValueError("control or separator character in the local part")
-    try:
-        ascii_domain = domain.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        raise ValueError("the domain is not a valid internationalized name") from None
-    if "." not in ascii_domain or ascii_domain.startswith(".") or ".." in ascii_domain:
-        raise ValueError("the domain is not a host name")
+    wire_domain = ascii_domain(domain)  # DomainError is a ValueError
     if any(c in local for c in ' ()<>,;:\\"[]@') or local.startswith(".") or ".." in local:
         raise ValueError("the local part needs quoting")
     if local.isascii():
-        return Address(addr_spec=f"{local}@{ascii_domain}").addr_spec
-    return f"{local}@{ascii_domain}"
+        return Address(addr_spec=f"{local}@{wire_domain}").addr_spec
+    return f"{local}@{wire_domain}"
 
 
 def _header(name: str, value: str, utf8: bool = False) -> bytes:

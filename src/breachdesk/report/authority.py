@@ -1,14 +1,60 @@
 """The notification a regulator receives: the same sections written as Markdown and as a
-PDF (fpdf2, with Debian's DejaVu font where installed; the PDF core font otherwise)."""
+PDF (fpdf2, with Debian's DejaVu font where installed; the PDF core font otherwise).
+
+Every text is text, never markup: titles, decisions and their rationales are typed by
+people (and may be pasted from anywhere). In the Markdown each is escaped so that nothing
+in it makes a heading, list, quote, code block, table, link, image, emphasis or raw HTML;
+its line breaks stay line breaks inside its own item; a bare URL is not turned into a link.
+(An address stays as written: a renderer may link it to itself, never elsewhere.) In both
+the Markdown and the PDF, bidirectional controls are shown as ``[U+202E]``
+(:mod:`breachdesk.display`) and other control characters become spaces.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fpdf import FPDF
 
+from breachdesk.display import visible_controls
+
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
+_INLINE = re.compile(r"([\\`*_\[\]<&~|])")  # emphasis, code, links, images, HTML, tables
+_AUTOLINK = re.compile(r"(?i)(:)(?=//)|(?<=www)(\.)")  # https://… and www.… autolinks
+_BLOCK_START = re.compile(r"^([#>+=\-]|\d{1,9}(?=[.)]))")  # headings, quotes, lists, rules
+
+
+def text_lines(value: str) -> list[str]:
+    """``value`` as the lines a reader should see: control characters made visible or
+    blank, each line trimmed, empty lines dropped (one item stays one block)."""
+    lines = []
+    for line in visible_controls(value).splitlines():
+        clean = "".join(" " if unicodedata.category(c) == "Cc" else c for c in line).strip()
+        if clean:
+            lines.append(clean)
+    return lines
+
+
+def md_lines(value: str) -> list[str]:
+    """``value`` as Markdown source lines that render as exactly that text."""
+    out = []
+    for line in text_lines(value):
+        line = _AUTOLINK.sub(r"\\\1\2", _INLINE.sub(r"\\\1", line))
+        found = _BLOCK_START.match(line)
+        if found:
+            # a digit run keeps its digits and escapes the "." or ")" after it
+            cut = found.end() if found.group(1).isdigit() else 0
+            line = line[:cut] + "\\" + line[cut:]
+        out.append(line)
+    return out
+
+
+def md_inline(value: str) -> str:
+    """``value`` on one line (a heading): its line breaks become spaces."""
+    return " ".join(md_lines(value))
 
 
 @dataclass
@@ -25,14 +71,16 @@ class AuthorityReport:
     sections: list[Section]
 
     def markdown(self) -> str:
-        lines = [f"# {self.title}", ""]
-        lines += [f"{line}  " for line in self.lead] + [""]
+        lines = [f"# {md_inline(self.title)}", ""]
+        lines += ["  \n".join(md_lines(line)) + "  " for line in self.lead] + [""]
         for section in self.sections:
-            lines += [f"## {section.heading}", ""]
+            lines += [f"## {md_inline(section.heading)}", ""]
             for paragraph in section.paragraphs:
-                lines += [paragraph, ""]
+                lines += ["  \n".join(md_lines(paragraph)), ""]
             if section.bullets:
-                lines += [f"- {item}" for item in section.bullets] + [""]
+                # a line break inside an item: two spaces, then the item's indentation
+                lines += ["- " + "  \n  ".join(md_lines(item)) for item in section.bullets]
+                lines += [""]
         return "\n".join(lines).rstrip() + "\n"
 
     def pdf(self) -> bytes:
@@ -46,10 +94,11 @@ class AuthorityReport:
         width = doc.w - doc.l_margin - doc.r_margin
 
         def text(value: str) -> str:
+            shown = "\n".join(text_lines(value))  # line breaks kept, controls shown
             return (
-                value
+                shown
                 if family != "Helvetica"
-                else value.encode("latin-1", "replace").decode("latin-1")
+                else shown.encode("latin-1", "replace").decode("latin-1")
             )
 
         doc.set_font(family, "B", 15)

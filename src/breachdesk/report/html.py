@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from breachdesk.display import finalize
 from breachdesk.report.svg import bar_chart
 from breachdesk.taxonomy import FindingKind
 
@@ -20,6 +21,7 @@ _ENV = Environment(
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=finalize,  # bidi controls shown, never obeyed
 )
 
 

@@ -44,7 +44,7 @@ from breachdesk.services.workspace import (
 )
 from breachdesk.settings import Settings, load_settings, write_settings
 from breachdesk.sources.base import IdentityKeys
-from breachdesk.sources.files import InputFile, expand_inputs, open_inputs
+from breachdesk.sources.files import InputFile, find_inputs, open_inputs
 from breachdesk.sources.framing import WorkUnit, frame, recognise
 from breachdesk.sources.registry import get_reader, readers
 from breachdesk.store import append_event
@@ -144,7 +144,7 @@ def assess(
 
     entries, skipped = _recognise(request.exports)
     if not entries:
-        reasons = "; ".join(f"{name}: {why}" for name, why in skipped[:3])
+        reasons = "; ".join(f"{name}: {why}" for name, why in skipped[:3]) or "no file found"
         more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
         raise ExportError(f"no readable input at all ({reasons}{more})")
 
@@ -311,19 +311,22 @@ def _display_path(item: InputFile) -> str:
 
 def _recognise(exports: Sequence[Path]) -> tuple[list[InputEntry], list[tuple[str, str]]]:
     entries: list[InputEntry] = []
-    skipped: list[tuple[str, str]] = []
-    for item in open_inputs(expand_inputs(exports)):
+    found = find_inputs(exports)
+    skipped = found.skipped
+    for item in open_inputs(found.files, found.hidden):
         try:
-            found = recognise(item)
+            recognised = recognise(item)
         except (OSError, EOFError) as exc:
             skipped.append((item.name, f"unreadable: {type(exc).__name__}"))
             continue
-        if found.reader is not None:
-            entries.append(InputEntry(item, found.reader.name))
-        elif found.empty:
+        if recognised.reader is not None:
+            entries.append(InputEntry(item, recognised.reader.name))
+        elif item.hidden:  # .DS_Store, ._name, .keep: listed, never an input of its own
+            skipped.append((item.name, f"hidden file of no known shape ({recognised.reason})"))
+        elif recognised.empty:
             entries.append(InputEntry(item, "none"))
         else:
-            skipped.append((item.name, found.reason))
+            skipped.append((item.name, recognised.reason))
     return entries, skipped
 
 

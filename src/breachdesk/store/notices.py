@@ -46,10 +46,10 @@ def save_plan(
     with store.write() as tx:
         session = tx.session
         existing = {
-            (k, u, o): (i, s, f)
-            for i, k, u, o, s, f in session.execute(
+            (k, u, o): (i, s, f, e)
+            for i, k, u, o, s, f, e in session.execute(
                 select(m.Notice.id, m.Notice.kind, m.Notice.user_id, m.Notice.org_id,
-                       m.Notice.status, m.Notice.facts)
+                       m.Notice.status, m.Notice.facts, m.Notice.email)
             )
         }  # fmt: skip
         fresh = []
@@ -57,12 +57,18 @@ def save_plan(
             found = existing.get((notice.kind, notice.user_id, notice.org_id))
             if found is not None:
                 summary.existing += 1
-                notice_id, status, facts = found
+                notice_id, status, facts, email = found
                 row = None
                 if status in (planned, held) and facts != notice.facts:
                     row = session.get(m.Notice, notice_id)
                     assert row is not None
                     row.facts = notice.facts  # a re-match changed what was exposed
+                if status in (planned, held, refused) and email != notice.email:
+                    # not sent yet: the address as the directory now writes it (a plan made
+                    # before addresses were kept as written held their casefolded form)
+                    row = row or session.get(m.Notice, notice_id)
+                    assert row is not None
+                    row.email = notice.email
                 if notice.status == planned and status in (refused, held):
                     # refused by the lint: planning again gives it another pass; held:
                     # released (a decision was taken, --include-deactivated, or data fixed)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from typing import Any
 import orjson
 from sqlalchemy import and_, case, func, insert, or_, select, type_coerce, update
 
+from breachdesk.domain.identity import mask_addresses
 from breachdesk.notify.compose import NoticeRow
 from breachdesk.store import models as m
 from breachdesk.store.db import Store
@@ -307,7 +309,11 @@ def failures(store: Store, limit: int = 10) -> list[tuple[str, str, int]]:
             .order_by(func.count().desc())
             .limit(limit)
         ).all()
-    return [(str(s), str(r), int(n)) for s, r, n in rows]
+    # replies are masked when stored; masked again here for rows stored before that was so
+    merged: Counter[tuple[str, str]] = Counter()
+    for s, r, n in rows:
+        merged[str(s), mask_addresses(str(r))] += int(n)
+    return [(s, r, n) for (s, r), n in merged.most_common()]
 
 
 def queued_count(store: Store) -> int:

@@ -3,17 +3,55 @@ personal values, and a client's address for rate limits."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import hmac
 import logging
+import os
+import secrets
 import time
 from importlib import resources
+from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from breachdesk.display import finalize
+
 log = logging.getLogger("breachdesk.web")
+LOG_KEY_ENV = "BREACHDESK_LOG_KEY"
+# the client's address is logged as a keyed hash: a bare hash of an IPv4 address is
+# reversed by trying all 2**32; one key per server start (every worker process shares it)
+_LOG_KEY = bytes.fromhex(os.environ.get(LOG_KEY_ENV, "")) or secrets.token_bytes(16)
+
+
+def server_log_config(level: str = "INFO") -> dict[str, Any]:
+    """uvicorn's logging configuration plus the desk's own loggers (``breachdesk.*``: one
+    line per request, never a value from the data) at ``level`` on standard error. uvicorn
+    applies it in every server process, so each worker logs too."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["breachdesk"] = {"format": "%(asctime)s %(name)s: %(message)s"}
+    config["handlers"]["breachdesk"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "breachdesk",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["breachdesk"] = {
+        "handlers": ["breachdesk"],
+        "level": level,
+        "propagate": False,
+    }
+    return config
+
+
+def new_log_key() -> str:
+    """A fresh key for the client hashes of one server start (hex, for the environment)."""
+    return secrets.token_hex(16)
+
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -29,6 +67,7 @@ def templates() -> Jinja2Templates:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=finalize,  # bidi controls shown, never obeyed
     )
     env.filters["n"] = lambda v: f"{v:,}" if isinstance(v, int) else v
     return Jinja2Templates(env=env)
@@ -82,7 +121,7 @@ class SecureHeaders:
                 scope["path"][:200],
                 status,
                 (time.perf_counter() - started) * 1000,
-                hashlib.sha256(host.encode()).hexdigest()[:10],
+                hmac.new(_LOG_KEY, host.encode(), hashlib.sha256).hexdigest()[:10],
             )
 
 
