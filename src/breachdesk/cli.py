@@ -822,18 +822,29 @@ def serve(
     ),
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes.", min=1, max=64)] = 1,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A host name clients use to reach the dashboard (repeatable); any other "
+            "Host header gets 400. Default: the bound address, and localhost, 127.0.0.1 "
+            "and [::1] when it is a loopback address."
+        ),
+    ] = None,
 ) -> None:
     """Open the incident in the response team's dashboard (sign-in required: see users add).
     It uses the workspace's store (store_url in breachdesk.toml)."""
     import uvicorn
 
     from breachdesk.web import dashboard
+    from breachdesk.web.hosts import allowlist
 
+    hosts = _run(lambda: allowlist(host, allowed_host or []))
     _run(lambda: dashboard.check_workspace(workspace))
     if host not in ("127.0.0.1", "localhost", "::1"):
         _line(f"breachdesk: warning: the dashboard listens on {host}, beyond this machine")
     out.print(f"dashboard: http://{host}:{port}/  (Ctrl-C stops it)", markup=False)
     os.environ[dashboard.WORKSPACE_ENV] = str(workspace.resolve())
+    os.environ[dashboard.HOSTS_ENV] = " ".join(hosts)
     uvicorn.run(
         "breachdesk.web.dashboard:app_from_environment", factory=True, host=host, port=port,
         workers=workers, log_level="warning", access_log=False,
@@ -907,12 +918,11 @@ def users_list(
     workspace: Workspace,
     store: Annotated[str | None, typer.Option(help="Store URL.")] = None,
 ) -> None:
-    """The dashboard's users, their roles, and who is locked out."""
+    """The dashboard's users and their roles (refused sign-ins are in the audit log)."""
     from breachdesk.services import users
 
-    for name, role, locked in _run(lambda: users.listing(workspace, store)):
-        state = "\tlocked" if locked else ""
-        out.print(f"{name}\t{role}{state}", markup=False)
+    for user in _run(lambda: users.listing(workspace, store)):
+        out.print(f"{user.username}\t{user.role}", markup=False)
 
 
 verify_app = typer.Typer(help="The public notice check: publish the codes, serve the page.")

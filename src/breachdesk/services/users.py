@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from breachdesk.services import accounts
+from breachdesk.services.accounts import DeskUser
 from breachdesk.services.incident import open_workspace_store
-from breachdesk.store import append_event
-from breachdesk.web import auth
 
 
 def add(
@@ -14,8 +14,7 @@ def add(
 ) -> None:
     store = open_workspace_store(workspace, store_url)
     try:
-        auth.add_user(store, username, password, role)
-        append_event(store, "desk.user_added", {"user": username, "role": role})
+        accounts.add_user(store, username, password, role)
     finally:
         store.close()
 
@@ -23,8 +22,7 @@ def add(
 def remove(workspace: Path, username: str, store_url: str | None = None) -> None:
     store = open_workspace_store(workspace, store_url)
     try:
-        auth.remove_user(store, username)
-        append_event(store, "desk.user_removed", {"user": username})
+        accounts.remove_user(store, username)
     finally:
         store.close()
 
@@ -32,15 +30,14 @@ def remove(workspace: Path, username: str, store_url: str | None = None) -> None
 def role(workspace: Path, username: str, new_role: str, store_url: str | None = None) -> None:
     store = open_workspace_store(workspace, store_url)
     try:
-        auth.set_role(store, username, new_role)
-        append_event(store, "desk.user_role", {"user": username, "role": new_role})
+        accounts.set_role(store, username, new_role)
     finally:
         store.close()
 
 
-def listing(workspace: Path, store_url: str | None = None) -> list[tuple[str, str, bool]]:
+def listing(workspace: Path, store_url: str | None = None) -> list[DeskUser]:
     store = open_workspace_store(workspace, store_url)
     try:
-        return auth.list_users(store)
+        return accounts.list_users(store)
     finally:
         store.close()

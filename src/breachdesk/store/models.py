@@ -171,3 +171,27 @@ class DeskSession(Base):
     created_at: Mapped[float] = mapped_column(Float)
     last_seen: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[float] = mapped_column(Float)
+
+
+class SigninCounter(Base):
+    """Counted sign-in attempts of one throttle key: an account (``account:NAME``, or
+    ``account:?`` for every unknown name) or a client address (``client:HASH``). Every
+    attempt counts as a failure when it is let through; a success takes it back."""
+
+    __tablename__ = "signin_counter"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[float] = mapped_column(Float, default=0.0, index=True)  # epoch seconds
+
+
+class SigninRefusal(Base):
+    """Refused sign-ins of one account (or of every unknown name) in one minute, counted
+    here until the minute is over and then written to the audit log as one entry."""
+
+    __tablename__ = "signin_refusal"
+
+    bucket: Mapped[str] = mapped_column(String(64), primary_key=True)
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # epoch seconds // 60
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    throttled: Mapped[int] = mapped_column(Integer, default=0)
