@@ -137,10 +137,10 @@ def sign_in(store: Store, username: str, password: str, client: str, throttle: T
     return SignIn(True, token)
 
 
-def housekeeping(store: Store, throttle: Throttle) -> int:
-    """Write the finished minutes' refused sign-ins to the audit log and forget counters
-    nobody used for a long time; returns the audit entries written."""
-    now = time.time()
+def housekeeping(store: Store, throttle: Throttle, now: float | None = None) -> int:
+    """Write the refused sign-ins of the minutes finished by ``now`` to the audit log and
+    forget counters nobody used for a long time; returns the audit entries written."""
+    now = time.time() if now is None else now
     rows.forget_counters(store, now - throttle.forget)
     return accounts.flush_refusals(store, now)
 

@@ -25,6 +25,8 @@ def allowed_host(name: str) -> str:
     brackets, an internationalised name in its ASCII form; ``*.example.org`` allows every
     subdomain."""
     text = name.strip().lower()
+    if text == "*":
+        raise InputError("--allowed-host '*' would allow any host; name the hosts instead")
     bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
     try:
         ip = ipaddress.ip_address(bare)
@@ -61,8 +63,6 @@ def default_hosts(bind: str) -> list[str]:
 def allowlist(bind: str, given: Iterable[str]) -> list[str]:
     """``--allowed-host`` values (normalised), or the defaults of ``bind`` when none."""
     names = [allowed_host(n) for n in given]
-    if "*" in names:
-        raise InputError("--allowed-host '*' would allow any host; name the hosts instead")
     return list(dict.fromkeys(names)) if names else default_hosts(bind)
 
 
