@@ -40,6 +40,7 @@ PASSWORD = "correct horse battery"
 WRONG = "wrong horse battery"
 # small delays, so that a test sees a throttle start and end: three free failures per key,
 # then 0.2 s doubling, an account held back for one second at most, a client for a minute
+EVERY_ADDRESS = "0.0.0.0"  # noqa: S104 - what serve must refuse without --allowed-host
 QUICK = auth.Throttle(free=3, base=0.2, account_cap=1.0, client_cap=60.0)
 # delays longer than any test: once throttled, a key stays throttled
 HOLD = auth.Throttle(free=3, base=600, account_cap=600, client_cap=600)
@@ -129,7 +130,9 @@ def test_parallel_wrong_passwords_are_counted_before_they_are_checked(ws: Path) 
             start.wait()
             answers.append(visitor.sign_in("rita", WRONG, token))
 
-        threads = [threading.Thread(target=guess, args=p) for p in zip(visitors, tokens)]
+        threads = [
+            threading.Thread(target=guess, args=p) for p in zip(visitors, tokens, strict=True)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -231,7 +234,7 @@ def test_unknown_wrong_and_throttled_answer_alike(ws: Path) -> None:
     fastest = min(medians.values())
     # one argon2 check each (~0.1–0.3 s here): a path without it would be ~100× faster
     assert fastest > 0.02, medians
-    assert max(medians.values()) - fastest < 0.35 * fastest + 0.02, medians
+    assert max(medians.values()) < 1.5 * fastest, medians  # generous: a busy shared machine
 
 
 def test_a_flood_of_refusals_stays_a_few_audit_entries(ws: Path) -> None:
@@ -300,11 +303,13 @@ def test_the_allowlist_of_serve() -> None:
     assert allowlist("127.0.0.1", []) == ["127.0.0.1", "localhost", "[::1]"]
     assert allowlist("::1", []) == ["[::1]", "localhost", "127.0.0.1"]
     assert allowlist("192.0.2.7", []) == ["192.0.2.7"]
-    assert allowlist("0.0.0.0", ["Desk.Example.org", "desk.example.org"]) == ["desk.example.org"]
+    assert allowlist(EVERY_ADDRESS, ["Desk.Example.org", "desk.example.org"]) == [
+        "desk.example.org"
+    ]
     assert allowed_host("straße.example") == "xn--strae-oqa.example"
     assert allowed_host("2001:db8::1") == "[2001:db8::1]"
     with pytest.raises(InputError, match="--allowed-host"):
-        allowlist("0.0.0.0", [])  # every address: its names must be given
+        allowlist(EVERY_ADDRESS, [])  # every address: its names must be given
     with pytest.raises(InputError, match="any host"):
         allowlist("127.0.0.1", ["*"])
     with pytest.raises(InputError, match="not a host name"):
@@ -342,7 +347,7 @@ def test_serve_answers_only_to_its_names(workspace: Path) -> None:
         proc.terminate()
         proc.wait(timeout=30)
     wild = subprocess.run([sys.executable, "-m", "breachdesk", "serve", str(workspace),
-                           "--host", "0.0.0.0"], capture_output=True, text=True)  # fmt: skip
+                           "--host", EVERY_ADDRESS], capture_output=True, text=True)  # fmt: skip
     assert wild.returncode == 2 and "--allowed-host" in wild.stderr
 
 
