@@ -1,5 +1,5 @@
-"""The dashboard and the public notice check through their HTTP interfaces: sign-in,
-sessions, CSRF, roles, lockout, hostile parameters, and the check's answers."""
+"""The dashboard through its HTTP interface: sign-in, sessions, CSRF, roles, hostile
+parameters (sign-in under attack: test_signin.py; the public check: test_verify.py)."""
 
 from __future__ import annotations
 
@@ -17,11 +17,9 @@ from sqlalchemy import update
 
 from breachdesk.services.incident import open_workspace_store
 from breachdesk.services.users import add
-from breachdesk.services.verify import publish
 from breachdesk.store import models as m
 from breachdesk.web import auth
 from breachdesk.web.dashboard import create_app
-from breachdesk.web.verify import create_verify_app
 
 PASSWORD = "correct horse battery"
 
@@ -129,68 +127,6 @@ def test_expired_sessions_and_quiet_logs(desk: Path, caplog: pytest.LogCaptureFi
     auth.forget_sessions()  # as if the time had passed: checked sessions are kept 2 s at most
     assert other.get("/", follow_redirects=False).status_code == 303  # expired: sign in again
     store.close()
-
-
-def test_the_public_check(desk: Path, tmp_path: Path) -> None:
-    store = open_workspace_store(desk)
-    with store.session() as session, session.begin():
-        session.execute(
-            update(m.Notice).where(m.Notice.kind == "user")
-            .values(status="sent", sent_at="2026-11-26T10:00:00+00:00")
-        )  # fmt: skip
-        refs = [n.reference for n in session.query(m.Notice).filter_by(status="sent")]
-    store.close()
-    published = publish(desk, tmp_path / "public")
-    text = published.path.read_text()
-    assert published.codes == len(refs) and not any(r in text for r in refs) and "@" not in text
-    client = TestClient(create_verify_app(tmp_path / "public", per_minute=1000))
-    genuine = client.get("/api/check", params={"code": refs[0].lower().replace("-", " ")})
-    assert genuine.json() == {"genuine": True, "sent_on": "2026-11-26"}
-    assert client.get("/api/check", params={"code": "BD-AAAAA-AAAAA"}).json()["genuine"] is False
-    page = client.post("/", data={"code": refs[0]})
-    assert "Genuine" in page.text and "2026-11-26" in page.text
-    assert "Not a notice of ours" in client.post("/", data={"code": "<b>x</b>"}).text
-    assert client.get("/api/check", params={"code": "A" * 10_000}).status_code == 422
-    limited = TestClient(create_verify_app(tmp_path / "public", per_minute=5))
-    answers = [limited.get("/api/check", params={"code": refs[0]}).status_code for _ in range(8)]
-    assert answers[:5] == [200] * 5 and answers[-1] == 429
-    # behind a trusted proxy each reader has their own allowance; untrusted, the header is
-    # ignored
-    proxied = TestClient(create_verify_app(tmp_path / "public", 2, trust_proxy="*"))
-
-    def ask(ip: str) -> int:
-        headers = {"X-Forwarded-For": ip}
-        return proxied.get("/api/check", params={"code": refs[0]}, headers=headers).status_code
-
-    assert [ask("198.51.100.1") for _ in range(3)] == [200, 200, 429]
-    assert ask("198.51.100.2") == 200
-    direct = TestClient(create_verify_app(tmp_path / "public", 2))
-    codes = [direct.get("/api/check", params={"code": refs[0]},
-                        headers={"X-Forwarded-For": f"10.0.0.{i}"}).status_code
-             for i in range(3)]  # fmt: skip
-    assert codes == [200, 200, 429]
-
-
-def test_valid_and_invalid_codes_take_the_same_time(desk: Path, tmp_path: Path) -> None:
-    store = open_workspace_store(desk)
-    with store.session() as session, session.begin():
-        session.execute(update(m.Notice).values(status="sent", sent_at="2026-11-26T10:00:00"))
-        ref = session.query(m.Notice).first().reference  # type: ignore[union-attr]
-    store.close()
-    publish(desk, tmp_path / "public")
-    client = TestClient(create_verify_app(tmp_path / "public", per_minute=100_000))
-
-    def timed(code: str) -> float:
-        started = time.perf_counter()
-        client.get("/api/check", params={"code": code})
-        return time.perf_counter() - started
-
-    # interleaved, so that both see the same noise of a shared machine
-    pairs = [(timed(ref), timed("BD-AAAAA-AAAAA")) for _ in range(80)]
-    genuine = sorted(p[0] for p in pairs)[40]
-    forged = sorted(p[1] for p in pairs)[40]
-    assert genuine >= 0.004 and forged >= 0.004  # both held to the floor
-    assert abs(genuine - forged) < 0.002
 
 
 @given(

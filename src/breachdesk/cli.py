@@ -933,18 +933,27 @@ app.add_typer(verify_app, name="verify")
 def verify_publish(
     workspace: Workspace,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the public app.")],
+    key_out: Annotated[
+        Path | None,
+        typer.Option(help="Where the key goes (0600; default OUT.key beside the folder)."),
+    ] = None,
     store: Annotated[str | None, typer.Option(help="Store URL.")] = None,
 ) -> None:
-    """Write keyed hashes of the sent notices' reference codes and their sent dates."""
+    """Write keyed hashes of the sent notices' (reference, address) pairs and their sent
+    dates into OUT/codes.json, and the key into a file of its own, outside OUT."""
     from breachdesk.services.verify import publish
 
-    result = _run(lambda: publish(workspace, out_dir, store))
-    out.print(f"{result.codes:,} codes in {result.path}", markup=False, highlight=False)
+    result = _run(lambda: publish(workspace, out_dir, key_out, store))
+    out.print(f"{result.codes:,} codes in {result.path}; key in {result.key_path} (keep it "
+              "off the published folder)", markup=False, highlight=False)  # fmt: skip
 
 
 @verify_app.command("serve")
 def verify_serve(
     published: Annotated[Path, typer.Argument(help="The folder verify publish wrote.")],
+    key: Annotated[
+        Path | None, typer.Option(help="The key file verify publish wrote (default DIR.key).")
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8080,
     per_minute: Annotated[
@@ -959,15 +968,18 @@ def verify_serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the public page where a reader checks a notice's reference code."""
+    """Serve the public page where a reader checks a notice's reference and the address it
+    came to."""
     import uvicorn
 
-    from breachdesk.services.verify import load
+    from breachdesk.services.verify import default_key_path, load
     from breachdesk.web import verify
 
-    _run(lambda: load(published))  # fails here, in one line, before the workers start
+    key_path = key or default_key_path(published)
+    _run(lambda: load(published, key_path))  # fails here, in one line, before the workers start
     out.print(f"notice check: http://{host}:{port}/", markup=False)
     os.environ[verify.PUBLISHED_ENV] = str(published.resolve())
+    os.environ[verify.KEY_ENV] = str(key_path.resolve())
     os.environ[verify.RATE_ENV] = str(per_minute)
     os.environ[verify.PROXY_ENV] = trust_proxy or ""
     uvicorn.run(
