@@ -4,6 +4,7 @@ form's CSRF token, the Host allowlist and relative redirects."""
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import socket
@@ -23,6 +24,7 @@ from sqlalchemy import delete
 from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
+import breachdesk
 from breachdesk.errors import InputError
 from breachdesk.services.incident import open_workspace_store
 from breachdesk.services.users import add
@@ -373,3 +375,20 @@ def test_ipv6_clients_count_by_their_64() -> None:
     assert auth.client_key("2001:db8:1:2::1") == auth.client_key("2001:db8:1:2:ffff::9")
     assert auth.client_key("2001:db8:1:2::1") != auth.client_key("2001:db8:1:3::1")
     assert auth.client_key("192.0.2.1") != auth.client_key("192.0.2.2")
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
+    return found + [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+
+
+def test_accounts_keep_to_their_layers() -> None:
+    """The accounts' SQL lives in store/ only; nothing below the web layer imports it."""
+    root = Path(breachdesk.__file__).parent
+    for folder in ("services", "store", "domain"):
+        for path in (root / folder).rglob("*.py"):
+            assert not any(i.startswith("breachdesk.web") for i in _imports(path)), path
+    for name in ("web/auth.py", "web/dashboard.py", "web/verify.py", "services/accounts.py",
+                 "services/users.py", "services/verify.py"):  # fmt: skip
+        assert not any(i.startswith("sqlalchemy") for i in _imports(root / name)), name
