@@ -187,6 +187,38 @@ def test_an_attacker_elsewhere_holds_the_owner_back_briefly(ws: Path) -> None:
     assert _counters(ws, auth.client_key("127.0.0.3")) == {auth.client_key("127.0.0.3"): 0}
 
 
+def test_a_flood_of_sign_ins_does_not_stall_the_pages(ws: Path) -> None:
+    """More bogus sign-ins at once than the server has threads for its pages: a signed-in
+    user's page still answers at once, while the flood waits its turn for argon2."""
+    with serving(create_app(ws, throttle=HOLD)) as base:
+        user = Visitor(base, "127.0.0.3")
+        assert user.sign_in("vera", PASSWORD).status_code == 303
+        flood = [Visitor(base, "127.0.0.2") for _ in range(48)]
+        tokens = [v.form() for v in flood]
+        start = threading.Barrier(len(flood) + 1)
+        done: list[int] = []
+
+        def guess(visitor: Visitor, token: str) -> None:
+            start.wait()
+            done.append(visitor.sign_in("nobody", WRONG, token).status_code)
+
+        threads = [threading.Thread(target=guess, args=p)
+                   for p in zip(flood, tokens, strict=True)]  # fmt: skip
+        for t in threads:
+            t.start()
+        start.wait()
+        time.sleep(0.5)  # every guess has reached the server
+        started = time.monotonic()
+        page = user.http.get("/api/overview")
+        took = time.monotonic() - started
+        still_waiting = len(flood) - len(done)
+        for t in threads:
+            t.join()
+    assert page.status_code == 200 and sorted(set(done)) == [401]
+    assert still_waiting > 10, "the flood was over before the page was asked for"
+    assert took < 1.5, f"the page waited {took:.1f} s behind the sign-ins"
+
+
 def _timed(client: TestClient, username: str, password: str) -> tuple[float, str, int]:
     found = FORM_TOKEN.search(client.get("/login").text)
     assert found

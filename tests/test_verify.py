@@ -14,11 +14,13 @@ from pathlib import Path
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from breachdesk.cli import app as cli
-from breachdesk.domain.identity import normalize_address
+from breachdesk.domain.identity import idna_domain, normalize_address
 from breachdesk.errors import InputError
 from breachdesk.services.incident import open_workspace_store
 from breachdesk.services.verify import default_key_path, load, publish
@@ -205,3 +207,14 @@ def test_the_commands_publish_and_refuse(
     assert refused.exit_code == 2 and "readable by others" in refused.output
     missing = runner.invoke(cli, ["verify", "serve", str(out), "--key", str(tmp_path / "no")])
     assert missing.exit_code == 2 and "cannot read the key" in missing.output
+
+
+@given(st.text(alphabet=st.characters(codec="ascii"), max_size=30))
+def test_an_ascii_domain_takes_the_short_way_to_the_same_form(domain: str) -> None:
+    assert normalize_address(f"a@{domain}") == f"a@{idna_domain(domain.rstrip())}"
+
+
+@given(st.text(max_size=20), st.text(max_size=20))
+def test_address_normalisation_is_idempotent(local: str, domain: str) -> None:
+    once = normalize_address(f"{local}@{domain}")
+    assert normalize_address(once) == once

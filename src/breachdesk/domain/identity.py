@@ -52,11 +52,18 @@ def normalize_address(value: str) -> str:
     local, sep, domain = text.rpartition("@")
     if not sep:
         return text.casefold()
+    # an ASCII domain comes out of IDNA lower-cased or is refused (then casefolded, which
+    # for ASCII is the same): skip the costly checks of the common case
+    return f"{local.casefold()}@{domain.lower() if domain.isascii() else idna_domain(domain)}"
+
+
+def idna_domain(domain: str) -> str:
+    """A domain in its IDNA 2008 ASCII form (UTS 46 mapping), or casefolded as it is when
+    IDNA 2008 refuses it."""
     try:
-        ascii_domain = idna.encode(domain, uts46=True).decode("ascii")
+        return idna.encode(domain, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError):
-        ascii_domain = domain.casefold()
-    return f"{local.casefold()}@{ascii_domain}"
+        return domain.casefold()
 
 
 def normalize_id(value: object) -> str | None:

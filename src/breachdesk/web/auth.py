@@ -22,14 +22,21 @@ workspace's key — the same in every worker process.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import hmac
 import ipaddress
+import os
 import re
 import secrets
 import threading
 import time
+import weakref
 from dataclasses import dataclass
+
+import anyio
+import anyio.to_thread
 
 from breachdesk.services import accounts
 from breachdesk.services.accounts import ROLES, may
@@ -135,6 +142,25 @@ def sign_in(store: Store, username: str, password: str, client: str, throttle: T
                         now, now + SESSION_SECONDS)  # fmt: skip
     accounts.signed_in(store, user.username)
     return SignIn(True, token)
+
+
+_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def sign_in_queued(
+    store: Store, username: str, password: str, client: str, throttle: Throttle
+) -> SignIn:
+    """:func:`sign_in` on a few threads of its own (one per core): a burst of sign-ins waits
+    here, as cheap coroutines, instead of taking the threads every dashboard page is served
+    from — a flood of bogus sign-ins slows sign-ins, not the pages of those signed in."""
+    loop = asyncio.get_running_loop()
+    queue = _queues.get(loop)
+    if queue is None:
+        queue = _queues[loop] = anyio.CapacityLimiter(max(1, os.cpu_count() or 1))
+    call = functools.partial(sign_in, store, username, password, client, throttle)
+    return await anyio.to_thread.run_sync(call, limiter=queue)
 
 
 def housekeeping(store: Store, throttle: Throttle, now: float | None = None) -> int:

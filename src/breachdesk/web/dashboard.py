@@ -153,7 +153,7 @@ def create_app(
         return login_page(request, "")
 
     @app.post("/login", response_class=HTMLResponse, include_in_schema=False)
-    def login(
+    async def login(
         request: Request,
         username: Annotated[str, Form(max_length=64)],
         password: Annotated[str, Form(max_length=1024)],
@@ -161,7 +161,7 @@ def create_app(
     ) -> Response:
         if not login_forms.check(request.cookies.get(LOGIN_COOKIE), csrf):
             raise HTTPException(403, "missing or wrong CSRF token: reload the sign-in page")
-        result = auth.sign_in(store, username, password, client(request), throttle)
+        result = await auth.sign_in_queued(store, username, password, client(request), throttle)
         if not result.ok:
             # one answer for an unknown name, a wrong password and a throttled attempt
             return login_page(request, auth.REFUSED, status=401)
