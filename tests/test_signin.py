@@ -119,10 +119,9 @@ def _flush(ws: Path) -> int:
         store.close()
 
 
-def test_parallel_wrong_passwords_are_counted_before_they_are_checked(ws: Path) -> None:
-    """Twenty wrong passwords at once from one address: three are checked (the free ones),
-    the other seventeen are refused unchecked; the correct password from there is refused
-    too; the refused attempts become one audit entry with their count."""
+def _twenty_at_once(ws: Path) -> None:
+    """Twenty wrong passwords for rita at once from one address, then the right one from
+    there: only the free tries are checked, and everything is refused."""
     before = len(_refusal_entries(ws))
     with serving(create_app(ws, throttle=HOLD)) as base:
         visitors = [Visitor(base, "127.0.0.2") for _ in range(20)]
@@ -152,6 +151,33 @@ def test_parallel_wrong_passwords_are_counted_before_they_are_checked(ws: Path) 
     assert {e["account"] for e in entries} == {"rita"}
     assert sum(int(str(e["refused"])) for e in entries) == 21
     assert sum(int(str(e["throttled"])) for e in entries) == 21 - HOLD.free
+
+
+def test_parallel_wrong_passwords_are_counted_before_they_are_checked(ws: Path) -> None:
+    """Twenty wrong passwords at once from one address: three are checked (the free ones),
+    the other seventeen are refused unchecked; the correct password from there is refused
+    too; the refused attempts become one audit entry with their count."""
+    _twenty_at_once(ws)
+
+
+PG_URL = os.environ.get("BREACHDESK_TEST_PG_URL", "")
+
+
+@pytest.mark.skipif(not PG_URL, reason="no PostgreSQL: .ci/run starts one")
+def test_parallel_wrong_passwords_on_a_team_store(notify_ws: Path) -> None:
+    """The same on PostgreSQL, where the counters are held by row locks (FOR UPDATE)."""
+    from sqlalchemy import create_engine, text
+
+    from breachdesk.settings import write_settings
+
+    engine = create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    write_settings(notify_ws, load_settings(notify_ws).model_copy(update={"store_url": PG_URL}))
+    add(notify_ws, "rita", PASSWORD, "responder")
+    _twenty_at_once(notify_ws)
 
 
 def test_an_attacker_elsewhere_holds_the_owner_back_briefly(ws: Path) -> None:
