@@ -944,8 +944,9 @@ def verify_publish(
     from breachdesk.services.verify import publish
 
     result = _run(lambda: publish(workspace, out_dir, key_out, store))
-    out.print(f"{result.codes:,} codes in {result.path}; key in {result.key_path} (keep it "
-              "off the published folder)", markup=False, highlight=False)  # fmt: skip
+    out.print(f"{result.codes:,} codes in {result.path}; the key in {result.key_path} (0600: "
+              "deploy it beside the folder, never in it)", markup=False, highlight=False,
+              soft_wrap=True)  # fmt: skip
 
 
 @verify_app.command("serve")
