@@ -944,7 +944,10 @@ def verify_publish(
     from breachdesk.services.verify import publish
 
     result = _run(lambda: publish(workspace, out_dir, key_out, store))
-    out.print(f"{result.codes:,} codes in {result.path}; the key in {result.key_path} (0600: "
+    key_path = result.key_path
+    if key_path.is_relative_to(Path.cwd()):
+        key_path = key_path.relative_to(Path.cwd())
+    out.print(f"{result.codes:,} codes in {result.path}; the key in {key_path} (0600: "
               "deploy it beside the folder, never in it)", markup=False, highlight=False,
               soft_wrap=True)  # fmt: skip
 
