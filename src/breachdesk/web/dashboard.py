@@ -1,7 +1,8 @@
 """The response team's dashboard: ``create_app(workspace)`` returns the FastAPI app that
 ``breachdesk serve`` runs. Pages render from :class:`breachdesk.services.dashboard.Desk`
-and the incident services; every page needs a signed-in user, every form a CSRF token,
-every action the right role."""
+and the incident services; every page needs a signed-in user, every form a CSRF token (the
+sign-in form too), every action the right role; the app answers only to the Host names it
+is given and redirects only to paths. Signing in is in :mod:`breachdesk.web.auth`."""
 
 import asyncio
 import contextlib
