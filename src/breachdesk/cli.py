@@ -898,19 +898,30 @@ def serve(
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes.", min=1, max=64)] = 1,
     log_level: Annotated[LogLevel, _LOG_LEVEL] = LogLevel.INFO,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A host name clients use to reach the dashboard (repeatable); any other "
+            "Host header gets 400. Default: the bound address, and localhost, 127.0.0.1 "
+            "and [::1] when it is a loopback address."
+        ),
+    ] = None,
 ) -> None:
     """Open the incident in the response team's dashboard (sign-in required: see users add).
     It uses the workspace's store (store_url in breachdesk.toml)."""
     import uvicorn
 
     from breachdesk.web import app_common, dashboard
+    from breachdesk.web.hosts import allowlist
 
+    hosts = _run(lambda: allowlist(host, allowed_host or []))
     _run(lambda: dashboard.check_workspace(workspace))
     if host not in ("127.0.0.1", "localhost", "::1"):
         _line(f"breachdesk: warning: the dashboard listens on {host}, beyond this machine")
     out.print(f"dashboard: http://{host}:{port}/  (Ctrl-C stops it)", markup=False)
     os.environ[dashboard.WORKSPACE_ENV] = str(workspace.resolve())
     os.environ[app_common.LOG_KEY_ENV] = app_common.new_log_key()
+    os.environ[dashboard.HOSTS_ENV] = " ".join(hosts)
     uvicorn.run(
         "breachdesk.web.dashboard:app_from_environment", factory=True, host=host, port=port,
         workers=workers, log_level="warning", access_log=False,
@@ -985,12 +996,11 @@ def users_list(
     workspace: WorkspaceArg,
     store: Annotated[str | None, typer.Option(help="Store URL.")] = None,
 ) -> None:
-    """The dashboard's users, their roles, and who is locked out."""
+    """The dashboard's users and their roles (refused sign-ins are in the audit log)."""
     from breachdesk.services import users
 
-    for name, role, locked in _in(workspace, users.listing, store, False):
-        state = "\tlocked" if locked else ""
-        out.print(f"{name}\t{role}{state}", markup=False)
+    for user in _in(workspace, users.listing, store, False):
+        out.print(f"{user.username}\t{user.role}", markup=False)
 
 
 verify_app = typer.Typer(help="The public notice check: publish the codes, serve the page.")
@@ -1001,18 +1011,31 @@ app.add_typer(verify_app, name="verify")
 def verify_publish(
     workspace: WorkspaceArg,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the public app.")],
+    key_out: Annotated[
+        Path | None,
+        typer.Option(help="Where the key goes (0600; default OUT.key beside the folder)."),
+    ] = None,
     store: Annotated[str | None, typer.Option(help="Store URL.")] = None,
 ) -> None:
-    """Write keyed hashes of the sent notices' reference codes and their sent dates."""
+    """Write keyed hashes of the sent notices' (reference, address) pairs and their sent
+    dates into OUT/codes.json, and the key into a file of its own, outside OUT."""
     from breachdesk.services.verify import publish
 
-    result = _in(workspace, lambda ws: publish(ws, out_dir), store)
-    out.print(f"{result.codes:,} codes in {result.path}", markup=False, highlight=False)
+    result = _in(workspace, lambda ws: publish(ws, out_dir, key_out), store)
+    key_path = result.key_path
+    if key_path.is_relative_to(Path.cwd()):
+        key_path = key_path.relative_to(Path.cwd())
+    out.print(f"{result.codes:,} codes in {result.path}; the key in {key_path} (0600: "
+              "deploy it beside the folder, never in it)", markup=False, highlight=False,
+              soft_wrap=True)  # fmt: skip
 
 
 @verify_app.command("serve")
 def verify_serve(
     published: Annotated[Path, typer.Argument(help="The folder verify publish wrote.")],
+    key: Annotated[
+        Path | None, typer.Option(help="The key file verify publish wrote (default DIR.key).")
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8080,
     per_minute: Annotated[
@@ -1028,15 +1051,18 @@ def verify_serve(
     ] = None,
     log_level: Annotated[LogLevel, _LOG_LEVEL] = LogLevel.INFO,
 ) -> None:
-    """Serve the public page where a reader checks a notice's reference code."""
+    """Serve the public page where a reader checks a notice's reference and the address it
+    came to."""
     import uvicorn
 
-    from breachdesk.services.verify import load
+    from breachdesk.services.verify import default_key_path, load
     from breachdesk.web import app_common, verify
 
-    _run(lambda: load(published))  # fails here, in one line, before the workers start
+    key_path = key or default_key_path(published)
+    _run(lambda: load(published, key_path))  # fails here, in one line, before the workers start
     out.print(f"notice check: http://{host}:{port}/", markup=False)
     os.environ[verify.PUBLISHED_ENV] = str(published.resolve())
+    os.environ[verify.KEY_ENV] = str(key_path.resolve())
     os.environ[verify.RATE_ENV] = str(per_minute)
     os.environ[verify.PROXY_ENV] = trust_proxy or ""
     os.environ[app_common.LOG_KEY_ENV] = app_common.new_log_key()

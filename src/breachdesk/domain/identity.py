@@ -15,6 +15,8 @@ import unicodedata
 from enum import StrEnum
 from typing import NamedTuple
 
+import idna
+
 
 class TokenKind(StrEnum):
     USER_ID = "user_id"
@@ -38,6 +40,30 @@ DEVICE_PREFIX = "$device:"
 def normalize_email(value: str) -> str:
     """Trim, NFC-normalise and casefold an email address."""
     return unicodedata.normalize("NFC", value.strip()).casefold()
+
+
+def normalize_address(value: str) -> str:
+    """An address as a person may type it, in the one form it is compared by: trimmed, NFC,
+    the local part casefolded as :func:`normalize_email` does, the domain in its IDNA 2008
+    ASCII form (UTS 46 mapping, so case and width do not matter) — ``straße.de`` typed in
+    Unicode or as ``xn--strae-oqa.de`` is one domain, and ``strasse.de`` is another. A
+    domain IDNA 2008 refuses is casefolded as it is."""
+    text = unicodedata.normalize("NFC", value.strip())
+    local, sep, domain = text.rpartition("@")
+    if not sep:
+        return text.casefold()
+    # an ASCII domain comes out of IDNA lower-cased or is refused (then casefolded, which
+    # for ASCII is the same): skip the costly checks of the common case
+    return f"{local.casefold()}@{domain.lower() if domain.isascii() else idna_domain(domain)}"
+
+
+def idna_domain(domain: str) -> str:
+    """A domain in its IDNA 2008 ASCII form (UTS 46 mapping), or casefolded as it is when
+    IDNA 2008 refuses it."""
+    try:
+        return idna.encode(domain, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return domain.casefold()
 
 
 def normalize_id(value: object) -> str | None:

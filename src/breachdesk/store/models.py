@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Dialect, Enum, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Dialect, Enum, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -204,9 +204,7 @@ class DeskUser(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
     role: Mapped[str] = mapped_column(String(20))  # viewer | responder | admin
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[float] = mapped_column(Float, default=0.0)
-    created_at: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(Instant)
 
 
 class DeskSession(Base):
@@ -217,6 +215,30 @@ class DeskSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     username: Mapped[str] = mapped_column(String(64), index=True)
     csrf: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[float] = mapped_column(Float)
-    last_seen: Mapped[float] = mapped_column(Float)
-    expires_at: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(Instant)
+    last_seen: Mapped[datetime] = mapped_column(Instant)
+    expires_at: Mapped[datetime] = mapped_column(Instant)
+
+
+class SigninCounter(Base):
+    """Counted sign-in attempts of one throttle key: an account (``account:NAME``, or
+    ``account:?`` for every unknown name) or a client address (``client:HASH``). Every
+    attempt counts as a failure when it is let through; a success takes it back."""
+
+    __tablename__ = "signin_counter"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime] = mapped_column(Instant, default=EPOCH, index=True)
+
+
+class SigninRefusal(Base):
+    """Refused sign-ins of one account (or of every unknown name) in one minute, counted
+    here until the minute is over and then written to the audit log as one entry."""
+
+    __tablename__ = "signin_refusal"
+
+    bucket: Mapped[str] = mapped_column(String(64), primary_key=True)
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # epoch seconds // 60
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    throttled: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,140 +1,177 @@
-"""Dashboard users and sessions: argon2id password hashes, lockout after repeated failures,
-server-side sessions (the cookie carries a random token, the store only its SHA-256), a CSRF
-token per session, and the three roles."""
+"""Signing in to the dashboard: the throttling policy, sessions and CSRF tokens.
+
+Throttling. Every attempt is counted — atomically, before its password is checked — against
+its account (every unknown name shares one key) and its client address (an IPv6 client by
+its /64). Past a few free failures a key waits a delay that doubles with each failure and is
+capped: short for an account (so that an attacker elsewhere holds its owner back by a minute
+at most), long for a client address (so that the attacker's own tries slow to a trickle). An
+attempt while either key waits is refused without looking at the account's hash: it does
+the same work as any other (one argon2 check, against a hash that matches nothing) and gets
+the same answer as an unknown name or a wrong password, so that nothing tells the three
+apart — not even a correct password. A success resets its account and takes back its own
+count on the client. Nobody can lock an account: the delays are the whole penalty.
+
+Sessions. The cookie carries a random token; the store keeps only its SHA-256. A checked
+session is trusted for two seconds without asking the store again.
+
+CSRF. Every session has its token, sent back by every form. Before a session exists the
+sign-in form is protected by a signed double-submit token: a random nonce in a cookie, and
+in the form an HMAC of it (with the time it was issued) under a key derived from the
+workspace's key — the same in every worker process.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
+import hmac
+import ipaddress
+import os
 import re
 import secrets
 import threading
 import time
+import weakref
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+import anyio
+import anyio.to_thread
 
-from breachdesk.errors import InputError
+from breachdesk.services import accounts
+from breachdesk.services.accounts import ROLES, may
 from breachdesk.store import Store
-from breachdesk.store import models as m
+from breachdesk.store import accounts as rows
+from breachdesk.store.accounts import Counter
 
-ROLES = ("viewer", "responder", "admin")  # each may do what the ones before it may
-MAX_FAILURES = 5
-LOCKOUT_SECONDS = 15 * 60
+__all__ = ["ROLES", "LoginForms", "SignIn", "Throttle", "Who", "may"]
+
 SESSION_SECONDS = 8 * 3600
 IDLE_SECONDS = 30 * 60
-MIN_PASSWORD = 12
-_USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
-_hasher = PasswordHasher()
-# verified when the user is unknown, so both answers take the time of one argon2 check
-_DUMMY = _hasher.hash(secrets.token_urlsafe(16))
+REFUSED = (
+    "Sign-in refused: wrong username or password, or too many attempts. "
+    "Wait a minute before trying again."
+)
 
 
-def may(role: str, needed: str) -> bool:
-    return ROLES.index(role) >= ROLES.index(needed)
+@dataclass(frozen=True)
+class Throttle:
+    """How long a key waits after its failures (seconds)."""
+
+    free: int = 5  # failures before the first delay, per key
+    base: float = 1.0  # the first delay; each further failure doubles it
+    account_cap: float = 60.0  # the longest an account's owner can be held back
+    client_cap: float = 900.0  # the longest one client address waits
+    forget: float = 3600.0  # failures this old count for nothing
+
+    def failures(self, counter: Counter, now: float) -> int:
+        return 0 if now - counter.last_at > self.forget else counter.failures
+
+    def wait(self, counter: Counter, now: float) -> float:
+        """Seconds ``counter``'s key must still wait before its next attempt is checked."""
+        n = self.failures(counter, now)
+        if n < self.free:
+            return 0.0
+        cap = self.account_cap if counter.key.startswith("account:") else self.client_cap
+        delay = min(cap, self.base * 2.0 ** min(n - self.free, 40))
+        return max(0.0, counter.last_at + delay - now)
+
+
+def client_key(address: str) -> str:
+    """The throttle key of a client address: its SHA-256 (no address is stored), an IPv6
+    address by its /64, which one subscriber usually holds whole."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        net = address[:100]
+    else:
+        net = str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
+    return "client:" + hashlib.sha256(net.encode()).hexdigest()[:40]
+
+
+def _account_key(account: str | None) -> str:
+    return f"account:{account or '?'}"
 
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def check_username(username: str) -> str:
-    if not _USERNAME.match(username):
-        raise InputError("a username is 2–64 characters: lower-case letters, digits, . _ -")
-    return username
-
-
-def add_user(store: Store, username: str, password: str, role: str) -> None:
-    check_username(username)
-    if role not in ROLES:
-        raise InputError(f"role {role!r}: one of {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD:
-        raise InputError(f"a password has at least {MIN_PASSWORD} characters")
-    with store.session() as session, session.begin():
-        if session.scalars(select(m.DeskUser).where(m.DeskUser.username == username)).first():
-            raise InputError(f"user {username} exists; use users role or users remove")
-        session.add(
-            m.DeskUser(
-                username=username, password_hash=_hasher.hash(password), role=role,
-                created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            )
-        )  # fmt: skip
-
-
-def remove_user(store: Store, username: str) -> None:
-    with store.session() as session, session.begin():
-        gone = session.execute(delete(m.DeskUser).where(m.DeskUser.username == username))
-        if not gone.rowcount:  # type: ignore[attr-defined]
-            raise InputError(f"no user {username}")
-        session.execute(delete(m.DeskSession).where(m.DeskSession.username == username))
-    forget_sessions()
-
-
-def set_role(store: Store, username: str, role: str) -> None:
-    if role not in ROLES:
-        raise InputError(f"role {role!r}: one of {', '.join(ROLES)}")
-    with store.session() as session, session.begin():
-        user = session.scalars(select(m.DeskUser).where(m.DeskUser.username == username)).first()
-        if user is None:
-            raise InputError(f"no user {username}")
-        user.role = role
-    forget_sessions()
-
-
-def list_users(store: Store) -> list[tuple[str, str, bool]]:
-    now = time.time()
-    with store.session() as session:
-        return [
-            (u.username, u.role, u.locked_until > now)
-            for u in session.scalars(select(m.DeskUser).order_by(m.DeskUser.username))
-        ]
-
-
 @dataclass(frozen=True)
-class Login:
+class SignIn:
+    """The outcome of a sign-in: ``token`` is the new session's, when ``ok``. Why one was
+    refused is deliberately not said."""
+
     ok: bool
-    reason: str  # "", "wrong", "locked"
     token: str = ""
 
 
-def login(store: Store, username: str, password: str) -> Login:
-    """Check a password; five failures lock the account for fifteen minutes."""
+def sign_in(store: Store, username: str, password: str, client: str, throttle: Throttle) -> SignIn:
     now = time.time()
-    with store.session() as session, session.begin():
-        user = session.scalars(select(m.DeskUser).where(m.DeskUser.username == username)).first()
-        if user is None:
-            _verify(_DUMMY, password)
-            return Login(False, "wrong")
-        if user.locked_until > now:
-            return Login(False, "locked")
-        if not _verify(user.password_hash, password):
-            user.failed_logins += 1
-            if user.failed_logins >= MAX_FAILURES:
-                user.locked_until, user.failed_logins = now + LOCKOUT_SECONDS, 0
-                return Login(False, "locked")
-            return Login(False, "wrong")
-        user.failed_logins = 0
-        if _hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = _hasher.hash(password)
-        token = secrets.token_urlsafe(32)
-        session.add(
-            m.DeskSession(
-                token_hash=_token_hash(token), username=username,
-                csrf=secrets.token_urlsafe(32), created_at=now, last_seen=now,
-                expires_at=now + SESSION_SECONDS,
-            )
-        )  # fmt: skip
-        session.execute(delete(m.DeskSession).where(m.DeskSession.expires_at < now))
-    return Login(True, "", token)
+    user = rows.find_user(store, username)
+    account = user.username if user else None
+    keys = [_account_key(account), client_key(client)]
+
+    def admit(counters: dict[str, Counter]) -> tuple[bool, list[Counter]]:
+        if any(throttle.wait(c, now) > 0 for c in counters.values()):
+            return False, []  # a refused attempt changes nothing: it cannot prolong a delay
+        # counted as a failure now, before the check, so that parallel tries see it
+        return True, [Counter(c.key, throttle.failures(c, now) + 1, now)
+                      for c in counters.values()]  # fmt: skip
+
+    admitted = rows.change_counters(store, keys, admit)
+    checked = user.password_hash if user is not None and admitted else None
+    if not accounts.verify_password(checked, password) or user is None:
+        accounts.refused(store, account, now, throttled=not admitted)
+        return SignIn(False)
+
+    def settle(counters: dict[str, Counter]) -> tuple[None, list[Counter]]:
+        account_counter, client_counter = counters[keys[0]], counters[keys[1]]
+        return None, [
+            Counter(account_counter.key, 0, account_counter.last_at),
+            Counter(client_counter.key, max(0, client_counter.failures - 1),
+                    client_counter.last_at),
+        ]  # fmt: skip
+
+    rows.change_counters(store, keys, settle)
+    fresh = accounts.rehashed(user.password_hash, password)
+    if fresh is not None:
+        rows.update_password_hash(store, user.username, fresh)
+    token = secrets.token_urlsafe(32)
+    rows.insert_session(store, _token_hash(token), user.username, secrets.token_urlsafe(32),
+                        now, now + SESSION_SECONDS)  # fmt: skip
+    accounts.signed_in(store, user.username)
+    return SignIn(True, token)
 
 
-def _verify(stored: str, password: str) -> bool:
-    try:
-        return _hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
-        return False
+_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def sign_in_queued(
+    store: Store, username: str, password: str, client: str, throttle: Throttle
+) -> SignIn:
+    """:func:`sign_in` on a few threads of its own (one per core): a burst of sign-ins waits
+    here, as cheap coroutines, instead of taking the threads every dashboard page is served
+    from — a flood of bogus sign-ins slows sign-ins, not the pages of those signed in."""
+    loop = asyncio.get_running_loop()
+    queue = _queues.get(loop)
+    if queue is None:
+        queue = _queues[loop] = anyio.CapacityLimiter(max(1, os.cpu_count() or 1))
+    call = functools.partial(sign_in, store, username, password, client, throttle)
+    return await anyio.to_thread.run_sync(call, limiter=queue)
+
+
+def housekeeping(store: Store, throttle: Throttle, now: float | None = None) -> int:
+    """Write the refused sign-ins of the minutes finished by ``now`` to the audit log and
+    forget counters nobody used for a long time; returns the audit entries written."""
+    now = time.time() if now is None else now
+    rows.forget_counters(store, now - throttle.forget)
+    return accounts.flush_refusals(store, now)
+
+
+# -- sessions ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -164,7 +201,8 @@ def current(store: Store, token: str | None) -> Who | None:
         hit = _recent.get(key)
     if hit is not None and hit[1] > time.monotonic():
         return hit[0]
-    who = _lookup(store, key)
+    found = rows.find_session(store, key, time.time(), IDLE_SECONDS)
+    who = Who(found.username, found.role, found.csrf) if found else None
     with _recent_lock:
         if who is None:
             _recent.pop(key, None)
@@ -175,33 +213,48 @@ def current(store: Store, token: str | None) -> Who | None:
     return who
 
 
-def _lookup(store: Store, key: str) -> Who | None:
-    now = time.time()
-    with store.session() as session, session.begin():
-        found = session.get(m.DeskSession, key)
-        if found is None:
-            return None
-        if found.expires_at < now or found.last_seen + IDLE_SECONDS < now:
-            session.delete(found)
-            return None
-        user = session.scalars(
-            select(m.DeskUser).where(m.DeskUser.username == found.username)
-        ).first()
-        if user is None:
-            return None
-        if now - found.last_seen > 60:
-            found.last_seen = now
-        return Who(user.username, user.role, found.csrf)
-
-
 def logout(store: Store, token: str | None) -> None:
     forget_sessions()
     if token:
-        with store.session() as session, session.begin():
-            session.execute(
-                delete(m.DeskSession).where(m.DeskSession.token_hash == _token_hash(token))
-            )
+        rows.delete_session(store, _token_hash(token))
 
 
 def csrf_ok(who: Who, sent: str | None) -> bool:
     return bool(sent) and secrets.compare_digest(who.csrf, sent or "")
+
+
+# -- the sign-in form's CSRF token, before any session ----------------------------------------
+
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+class LoginForms:
+    """Signed double-submit tokens for the sign-in form: the nonce lives in a cookie, the
+    form carries ``issued.HMAC(key, nonce.issued)``; a POST must bring both, matching, and
+    issued at most ``max_age`` seconds ago."""
+
+    def __init__(self, workspace_key: bytes, max_age: float = 2 * 3600) -> None:
+        self.key = hmac.new(workspace_key, b"breachdesk sign-in form", hashlib.sha256).digest()
+        self.max_age = max_age
+
+    def nonce(self, cookie: str | None) -> str:
+        """The browser's nonce if it sent a well-formed one, else a new one."""
+        return cookie if cookie and _NONCE.match(cookie) else secrets.token_urlsafe(32)
+
+    def _mac(self, nonce: str, issued: int) -> str:
+        return hmac.new(self.key, f"{nonce}.{issued}".encode(), hashlib.sha256).hexdigest()
+
+    def token(self, nonce: str) -> str:
+        issued = int(time.time())
+        return f"{issued}.{self._mac(nonce, issued)}"
+
+    def check(self, cookie: str | None, sent: str | None) -> bool:
+        if not cookie or not sent or not _NONCE.match(cookie):
+            return False
+        issued_text, _, mac = sent.partition(".")
+        if not issued_text.isdigit() or len(issued_text) > 12:
+            return False
+        issued = int(issued_text)
+        if not 0 <= time.time() - issued <= self.max_age:
+            return False
+        return secrets.compare_digest(mac, self._mac(cookie, issued))

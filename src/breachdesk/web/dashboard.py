@@ -1,31 +1,40 @@
 """The response team's dashboard: ``create_app(workspace)`` returns the FastAPI app that
 ``breachdesk serve`` runs. Pages render from :class:`breachdesk.services.dashboard.Desk`
-and the incident services; every page needs a signed-in user, every form a CSRF token,
-every action the right role."""
+and the incident services; every page needs a signed-in user, every form a CSRF token (the
+sign-in form too), every action the right role; the app answers only to the Host names it
+is given and redirects only to paths. Signing in is in :mod:`breachdesk.web.auth`."""
 
+import asyncio
+import contextlib
 import gc
+import logging
 import os
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from breachdesk.errors import BreachdeskError, InputError
 from breachdesk.impact import read_impact
 from breachdesk.services import incident as incident_service
 from breachdesk.services.dashboard import Desk
 from breachdesk.services.workspace import Workspace
-from breachdesk.store import append_event
 from breachdesk.web import auth
-from breachdesk.web.app_common import SecureHeaders, static_folder, templates
+from breachdesk.web.app_common import SecureHeaders, client, static_folder, templates
+from breachdesk.web.hosts import RelativeRedirects, default_hosts
 
 COOKIE = "bd_session"
+LOGIN_COOKIE = "bd_login"  # the sign-in form's nonce (a signed double-submit CSRF token)
 WORKSPACE_ENV = "BREACHDESK_SERVE_WORKSPACE"
 STORE_ENV = "BREACHDESK_SERVE_STORE"
+HOSTS_ENV = "BREACHDESK_SERVE_ALLOWED_HOSTS"  # space-separated
+HOUSEKEEPING_SECONDS = 15.0
+log = logging.getLogger("breachdesk.web")
 
 
 def check_workspace(workspace: Path) -> None:
@@ -37,18 +46,31 @@ def check_workspace(workspace: Path) -> None:
 
 def app_from_environment() -> FastAPI:
     """The app for ``breachdesk serve --workers N``: each worker process builds its own."""
-    return create_app(Path(os.environ[WORKSPACE_ENV]), os.environ.get(STORE_ENV) or None)
+    return create_app(
+        Path(os.environ[WORKSPACE_ENV]),
+        os.environ.get(STORE_ENV) or None,
+        allowed_hosts=os.environ.get(HOSTS_ENV, "").split() or None,
+    )
 
 
 class NeedsLogin(Exception):
     pass
 
 
-def create_app(workspace: Path, store_url: str | None = None) -> FastAPI:
+def create_app(
+    workspace: Path,
+    store_url: str | None = None,
+    allowed_hosts: Sequence[str] | None = None,
+    throttle: auth.Throttle | None = None,
+) -> FastAPI:
     """The app over one workspace, opened once: its store (migrated once, here) serves every
-    request; each action commits with its audit entry."""
+    request; each action commits with its audit entry. ``allowed_hosts``: the Host names the
+    app answers to (normalised, see ``web.hosts.allowlist``); by default the loopback names.
+    ``throttle``: the sign-in delays (the defaults of :class:`auth.Throttle`)."""
     ws = Workspace.open(workspace, store_url)
     store = ws.store
+    throttle = throttle or auth.Throttle()
+    login_forms = auth.LoginForms(ws.key)
     desk = Desk(ws)
     desk.warm()  # a worker starts serving with its caches filled, not on a user's request
     # the caches of a large incident are millions of long-lived objects: keep them out of
@@ -57,15 +79,35 @@ def create_app(workspace: Path, store_url: str | None = None) -> FastAPI:
     gc.freeze()
     pages = templates()
 
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        ws.close()
+    def tidy() -> None:
+        try:
+            auth.housekeeping(store, throttle)
+        except Exception:  # the next round tries again; serving goes on
+            log.exception("sign-in housekeeping failed")
 
-    app = FastAPI(
-        title="breachdesk dashboard", version="1", docs_url=None, redoc_url=None,
-        lifespan=lifespan,
-    )  # fmt: skip
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async def every() -> None:
+            while True:
+                await run_in_threadpool(tidy)
+                await asyncio.sleep(HOUSEKEEPING_SECONDS)
+
+        task = asyncio.create_task(every())
+        try:
+            yield
+        finally:
+            task.cancel()
+            await run_in_threadpool(tidy)
+            ws.close()
+
+    app = FastAPI(title="breachdesk dashboard", version="1", docs_url=None, redoc_url=None,
+                  lifespan=lifespan, redirect_slashes=False)  # fmt: skip
+    app.add_middleware(RelativeRedirects)
+    app.add_middleware(
+        TrustedHostMiddleware,
+        allowed_hosts=list(allowed_hosts or default_hosts("127.0.0.1")),
+        www_redirect=False,
+    )
     app.add_middleware(SecureHeaders)
     app.mount("/static", StaticFiles(directory=static_folder()), name="static")
 
@@ -99,30 +141,38 @@ def create_app(workspace: Path, store_url: str | None = None) -> FastAPI:
             request, name, {"user": user, "path": request.url.path, **values}
         )
 
+    def login_page(request: Request, error: str, status: int = 200) -> Response:
+        nonce = login_forms.nonce(request.cookies.get(LOGIN_COOKIE))
+        response = page(request, "login.html.j2", None, error=error,
+                        csrf=login_forms.token(nonce))  # fmt: skip
+        response.status_code = status
+        response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https", max_age=2 * 3600)  # fmt: skip
+        return response
+
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     def login_form(request: Request) -> Response:
-        return page(request, "login.html.j2", None, error="")
+        return login_page(request, "")
 
     @app.post("/login", response_class=HTMLResponse, include_in_schema=False)
-    def login(
+    async def login(
         request: Request,
         username: Annotated[str, Form(max_length=64)],
         password: Annotated[str, Form(max_length=1024)],
+        csrf: Annotated[str | None, Form(max_length=200)] = None,
     ) -> Response:
-        result = auth.login(store, username, password)
+        if not login_forms.check(request.cookies.get(LOGIN_COOKIE), csrf):
+            raise HTTPException(403, "missing or wrong CSRF token: reload the sign-in page")
+        result = await auth.sign_in_queued(store, username, password, client(request), throttle)
         if not result.ok:
-            append_event(store, "desk.login_refused", {"reason": result.reason})
-            error = ("too many failed attempts: the account is locked for 15 minutes"
-                     if result.reason == "locked" else "wrong username or password")  # fmt: skip
-            response = page(request, "login.html.j2", None, error=error)
-            response.status_code = 401
-            return response
-        append_event(store, "desk.login", {"user": username}, actor=username)
+            # one answer for an unknown name, a wrong password and a throttled attempt
+            return login_page(request, auth.REFUSED, status=401)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(
             COOKIE, result.token, httponly=True, samesite="strict",
             secure=request.url.scheme == "https", max_age=auth.SESSION_SECONDS,
         )  # fmt: skip
+        response.delete_cookie(LOGIN_COOKIE)
         return response
 
     @app.post("/logout", include_in_schema=False)

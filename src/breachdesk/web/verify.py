@@ -1,7 +1,9 @@
 """The public notice check, meant for the official domain and nothing else on it:
-``create_verify_app(PUBLISHED_DIR)``. It knows keyed hashes of reference codes and their
+``create_verify_app(PUBLISHED_DIR, key=KEY_FILE)``. The reader gives the reference printed in
+the message and the address it came to; the app knows keyed hashes of those pairs and their
 sent dates, answers "genuine, sent on …" or "not a notice of ours", limits each client's
-rate, and answers a genuine and an unknown code in the same time."""
+rate, and answers every pair in the same time. Addresses travel in the request body only
+(never a URL, which proxies log) and are neither stored nor logged."""
 
 import asyncio
 import gc
@@ -11,18 +13,32 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Form, Query, Request
+from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from breachdesk.services.verify import code_hash, load, normalise
+from breachdesk.services.verify import MAX_ADDRESS, MAX_CODE, load
 from breachdesk.web.app_common import SecureHeaders, client, templates
 
 PUBLISHED_ENV = "BREACHDESK_VERIFY_PUBLISHED"
+KEY_ENV = "BREACHDESK_VERIFY_KEY"
 PROXY_ENV = "BREACHDESK_VERIFY_TRUST_PROXY"
 RATE_ENV = "BREACHDESK_VERIFY_PER_MINUTE"
 FLOOR_SECONDS = 0.004  # every answer takes at least this long, found or not
 RATE = 30  # checks per client per minute
+
+
+class CheckRequest(BaseModel):
+    """A reference code as printed in the message, and the address the message came to."""
+
+    code: str = Field(min_length=1, max_length=MAX_CODE)
+    address: str = Field(min_length=1, max_length=MAX_ADDRESS)
+
+
+class CheckAnswer(BaseModel):
+    genuine: bool
+    sent_on: str | None
 
 
 class _Limiter:
@@ -45,27 +61,28 @@ class _Limiter:
 
 
 def create_verify_app(
-    published: Path, per_minute: int = RATE, trust_proxy: str | None = None
+    published: Path,
+    per_minute: int = RATE,
+    trust_proxy: str | None = None,
+    key: Path | None = None,
 ) -> FastAPI:
-    """``trust_proxy``: the address(es) of a reverse proxy whose X-Forwarded-For names the
+    """``key``: the key file ``verify publish`` wrote (by default ``PUBLISHED.key``).
+    ``trust_proxy``: the address(es) of a reverse proxy whose X-Forwarded-For names the
     client, so that the rate limit counts readers rather than the proxy."""
-    key, codes = load(published)
+    notices = load(published, key)
     gc.collect()
-    gc.freeze()  # a million codes stay out of the collector's full passes
+    gc.freeze()  # a million hashes stay out of the collector's full passes
     pages = templates()
     limiter = _Limiter(per_minute)
-    app = FastAPI(title="notice check", version="1", docs_url=None, redoc_url=None)
+    app = FastAPI(title="notice check", version="2", docs_url=None, redoc_url=None)
     app.add_middleware(SecureHeaders)
     if trust_proxy:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=trust_proxy)
 
-    async def check(code: str) -> dict[str, Any]:
+    async def check(code: str, address: str) -> CheckAnswer:
         started = time.perf_counter()
-        canonical = normalise(code)
-        # the same work for every code: hash, look up, build the same shape of answer
-        digest = code_hash(key, canonical or code[:64])
-        sent = codes.get(digest) if canonical else None
-        answer = {"genuine": sent is not None, "sent_on": sent}
+        sent = notices.sent_on(code, address)
+        answer = CheckAnswer(genuine=sent is not None, sent_on=sent)
         await asyncio.sleep(max(0.0, FLOOR_SECONDS - (time.perf_counter() - started)))
         return answer
 
@@ -77,25 +94,29 @@ def create_verify_app(
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def form(request: Request) -> Response:
-        return pages.TemplateResponse(request, "verify.html.j2", {"answer": None, "code": ""})
+        return pages.TemplateResponse(request, "verify.html.j2", {"answer": None})
 
     @app.post("/", response_class=HTMLResponse, include_in_schema=False)
-    async def check_form(request: Request, code: Annotated[str, Form(max_length=64)]) -> Response:
+    async def check_form(
+        request: Request,
+        code: Annotated[str, Form(max_length=MAX_CODE)],
+        address: Annotated[str, Form(max_length=MAX_ADDRESS)],
+    ) -> Response:
         refused = limited(request)
         if refused is not None:
             return refused
-        answer = await check(code)
-        return pages.TemplateResponse(request, "verify.html.j2", {"answer": answer, "code": ""})
+        answer = await check(code, address)
+        return pages.TemplateResponse(request, "verify.html.j2", {"answer": answer})
 
-    @app.get("/api/check")
-    async def check_api(
-        request: Request, code: Annotated[str, Query(min_length=1, max_length=64)]
-    ) -> Any:
-        """Whether ``code`` is the reference of a notice we sent, and the day it was sent."""
+    @app.post("/api/check", response_model=CheckAnswer)
+    async def check_api(request: Request, asked: CheckRequest) -> Any:
+        """Whether ``code`` is the reference of a notice we sent to ``address``, and the day
+        it was sent. Any other pair — a real reference with another address included — is
+        not genuine."""
         refused = limited(request)
         if refused is not None:
             return refused
-        return await check(code)
+        return await check(asked.code, asked.address)
 
     return app
 
@@ -108,4 +129,5 @@ def app_from_environment() -> FastAPI:
         Path(os.environ[PUBLISHED_ENV]),
         int(os.environ[RATE_ENV]),
         os.environ.get(PROXY_ENV) or None,
+        Path(os.environ[KEY_ENV]) if os.environ.get(KEY_ENV) else None,
     )
