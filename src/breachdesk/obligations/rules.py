@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from breachdesk.errors import SettingsError
 from breachdesk.taxonomy import Category
 
-Outcome = Literal["required", "likely", "not_required", "record_only"]
+Outcome = Literal["required", "likely", "not_required", "record_only", "cannot_tell"]
 
 
 class Jurisdiction(BaseModel):
@@ -52,9 +52,19 @@ class ObligationRule(BaseModel):
     not_required_reason: str = "none of the data elements this law names were exposed"
     deadline: Deadline
     threshold: Threshold | None = None
+    # further duties that start at a number of residents (the Attorney General at 500, the
+    # credit reporting agencies above 1,000, ...); ``threshold`` is the first of them
+    thresholds: list[Threshold] = Field(default_factory=list)
+    # from this many people whose data the law names, the outcome is "required" whatever the
+    # data (APPI: more than 1,000 people)
+    required_from: int | None = None
     content: list[str] = Field(default_factory=list)
     record_only_otherwise: bool = False
     source: str = ""
+
+    @property
+    def all_thresholds(self) -> list[Threshold]:
+        return ([self.threshold] if self.threshold else []) + list(self.thresholds)
 
     @field_validator("triggers")
     @classmethod

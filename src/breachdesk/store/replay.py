@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
+from breachdesk.store import duties as duty_store
 from breachdesk.store import models as m
 from breachdesk.store.audit import read_events
 from breachdesk.store.db import Store
@@ -24,6 +25,9 @@ from breachdesk.store.models import instant_text
 
 _INCIDENT_FIELDS = ("title", "vendor", "timezone", "dataset_arrived_at", "official_domains",
                     "sender")  # fmt: skip
+
+
+_DUTY_ACTIONS = frozenset(duty_store.ACTIONS.values())
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,8 @@ class Replayed:
     events: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     tasks: dict[int, dict[str, Any]] = field(default_factory=dict)
     decisions: list[tuple[int | None, tuple[str, ...]]] = field(default_factory=list)
+    duties: dict[str, dict[str, Any]] = field(default_factory=dict)
+    filings: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 def _instant(value: object) -> str | None:
@@ -81,6 +87,10 @@ def replay(store: Store) -> Replayed:
             ident = int(p["id"]) if "id" in p else None
             values = (p["subject"], p["decision"], p["rationale"], entry.actor)
             state.decisions.append((ident, values))
+        elif entry.action in _DUTY_ACTIONS:
+            state.duties[p["rule"]] = {k: v for k, v in p.items() if k != "filing"}
+            if "filing" in p:
+                state.filings[int(p["filing"]["id"])] = p["filing"]
     return state
 
 
@@ -135,4 +145,13 @@ def compare_tables(store: Store) -> list[Disagreement]:
             actual_values = (d.subject, d.decision, d.rationale, d.decided_by)
             if (logged_id is not None and logged_id != d.id) or actual_values != values:
                 found.append(Disagreement("decision", str(d.id), "differs from the log"))
+    duties, filings = duty_store.tables(store)
+    for table, rows, logged_rows in (("duty", duties, want.duties),
+                                     ("duty_filing", filings, want.filings)):  # fmt: skip
+        for key in sorted(set(rows) | set(logged_rows), key=str):
+            row, logged = rows.get(key), logged_rows.get(key)  # type: ignore[call-overload]
+            if row is None or logged is None:
+                found.append(Disagreement(table, str(key), "in one of table and log only"))
+            elif row != logged:
+                found.append(Disagreement(table, str(key), "differs from the log"))
     return found
