@@ -577,7 +577,7 @@ def obligations_command(
                   title_justify="left")  # fmt: skip
     for column in ("regime", "outcome", "duty", "people", f"deadline ({report.timezone})",
                    "countdown", "reason"):  # fmt: skip
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("regime", "duty"))
     styles = {"required": "bold red", "likely": "yellow", "cannot_tell": "yellow"}
     for d in report.duties:
         r = d.result

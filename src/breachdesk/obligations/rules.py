@@ -3,6 +3,7 @@ names the file, the line and the field."""
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -114,6 +115,12 @@ def parse_rule(text: str, source: str) -> ObligationRule:
 
 
 def builtin_rules() -> list[ObligationRule]:
+    """The rules breachdesk ships (read once per process; each call gets its own list)."""
+    return list(_builtin_rules())
+
+
+@functools.cache
+def _builtin_rules() -> tuple[ObligationRule, ...]:
     folder = resources.files("breachdesk.obligations") / "rules"
     found = [
         parse_rule(entry.read_text(encoding="utf-8"), f"breachdesk/obligations/rules/{entry.name}")
@@ -123,7 +130,7 @@ def builtin_rules() -> list[ObligationRule]:
     ids = [r.id for r in found]
     if len(set(ids)) != len(ids):
         raise SettingsError("two obligation rule files share an id")
-    return found
+    return tuple(found)
 
 
 def load_rule_file(path: Path) -> ObligationRule:
