@@ -768,12 +768,19 @@ def report_authority(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Folder for the files (default WORKSPACE/reports).")
     ] = None,
+    draft: Annotated[
+        bool,
+        typer.Option(help="Write it even with required details missing, marked DRAFT."),
+    ] = False,
 ) -> None:
-    """What one regime's notification needs, as Markdown and PDF, and the evidence bundle
-    (verified audit log, impact.json, every SHA-256) as one zip."""
+    """What one regime's notification needs, in the regime's terms (gdpr-art33: Art. 33(3);
+    gdpr-art34: the communication to the people affected; uk-gdpr: the ICO form's six parts),
+    as Markdown and an A4 PDF, and the evidence bundle (verified audit log, impact.json, every
+    SHA-256) as one zip. Past the deadline, the reasons for the delay must be recorded first
+    (breachdesk duty delay-reason), unless --draft."""
     from breachdesk.services.report import authority_report
 
-    files = _in(workspace, lambda ws: authority_report(ws, regime, out_dir))
+    files = _in(workspace, lambda ws: authority_report(ws, regime, out_dir, draft))
     for path in (files.markdown, files.pdf, files.bundle):
         out.print(str(path), markup=False, highlight=False, soft_wrap=True)
     out.print(f"audit log: {files.chain_entries} entries, chain verified", markup=False)
