@@ -140,7 +140,7 @@ class _Pages(FPDF):
     family = "Helvetica"
 
     def footer(self) -> None:
-        self.set_y(-14)
+        self.set_y(-17)
         self.set_font(self.family, "", 8)
         self.cell(0, 6, f"page {self.page_no()} of {{nb}}", align="C")
 
