@@ -45,8 +45,12 @@ def read_pages(pdf: Path) -> list[tuple[tuple[float, float], str, list[str]]]:
             f"{c.get_text()!r} at x {c.x0:.1f}-{c.x1:.1f}, y {c.y0:.1f}"
             for c in _chars(page)
             if c.get_text().strip()
-            and (c.x0 < MARGIN - 0.5 or c.x1 > page.width - MARGIN + 0.5 or c.y0 < FOOT
-                 or c.y1 > page.height - FOOT)  # fmt: skip
+            and (
+                c.x0 < MARGIN - 0.5
+                or c.x1 > page.width - MARGIN + 0.5
+                or c.y0 < FOOT
+                or c.y1 > page.height - FOOT
+            )
         ]
         text = " ".join(c.get_text() for c in _chars(page))
         pages.append(((round(page.width, 2), round(page.height, 2)), text, outside))
@@ -147,7 +151,9 @@ def test_a_late_notification_needs_its_reasons(workspace: Path) -> None:
     final = runner.invoke(app, ["report", "authority", ws, "--regime", "gdpr-art33"])
     assert final.exit_code == 0, final.output
     markdown = (workspace / "reports" / "authority-gdpr-art33.md").read_text()
-    assert "the vendor sent the dataset on day 6" in markdown and "NOT RECORDED, and" not in markdown
+    assert (
+        "the vendor sent the dataset on day 6" in markdown and "NOT RECORDED, and" not in markdown
+    )
     # the controller is still missing: said, with the command that records it
     assert "not recorded: breachdesk incident set --controller" in markdown
     # per member state, by name; the filing shows once recorded
