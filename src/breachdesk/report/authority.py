@@ -110,7 +110,9 @@ class AuthorityReport:
 
         def block(value: str, height: float, indent: float = 0.0) -> None:
             doc.set_x(doc.l_margin + indent)
-            doc.multi_cell(width - indent, height, text(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            doc.multi_cell(
+                width - indent, height, text(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L"
+            )
 
         doc.set_font(family, "B", 15)
         block(self.title, 7)
