@@ -192,3 +192,32 @@ def set_delay_reason(ws: Workspace, rule: str, reason: str, actor: str) -> DutyR
         ws.store, _known(rule), "delay_reason", _text(actor, "who"),
         delay_reason=_text(reason, "the reasons for the delay"),
     )  # fmt: skip
+
+
+def move_duty(
+    ws: Workspace,
+    rule: str,
+    action: str,
+    actor: str,
+    *,
+    owner: str = "",
+    text: str = "",
+    filed_at: str = "",
+    channel: str = "",
+    reference: str = "",
+) -> DutyRecord:
+    """One move named as a form names it (the dashboard): ``text`` is the rationale, the
+    reasons for a delay or a note, as the move needs."""
+    if action == "start":
+        return start(ws, rule, owner, actor)
+    if action == "done":
+        return done(ws, rule, filed_at, channel, reference, actor, delay_reason=text or None)
+    if action in ("follow_up", "final"):
+        return follow_up(ws, rule, filed_at, channel, reference, actor, final=action == "final")
+    if action == "not_required":
+        return not_required(ws, rule, text, actor)
+    if action == "reopen":
+        return reopen(ws, rule, text, actor)
+    if action == "delay_reason":
+        return set_delay_reason(ws, rule, text, actor)
+    raise InputError(f"no duty action {action!r}")

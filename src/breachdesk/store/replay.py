@@ -83,6 +83,9 @@ def replay(store: Store) -> Replayed:
         elif entry.action == "task.done":
             task = state.tasks.setdefault(int(p["id"]), {})
             task["status"] = "done"
+        elif entry.action == "task.updated":
+            task = state.tasks.setdefault(int(p["id"]), {})
+            task.update(status=p["status"], owner=p["owner"], due=_instant(p.get("due")))
         elif entry.action == "decision.recorded":
             ident = int(p["id"]) if "id" in p else None
             values = (p["subject"], p["decision"], p["rationale"], entry.actor)
