@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from breachdesk.obligations.deadlines import add_business_days, add_days, add_hours
 from breachdesk.obligations.rules import ObligationRule
-from breachdesk.taxonomy import PERSONAL
+from breachdesk.taxonomy import PERSONAL, label
 
 OUTCOMES = ("required", "likely", "not_required", "record_only", "cannot_tell")
 # outcomes that leave something to do (a notice, or an answer to find) and so run a clock
@@ -159,7 +159,7 @@ def evaluate(
             exposed = frozenset().union(*(g.exposed for g, _ in triggering))
             heavy = sorted(c.value for c in rule.required_when if c.value in exposed)
             if heavy:
-                outcome, reason = "required", f"exposed: {', '.join(heavy)}"
+                outcome, reason = "required", f"exposed: {', '.join(label(c) for c in heavy)}"
                 questions = []
             elif rule.required_from is not None and count >= rule.required_from:
                 outcome = "required"

@@ -1,6 +1,7 @@
 """The incident record rebuilt from the audit log, and compared with its tables.
 
-Every change to the incident (its details, awareness, timeline events, tasks, decisions)
+Every change to the incident (its details, awareness, timeline events, tasks, decisions,
+duties and their filings)
 is written together with an audit entry whose payload says all of it. Replaying the log
 therefore gives what the tables must hold; a row edited in the database without going
 through breachdesk — a decision flipped from "not required" to "required" — shows up as a
