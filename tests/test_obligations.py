@@ -100,10 +100,20 @@ def test_deadlines_and_thresholds() -> None:
     assert results["us-ca-1798-82"].also  # more than 500: a sample copy to the Attorney General
     assert not results["us-ny-gbl-899-aa"].also  # the credit agencies only above 5,000
     # several thresholds per state: 600 residents reach the first, not the 1,000 one
-    assert len(results["us-co-6-1-716"].also) == 1 and "Attorney General" in results["us-co-6-1-716"].also[0]
-    assert len(results["us-nj-56-8-163"].also) == 1 and "State Police" in results["us-nj-56-8-163"].also[0]
-    assert results["us-or-646a-604"].deadline_utc == datetime(2027, 1, 8, 9, 0, tzinfo=UTC)  # 45 days
-    assert results["us-ct-36a-701b"].deadline_utc == datetime(2027, 1, 23, 9, 0, tzinfo=UTC)  # 60 days
+    assert (
+        len(results["us-co-6-1-716"].also) == 1
+        and "Attorney General" in results["us-co-6-1-716"].also[0]
+    )
+    assert (
+        len(results["us-nj-56-8-163"].also) == 1
+        and "State Police" in results["us-nj-56-8-163"].also[0]
+    )
+    assert results["us-or-646a-604"].deadline_utc == datetime(
+        2027, 1, 8, 9, 0, tzinfo=UTC
+    )  # 45 days
+    assert results["us-ct-36a-701b"].deadline_utc == datetime(
+        2027, 1, 23, 9, 0, tzinfo=UTC
+    )  # 60 days
     assert results["jp-appi-preliminary"].deadline_kind == "days"
 
 

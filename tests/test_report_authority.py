@@ -55,9 +55,13 @@ def test_markdown_pdf_and_verified_bundle(workspace: Path) -> None:
         assert f"## {heading}" in markdown
     assert "the dataset came on day 4" in markdown and "security@example.com" in markdown
     assert "SDK removed" not in markdown  # a timeline event is not a measure unless flagged
-    pdf_text = "".join(
-        page.extract_text() for page in PdfReader(folder / "authority-gdpr-art33.pdf").pages
-    ).replace("\n", "").replace(" ", "")
+    pdf_text = (
+        "".join(
+            page.extract_text() for page in PdfReader(folder / "authority-gdpr-art33.pdf").pages
+        )
+        .replace("\n", "")
+        .replace(" ", "")
+    )
     for heading in HEADINGS:
         assert heading.replace(" ", "") in pdf_text
     with zipfile.ZipFile(folder / "evidence-gdpr-art33.zip") as bundle:
