@@ -31,8 +31,10 @@ def client(notify_ws: Path) -> TestClient:
 
 def _login(client: TestClient, user: str) -> str:
     client.cookies.clear()
-    r = client.post("/login", data={"username": user, "password": PASSWORD},
-                    follow_redirects=False)  # fmt: skip
+    form = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+    assert form
+    r = client.post("/login", data={"username": user, "password": PASSWORD,
+                                    "csrf": form.group(1)}, follow_redirects=False)  # fmt: skip
     assert r.status_code == 303
     found = re.search(r'name="csrf" value="([^"]+)"', client.get("/duties").text)
     assert found
