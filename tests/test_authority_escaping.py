@@ -89,6 +89,7 @@ def workspace(small: tuple[Path, Path], tmp_path: Path) -> Path:
          "--summary", "SDK removed\n[details](https://evil.example)"],
         ["incident", "decide", ws, "--subject", "gdpr-art34", "--decision", "not_required",
          "--rationale", HOSTILE, "--by", "dpo"],
+        ["duty", "delay-reason", ws, "gdpr-art33", "--reason", HOSTILE],
     ):  # fmt: skip
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output

@@ -131,3 +131,63 @@ def test_the_desk_in_a_browser(notify_ws: Path, browser: object, tmp_path: Path)
         expect(page.locator("#answer")).to_contain_text("Not a notice of ours")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "public-check.png"), full_page=True)
+
+
+def test_duty_lifecycle_and_a_task_edit_in_a_browser(notify_ws: Path, browser: object) -> None:
+    from playwright.sync_api import Browser, expect
+
+    from breachdesk.services.incident import add_task
+
+    assert isinstance(browser, Browser)
+    within(notify_ws, add, "rita", PASSWORD, "responder")
+    within(notify_ws, add_task, "Rotate the leaked API key", "ops", "2026-11-21T10:00:00Z", "t")
+    with serving(create_app(notify_ws)) as base:
+        page = browser.new_page()
+        page.goto(base + "/login")
+        page.fill("input[name=username]", "rita")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        expect(page.locator("#alerts")).to_contain_text("gdpr-art33")  # overdue, on every page
+
+        page.click("nav >> text=Duties")
+        row = page.locator("#duty-gdpr-art33")
+        expect(row).to_contain_text("OVERDUE")
+        row.locator("select[name=action]").select_option("start")
+        row.locator("input[name=owner]").fill("dpo")
+        row.locator("button[type=submit]").click()
+        expect(page.locator("#duty-gdpr-art33 .state")).to_contain_text("in progress")
+
+        row = page.locator("#duty-gdpr-art33")
+        row.locator("select[name=action]").select_option("done")
+        row.locator("input[name=filed_at]").fill("2026-11-30T10:00:00Z")
+        row.locator("input[name=channel]").fill("ANSPDCP portal")
+        row.locator("input[name=reference]").fill("RO-2026-118")
+        row.locator("textarea[name=text]").fill("the vendor's dataset arrived on day 4")
+        row.locator("button[type=submit]").click()
+        expect(page.locator("#duty-gdpr-art33 .state")).to_contain_text("done")
+        expect(page.locator("#duty-gdpr-art33")).not_to_contain_text("OVERDUE")
+        expect(page.locator("#duty-gdpr-art33")).to_contain_text("RO-2026-118")
+
+        row = page.locator("#duty-gdpr-art33")
+        row.locator("select[name=action]").select_option("follow_up")
+        row.locator("input[name=filed_at]").fill("2026-11-30T12:00:00Z")
+        row.locator("input[name=channel]").fill("email")
+        row.locator("input[name=reference]").fill("RO-2026-118/2")
+        row.locator("button[type=submit]").click()
+        expect(page.locator("#duty-gdpr-art33")).to_contain_text("follow-up")
+
+        page.click("nav >> text=Overview")  # the same change, on another page at once
+        expect(page.locator("#overview-duties")).to_contain_text("done")
+
+        page.click("nav >> text=Tasks")
+        task = page.locator("#tasks tr.overdue").first
+        expect(task).to_contain_text("Rotate the leaked API key")
+        task.locator("input[name=owner]").fill("sre-team")
+        task.locator("select[name=status]").select_option("done")
+        task.locator("button[type=submit]").click()
+        done = page.locator("#tasks tr", has_text="Rotate the leaked API key")
+        expect(done.locator("input[name=owner]")).to_have_value("sre-team")
+        expect(done).not_to_contain_text("OVERDUE")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.goto(base + "/duties")
+        page.screenshot(path=str(ARTIFACTS / "duties.png"), full_page=True)

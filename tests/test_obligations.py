@@ -22,7 +22,11 @@ RULES = builtin_rules()
 AWARE = {"company": datetime(2026, 11, 24, 9, 0, tzinfo=UTC)}  # a Tuesday
 BASE = "system.operations;user.account.organization_id;user.behavior.browsing_history;user.contact.email;user.device.user_agent;user.location.imprecise;user.name;user.unique_id"
 PLACES = [("DE", ""), ("RO", ""), ("GB", ""), ("US", "US-CA"), ("US", "US-FL"), ("US", "US-TX"),
-          ("US", "US-NY"), ("BR", ""), ("CA", ""), ("AU", "")]  # fmt: skip
+          ("US", "US-NY"), ("BR", ""), ("CA", ""), ("AU", ""), ("JP", ""), ("US", "US-CO"),
+          ("US", "US-WA"), ("US", "US-IL"), ("US", "US-MA"), ("US", "US-NJ"), ("US", "US-VA"),
+          ("US", "US-CT"), ("US", "US-OR")]  # fmt: skip
+NEW_STATES = ["us-co-6-1-716", "us-wa-19-255", "us-il-815-530", "us-ma-93h", "us-nj-56-8-163",
+              "us-va-18-2-186-6", "us-ct-36a-701b", "us-or-646a-604"]  # fmt: skip
 
 
 def _groups(extra: str = "") -> Counter[PeopleGroup]:
@@ -37,7 +41,8 @@ def _outcomes(groups: Counter[PeopleGroup], **kw: object) -> dict[str, str]:
 def test_every_regime_has_a_rule_with_citations() -> None:
     ids = {r.id for r in RULES}
     assert ids == {"gdpr-art33", "gdpr-art34", "uk-gdpr", "us-ca-1798-82", "us-fl-501-171",
-                   "us-tx-521-053", "us-ny-gbl-899-aa", "ca-pipeda", "br-lgpd", "au-ndb"}  # fmt: skip
+                   "us-tx-521-053", "us-ny-gbl-899-aa", "ca-pipeda", "br-lgpd", "au-ndb",
+                   "jp-appi-preliminary", "jp-appi-final", *NEW_STATES}  # fmt: skip
     assert all(r.citations for r in RULES)
 
 
@@ -49,6 +54,10 @@ def test_model_incident_names_and_emails() -> None:
         "us-ca-1798-82": "not_required", "us-fl-501-171": "not_required",
         "us-tx-521-053": "not_required", "us-ny-gbl-899-aa": "not_required",
         "ca-pipeda": "likely", "br-lgpd": "likely", "au-ndb": "likely",
+        # 600 people in Japan: no more than 1,000, no payment data: whether an attack (a
+        # wrongful purpose) caused it is for people
+        "jp-appi-preliminary": "likely", "jp-appi-final": "likely",
+        **dict.fromkeys(NEW_STATES, "not_required"),
     }  # fmt: skip
 
 
@@ -59,6 +68,12 @@ def test_model_incident_plus_reset_tokens() -> None:
         "us-ca-1798-82": "required", "us-fl-501-171": "required",
         "us-tx-521-053": "not_required", "us-ny-gbl-899-aa": "required",
         "ca-pipeda": "required", "br-lgpd": "required", "au-ndb": "required",
+        "jp-appi-preliminary": "likely", "jp-appi-final": "likely",  # a password is no payment
+        # email + password is personal information in CO, WA, IL, NJ, CT, OR; not in MA, VA
+        "us-co-6-1-716": "required", "us-wa-19-255": "required", "us-il-815-530": "required",
+        "us-ma-93h": "not_required", "us-nj-56-8-163": "required",
+        "us-va-18-2-186-6": "not_required", "us-ct-36a-701b": "required",
+        "us-or-646a-604": "required",
     }  # fmt: skip
 
 
@@ -84,6 +99,22 @@ def test_deadlines_and_thresholds() -> None:
     assert results["us-fl-501-171"].also  # 600 >= 500 residents: the Department of Legal Affairs
     assert results["us-ca-1798-82"].also  # more than 500: a sample copy to the Attorney General
     assert not results["us-ny-gbl-899-aa"].also  # the credit agencies only above 5,000
+    # several thresholds per state: 600 residents reach the first, not the 1,000 one
+    assert (
+        len(results["us-co-6-1-716"].also) == 1
+        and "Attorney General" in results["us-co-6-1-716"].also[0]
+    )
+    assert (
+        len(results["us-nj-56-8-163"].also) == 1
+        and "State Police" in results["us-nj-56-8-163"].also[0]
+    )
+    assert results["us-or-646a-604"].deadline_utc == datetime(
+        2027, 1, 8, 9, 0, tzinfo=UTC
+    )  # 45 days
+    assert results["us-ct-36a-701b"].deadline_utc == datetime(
+        2027, 1, 23, 9, 0, tzinfo=UTC
+    )  # 60 days
+    assert results["jp-appi-preliminary"].deadline_kind == "days"
 
 
 def test_nothing_to_decide_never_crashes() -> None:
@@ -92,7 +123,7 @@ def test_nothing_to_decide_never_crashes() -> None:
     unplaced = Counter({PeopleGroup("US", "", frozenset([*BASE.split(";"), "user.authorization.credentials"])): 40,
                         PeopleGroup("", "", frozenset(BASE.split(";"))): 7})  # fmt: skip
     results = {r.rule: r for r in evaluate(RULES, unplaced, {}, "UTC")}
-    assert results["us-ca-1798-82"].outcome == "likely"
+    assert results["us-ca-1798-82"].outcome == "cannot_tell"
     assert "40 affected people in US have no region" in results["us-ca-1798-82"].undecided[0]
     assert any(
         "7 affected people have no known country" in u for u in results["gdpr-art33"].undecided

@@ -39,3 +39,14 @@ def test_name_and_values_disagreeing() -> None:
     assert classify_field("email", [True, False, True]).category is None
     emails = classify_field("custom_prop_7", ["x@example.org"] * 10)
     assert emails.category is Category.EMAIL and emails.confidence >= 0.8
+
+
+def test_every_key_has_a_plain_label() -> None:
+    from breachdesk.taxonomy import KIND_LABELS, LABELS, label
+
+    assert set(LABELS) == set(Category) and set(KIND_LABELS) == set(FindingKind)
+    for key in [*Category, *FindingKind]:
+        shown = label(key.value)
+        assert shown and "." not in shown and "_" not in shown, key  # never a raw key
+    assert len(set(LABELS.values())) == len(LABELS)
+    assert label("user.something_new") == "other data (user.something_new)"

@@ -540,46 +540,221 @@ def _countdown(due: datetime | None, now: datetime) -> str:
     )
 
 
+def _state(d: Any) -> str:
+    state = d.state.value.replace("_", " ")
+    if d.overdue:
+        return f"OVERDUE ({state})"
+    return state if d.recorded or d.state.value != "not_required" else "not required (assessed)"
+
+
 @app.command("obligations")
 def obligations_command(
     workspace: WorkspaceArg,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Each regime's outcome (required, likely, not_required, record_only), its reason and its
-    deadline, from the workspace's affected people and the incident's awareness times."""
-    from breachdesk.services.obligations import obligations
+    """Each regime's outcome (required, likely, cannot_tell, not_required, record_only), its
+    reason, deadline and where its duty stands (open, in_progress, done, not_required),
+    overdue first; then every place with affected people that no rule covers.
+    Move a duty with `breachdesk duty`."""
+    from breachdesk.services.duties import duty_list
 
-    report = _in(workspace, obligations)
+    report = _in(workspace, duty_list)
     if json_out:
-        data = {"notice": report.notice, "timezone": report.timezone, "results": report.results}
-        _print_json(data)
+        _print_json({
+            "notice": report.notice, "timezone": report.timezone,
+            "duties": [
+                {**_asdict(d.result), "state": d.state.value, "recorded": d.recorded,
+                 "owner": d.owner, "rationale": d.rationale, "delay_reason": d.delay_reason,
+                 "overdue": d.overdue, "late": d.late,
+                 "filings": [_asdict(f) for f in d.filings]}
+                for d in report.duties
+            ],
+            "not_covered": report.not_covered,
+        })  # fmt: skip
         return
     now = datetime.now(UTC)
-    table = Table(title="notification duties", title_justify="left")
-    for column in (
-        "regime",
-        "outcome",
-        "people",
-        f"deadline ({report.timezone})",
-        "countdown",
-        "reason",
-    ):
-        table.add_column(column)
-    styles = {"required": "bold red", "likely": "yellow"}
-    for r in report.results:
-        people = f"{r.triggering:,} / {r.people:,}"
+    table = Table(title="notification duties (overdue first, then by deadline)",
+                  title_justify="left")  # fmt: skip
+    for column in ("regime", "outcome", "duty", "people", f"deadline ({report.timezone})",
+                   "countdown", "reason"):  # fmt: skip
+        table.add_column(column, no_wrap=column in ("regime", "duty"))
+    styles = {"required": "bold red", "likely": "yellow", "cannot_tell": "yellow"}
+    for d in report.duties:
+        r = d.result
+        waiting = d.state.value in ("open", "in_progress")
+        countdown = (_countdown(r.deadline_utc, now) if waiting and r.outcome in
+                     ("required", "likely", "cannot_tell") else "—")  # fmt: skip
         table.add_row(
-            r.rule, r.outcome, people, r.deadline_local or "—",
-            _countdown(r.deadline_utc, now) if r.outcome in ("required", "likely") else "—",
-            r.reason, style=styles.get(r.outcome),
+            r.rule, r.outcome, _state(d), f"{r.triggering:,} / {r.people:,}",
+            r.deadline_local or "—", countdown, r.reason,
+            style="bold white on red" if d.overdue else styles.get(r.outcome),
         )  # fmt: skip
     out.print(table)
-    for r in report.results:
+    for d in report.duties:
+        r = d.result
         for note in (*r.also, *r.questions, *r.undecided):
             out.print(f"{r.rule}: {note}", markup=False, highlight=False, soft_wrap=True)
+    if report.not_covered:
+        gaps = Table(title="not covered: affected people no rule speaks for", title_justify="left")
+        for column in ("place", "people", "why"):
+            gaps.add_column(column)
+        for u in report.not_covered:
+            gaps.add_row(u.place or "unknown", f"{u.people:,}", u.why)
+        out.print(gaps)
+    else:
+        out.print("not covered: none (every affected person is under at least one rule)")
     out.print(report.notice, markup=False, soft_wrap=True)
-    sources = sorted({c for r in report.results for c in r.citations})
+    sources = sorted({c for d in report.duties for c in d.result.citations})
     out.print("Sources: " + "; ".join(sources), markup=False, highlight=False, soft_wrap=True)
+
+
+def _asdict(value: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return dataclasses.asdict(value)
+
+
+duty_app = typer.Typer(
+    help="Move a regime's duty: open -> in_progress -> done (filed: date, channel, reference; "
+    "then follow-ups) or not_required (with the rationale); reopen to start again. "
+    "See where they stand with `breachdesk obligations`."
+)
+app.add_typer(duty_app, name="duty")
+RegimeArg = Annotated[str, typer.Argument(help="The regime's id, e.g. gdpr-art33.")]
+FiledAt = Annotated[str, typer.Option(help="When it was filed (ISO 8601 with zone).")]
+Channel = Annotated[str, typer.Option(help="How: the authority's portal, email, post...")]
+Reference = Annotated[str, typer.Option(help="The authority's reference (or your own).")]
+Note = Annotated[str, typer.Option(help="Anything to keep with the filing.")]
+
+
+def _duty_line(record: Any) -> None:
+    filed = f", {len(record.filings)} filing(s)" if record.filings else ""
+    out.print(f"duty {record.rule}: {record.state.value}{filed}", markup=False, highlight=False)
+
+
+@duty_app.command("start")
+def duty_start(
+    workspace: WorkspaceArg,
+    regime: RegimeArg,
+    owner: Annotated[str, typer.Option(help="Who is working on it.")],
+    by: By = "",
+) -> None:
+    """Mark the duty in progress, with its owner."""
+    from breachdesk.services import duties
+
+    _duty_line(_in(workspace, lambda ws: duties.start(ws, regime, owner, by or _who())))
+
+
+@duty_app.command("done")
+def duty_done(
+    workspace: WorkspaceArg,
+    regime: RegimeArg,
+    filed_at: FiledAt,
+    channel: Channel,
+    reference: Reference,
+    note: Note = "",
+    delay_reason: Annotated[
+        str | None, typer.Option(help="Why it was late (required when filed past the deadline).")
+    ] = None,
+    by: By = "",
+) -> None:
+    """Record the filing that fulfils the duty: it is then done, and no longer overdue."""
+    from breachdesk.services import duties
+
+    _duty_line(_in(workspace, lambda ws: duties.done(
+        ws, regime, filed_at, channel, reference, by or _who(), note, delay_reason)))  # fmt: skip
+
+
+@duty_app.command("follow-up")
+def duty_follow_up(
+    workspace: WorkspaceArg,
+    regime: RegimeArg,
+    filed_at: FiledAt,
+    channel: Channel,
+    reference: Reference,
+    note: Note = "",
+    final: Annotated[bool, typer.Option("--final", help="This is the final report.")] = False,
+    by: By = "",
+) -> None:
+    """Add a further filing to a done duty (information given in phases, GDPR Art. 33(4))."""
+    from breachdesk.services import duties
+
+    _duty_line(_in(workspace, lambda ws: duties.follow_up(
+        ws, regime, filed_at, channel, reference, by or _who(), note, final)))  # fmt: skip
+
+
+@duty_app.command("not-required")
+def duty_not_required(
+    workspace: WorkspaceArg,
+    regime: RegimeArg,
+    rationale: Annotated[str, typer.Option(help="Why no notification is due (required).")],
+    by: By = "",
+) -> None:
+    """Record that the duty is not required, with the rationale."""
+    from breachdesk.services import duties
+
+    _duty_line(_in(workspace, lambda ws: duties.not_required(ws, regime, rationale, by or _who())))
+
+
+@duty_app.command("reopen")
+def duty_reopen(
+    workspace: WorkspaceArg,
+    regime: RegimeArg,
+    rationale: Annotated[str, typer.Option(help="Why it is reopened (required).")],
+    by: By = "",
+) -> None:
+    """Open the duty again (its filings are kept)."""
+    from breachdesk.services import duties
+
+    _duty_line(_in(workspace, lambda ws: duties.reopen(ws, regime, rationale, by or _who())))
+
+
+@duty_app.command("delay-reason")
+def duty_delay_reason(
+    workspace: WorkspaceArg,
+    regime: RegimeArg,
+    reason: Annotated[str, typer.Option(help="Why the notification is (or will be) late.")],
+    by: By = "",
+) -> None:
+    """Record the reasons for a late notification; the report for the authority carries them."""
+    from breachdesk.services import duties
+
+    _duty_line(_in(workspace, lambda ws: duties.set_delay_reason(ws, regime, reason,
+                                                                 by or _who())))  # fmt: skip
+
+
+@duty_app.command("show")
+def duty_show(
+    workspace: WorkspaceArg,
+    regime: RegimeArg,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """One duty: its assessment, state, owner, rationale and every filing."""
+    from breachdesk.services.duties import duty_list
+
+    d = _in(workspace, duty_list).get(regime)
+    if json_out:
+        _print_json({**_asdict(d.result), "state": d.state.value, "owner": d.owner,
+                     "rationale": d.rationale, "delay_reason": d.delay_reason,
+                     "overdue": d.overdue, "late": d.late,
+                     "filings": [_asdict(f) for f in d.filings]})  # fmt: skip
+        return
+    table = Table(title=f"duty {d.rule}: {d.result.title}", show_header=False,
+                  title_justify="left")  # fmt: skip
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("outcome", f"{d.result.outcome}: {d.result.reason}")
+    table.add_row("state", _state(d))
+    table.add_row("deadline", d.result.deadline_local or "without undue delay")
+    for label, value in (("owner", d.owner), ("rationale", d.rationale),
+                         ("reasons for delay", d.delay_reason)):  # fmt: skip
+        if value:
+            table.add_row(label, value)
+    for f in d.filings:
+        table.add_row(f"filing {f.id} ({f.phase.value.replace('_', '-')})",
+                      f"{_when(f.filed_at)} via {f.channel}, reference {f.reference}"
+                      + (f" — {f.note}" if f.note else ""))  # fmt: skip
+    out.print(table)
 
 
 report_app = typer.Typer(help="Reports for the people outside the desk.")
@@ -593,12 +768,19 @@ def report_authority(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Folder for the files (default WORKSPACE/reports).")
     ] = None,
+    draft: Annotated[
+        bool,
+        typer.Option(help="Write it even with required details missing, marked DRAFT."),
+    ] = False,
 ) -> None:
-    """What one regime's notification needs, as Markdown and PDF, and the evidence bundle
-    (verified audit log, impact.json, every SHA-256) as one zip."""
+    """What one regime's notification needs, in the regime's terms (gdpr-art33: Art. 33(3);
+    gdpr-art34: the communication to the people affected; uk-gdpr: the ICO form's six parts),
+    as Markdown and an A4 PDF, and the evidence bundle (verified audit log, impact.json, every
+    SHA-256) as one zip. Past the deadline, the reasons for the delay must be recorded first
+    (breachdesk duty delay-reason), unless --draft."""
     from breachdesk.services.report import authority_report
 
-    files = _in(workspace, lambda ws: authority_report(ws, regime, out_dir))
+    files = _in(workspace, lambda ws: authority_report(ws, regime, out_dir, draft))
     for path in (files.markdown, files.pdf, files.bundle):
         out.print(str(path), markup=False, highlight=False, soft_wrap=True)
     out.print(f"audit log: {files.chain_entries} entries, chain verified", markup=False)

@@ -66,3 +66,45 @@ _KIND_CATEGORY = {
 }
 
 PERSONAL = frozenset(c for c in Category if c.personal)
+
+# What each key means to a reader outside the desk (a regulator, an executive, a person
+# affected): the report for the authority and the dashboard show these, never the keys.
+LABELS: dict[Category, str] = {
+    Category.NAME: "names",
+    Category.EMAIL: "email addresses",
+    Category.PHONE: "phone numbers",
+    Category.LOCATION_IMPRECISE: "approximate location (city, region, country, time zone)",
+    Category.LOCATION_PRECISE: "precise location (coordinates)",
+    Category.IP_ADDRESS: "IP addresses",
+    Category.USER_AGENT: "device and browser details (operating system, browser, device model)",
+    Category.COOKIE_ID: "device and cookie identifiers",
+    Category.BROWSING_HISTORY: "pages visited in the product and the pages people came from",
+    Category.UNIQUE_ID: "account identifiers (user ids)",
+    Category.ORGANIZATION_ID: "the organisation (customer account) a person belongs to",
+    Category.CONTENT: "free text people typed",
+    Category.CREDENTIALS: "passwords, access tokens or API keys",
+    Category.CREDIT_CARD: "payment card numbers",
+    Category.BANK_ACCOUNT: "bank account numbers",
+    Category.GOVERNMENT_ID: "government identity numbers",
+    Category.OPERATIONS: "technical event data (times, event names; not about a person)",
+}
+
+KIND_LABELS: dict[FindingKind, str] = {
+    FindingKind.API_KEY: "API keys",
+    FindingKind.CREDENTIAL: "passwords and session, reset or access tokens",
+    FindingKind.PAYMENT_CARD: "payment card numbers",
+    FindingKind.BANK_ACCOUNT: "bank account numbers",
+    FindingKind.GOVERNMENT_ID: "government identity numbers",
+    FindingKind.EMAIL_IN_URL: "email addresses inside web addresses",
+}
+
+
+def label(key: str) -> str:
+    """The plain-language name of a category or finding kind key; an unknown key is shown
+    as "other data (key)" rather than passed off as understood."""
+    for kind, table in ((Category, LABELS), (FindingKind, KIND_LABELS)):
+        try:
+            return table[kind(key)]  # type: ignore[index]
+        except ValueError:
+            continue
+    return f"other data ({key})"

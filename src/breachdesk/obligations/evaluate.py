@@ -15,9 +15,11 @@ from zoneinfo import ZoneInfo
 
 from breachdesk.obligations.deadlines import add_business_days, add_days, add_hours
 from breachdesk.obligations.rules import ObligationRule
-from breachdesk.taxonomy import PERSONAL
+from breachdesk.taxonomy import PERSONAL, label
 
-OUTCOMES = ("required", "likely", "not_required", "record_only")
+OUTCOMES = ("required", "likely", "not_required", "record_only", "cannot_tell")
+# outcomes that leave something to do (a notice, or an answer to find) and so run a clock
+ACTIONABLE = ("required", "likely", "cannot_tell")
 NOT_LEGAL_ADVICE = (
     "Not legal advice: a first reading of the cited texts against the impact model, for the "
     "people who decide."
@@ -59,6 +61,7 @@ class ObligationResult:
     decision: HumanDecision | None = None
     citations: tuple[str, ...] = ()
     content: tuple[str, ...] = field(default=())
+    cannot_place: int = 0  # affected people in the rule's country whose region is unknown
 
 
 def group_people(rows: Iterable[tuple[str, str, str]]) -> Counter[PeopleGroup]:
@@ -113,12 +116,14 @@ def evaluate(
         count = sum(n for _, n in triggering)
         undecided: list[str] = []
         questions = list(rule.questions)
-        unplaced = 0
+        unplaced = unplaced_named = 0
         if j.regions and j.country:
-            unplaced = sum(
-                n for g, n in groups.items()
-                if g.country == j.country and not g.region and _triggers(rule, g.exposed)
-            )  # fmt: skip
+            # people of the rule's country whose region is unknown may live in its region:
+            # whatever their data, the rule cannot say "not required" for them
+            for g, n in groups.items():
+                if g.country == j.country and not g.region:
+                    unplaced += n
+                    unplaced_named += n if _triggers(rule, g.exposed) else 0
             if unplaced:
                 undecided.append(
                     f"{unplaced:,} affected people in {j.country} have no region in the directory"
@@ -128,12 +133,21 @@ def evaluate(
             undecided.append(f"{unknown:,} affected people have no known country")
         if count == 0:
             if unplaced:
-                outcome = "likely"
-                reason = (
-                    f"no affected resident of {j.name} is known, "
-                    f"but {unplaced:,} people could not be placed"
+                outcome = "cannot_tell"
+                named = (
+                    f"{unplaced_named:,} of them with data this law names exposed"
+                    if unplaced_named
+                    else "none of them with data this law names exposed"
                 )
-                questions = [f"Are any of the {unplaced:,} unplaced people residents of {j.name}?"]
+                reason = (
+                    f"cannot tell: {unplaced:,} affected people in {j.country} have no region "
+                    f"in the directory ({named}); whether any live in {j.name} is unknown"
+                )
+                questions = [
+                    f"Are any of the {unplaced:,} people without a region residents of {j.name}? "
+                    "Add `region` to the directory and assess again, or record the answer "
+                    "(breachdesk duty not-required --rationale ...)."
+                ]
             elif people == 0:
                 outcome, reason = "not_required", f"no affected people in {j.name}"
                 questions = []
@@ -145,7 +159,11 @@ def evaluate(
             exposed = frozenset().union(*(g.exposed for g, _ in triggering))
             heavy = sorted(c.value for c in rule.required_when if c.value in exposed)
             if heavy:
-                outcome, reason = "required", f"exposed: {', '.join(heavy)}"
+                outcome, reason = "required", f"exposed: {', '.join(label(c) for c in heavy)}"
+                questions = []
+            elif rule.required_from is not None and count >= rule.required_from:
+                outcome = "required"
+                reason = f"{count:,} people affected (a report is due from {rule.required_from:,})"
                 questions = []
             else:
                 outcome = rule.default
@@ -156,17 +174,15 @@ def evaluate(
                 else:
                     reason = "the exposed data elements are those this law names"
                     questions = []
-        due_utc = due_local = None
-        if outcome in ("required", "likely"):
-            due_utc, due_local, missing = _deadline(rule, awareness, zone)
-            undecided.extend(missing)
-        also: tuple[str, ...] = ()
-        if rule.threshold and count >= rule.threshold.residents:
-            also = (rule.threshold.duty,)
         decision = (decisions or {}).get(rule.id)
         if decision is not None and decision.decision.strip().lower() in OUTCOMES:
             outcome = decision.decision.strip().lower()
             reason = f"decided by {decision.decided_by}: {decision.rationale}"
+        due_utc = due_local = None
+        if outcome in ACTIONABLE:  # a decision that makes a duty required starts its clock too
+            due_utc, due_local, missing = _deadline(rule, awareness, zone)
+            undecided.extend(missing)
+        also = tuple(t.duty for t in rule.all_thresholds if count and count >= t.residents)
         results.append(
             ObligationResult(
                 rule=rule.id,
@@ -186,6 +202,7 @@ def evaluate(
                 decision=decision,
                 citations=tuple(rule.citations),
                 content=tuple(rule.content),
+                cannot_place=unplaced,
             )
         )
     return results

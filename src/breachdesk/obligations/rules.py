@@ -3,6 +3,7 @@ names the file, the line and the field."""
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from breachdesk.errors import SettingsError
 from breachdesk.taxonomy import Category
 
-Outcome = Literal["required", "likely", "not_required", "record_only"]
+Outcome = Literal["required", "likely", "not_required", "record_only", "cannot_tell"]
 
 
 class Jurisdiction(BaseModel):
@@ -52,9 +53,19 @@ class ObligationRule(BaseModel):
     not_required_reason: str = "none of the data elements this law names were exposed"
     deadline: Deadline
     threshold: Threshold | None = None
+    # further duties that start at a number of residents (the Attorney General at 500, the
+    # credit reporting agencies above 1,000, ...); ``threshold`` is the first of them
+    thresholds: list[Threshold] = Field(default_factory=list)
+    # from this many people whose data the law names, the outcome is "required" whatever the
+    # data (APPI: more than 1,000 people)
+    required_from: int | None = None
     content: list[str] = Field(default_factory=list)
     record_only_otherwise: bool = False
     source: str = ""
+
+    @property
+    def all_thresholds(self) -> list[Threshold]:
+        return ([self.threshold] if self.threshold else []) + list(self.thresholds)
 
     @field_validator("triggers")
     @classmethod
@@ -104,6 +115,12 @@ def parse_rule(text: str, source: str) -> ObligationRule:
 
 
 def builtin_rules() -> list[ObligationRule]:
+    """The rules breachdesk ships (read once per process; each call gets its own list)."""
+    return list(_builtin_rules())
+
+
+@functools.cache
+def _builtin_rules() -> tuple[ObligationRule, ...]:
     folder = resources.files("breachdesk.obligations") / "rules"
     found = [
         parse_rule(entry.read_text(encoding="utf-8"), f"breachdesk/obligations/rules/{entry.name}")
@@ -113,7 +130,7 @@ def builtin_rules() -> list[ObligationRule]:
     ids = [r.id for r in found]
     if len(set(ids)) != len(ids):
         raise SettingsError("two obligation rule files share an id")
-    return found
+    return tuple(found)
 
 
 def load_rule_file(path: Path) -> ObligationRule:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fpdf import FPDF
+from fpdf.enums import XPos, YPos
 
 from breachdesk.display import visible_controls
 
@@ -70,6 +71,9 @@ class AuthorityReport:
     lead: list[str]
     sections: list[Section]
 
+    def headings(self) -> list[str]:
+        return [s.heading for s in self.sections]
+
     def markdown(self) -> str:
         lines = [f"# {md_inline(self.title)}", ""]
         lines += ["  \n".join(md_lines(line)) + "  " for line in self.lead] + [""]
@@ -84,12 +88,15 @@ class AuthorityReport:
         return "\n".join(lines).rstrip() + "\n"
 
     def pdf(self) -> bytes:
-        doc = FPDF(format="A4")
+        """A4, every line inside the margins: each block starts at the left margin and wraps
+        within the text width (a word longer than the line is broken), page numbers below."""
+        doc = _Pages(format="A4")
         doc.set_margins(18, 18, 18)
-        doc.set_auto_page_break(True, margin=18)
+        doc.set_auto_page_break(True, margin=20)
         doc.set_title(self.title)
         doc.set_creator("breachdesk")
         family = _font(doc)
+        doc.family = family
         doc.add_page()
         width = doc.w - doc.l_margin - doc.r_margin
 
@@ -101,25 +108,43 @@ class AuthorityReport:
                 else shown.encode("latin-1", "replace").decode("latin-1")
             )
 
+        def block(value: str, height: float, indent: float = 0.0) -> None:
+            doc.set_x(doc.l_margin + indent)
+            doc.multi_cell(
+                width - indent, height, text(value), new_x=XPos.LMARGIN, new_y=YPos.NEXT, align="L"
+            )
+
         doc.set_font(family, "B", 15)
-        doc.multi_cell(width, 7, text(self.title))
+        block(self.title, 7)
         doc.ln(2)
         doc.set_font(family, "", 9.5)
         for line in self.lead:
-            doc.multi_cell(width, 5, text(line))
+            block(line, 5)
+        bullet = "•" if family != "Helvetica" else "-"
         for section in self.sections:
             doc.ln(3)
             doc.set_font(family, "B", 12)
-            doc.multi_cell(width, 6.5, text(section.heading))
+            block(section.heading, 6.5)
             doc.set_font(family, "", 10)
             for paragraph in section.paragraphs:
-                doc.multi_cell(width, 5, text(paragraph))
+                block(paragraph, 5)
                 doc.ln(1)
             for item in section.bullets:
-                doc.multi_cell(
-                    width, 5, text(f"• {item}") if family != "Helvetica" else text(f"- {item}")
-                )
+                doc.set_x(doc.l_margin)
+                doc.cell(5, 5, bullet)
+                block(item, 5, indent=5)
         return bytes(doc.output())
+
+
+class _Pages(FPDF):
+    """Page numbers at the foot of every page, inside the margins."""
+
+    family = "Helvetica"
+
+    def footer(self) -> None:
+        self.set_y(-17)
+        self.set_font(self.family, "", 8)
+        self.cell(0, 6, f"page {self.page_no()} of {{nb}}", align="C")
 
 
 def _font(doc: FPDF) -> str:

@@ -13,16 +13,41 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from breachdesk.domain.incident import Decision, Task
+from babel import Locale
+
+from breachdesk.directory.loader import read_contacts
+from breachdesk.domain.identity import mask_email
+from breachdesk.domain.incident import Decision, Task, TimelineEntry
 from breachdesk.impact import read_impact
 from breachdesk.notify.locales import negotiate
+from breachdesk.obligations.evaluate import ACTIONABLE
 from breachdesk.report import tables
-from breachdesk.services.obligations import obligations
+from breachdesk.services import incident as incident_service
+from breachdesk.services.duties import DutyList, join
+from breachdesk.services.obligations import ObligationsReport, obligations
 from breachdesk.services.workspace import Workspace, current_run, table_rows
+from breachdesk.store import duties as store_duties
 from breachdesk.store import incident as record
 from breachdesk.store import outbox, read_events, verify_chain
+from breachdesk.taxonomy import PERSONAL, label
 
 PAGE = 50
+_PEOPLE = frozenset({"event", "aware", "decision", "task", "duty"})  # what people did
+_SHOWN = frozenset(c.value for c in PERSONAL)  # categories about a person
+
+
+def _mask_name(name: str) -> str:
+    """``Ana Maria Pop`` -> ``A*** M*** P***``."""
+    return " ".join(word[:1] + "***" for word in name.split()) or "—"
+
+
+def _duty_line(action: str, payload: dict[str, Any]) -> str:
+    what = action.removeprefix("duty.").replace("_", " ")
+    line = f"duty {payload.get('rule', '')}: {what}, now {payload.get('state', '')}"
+    filing = payload.get("filing")
+    if filing:
+        line += f" (filed {filing['filed_at'][:16]} via {filing['channel']}, {filing['reference']})"
+    return line
 
 
 @dataclass
@@ -70,26 +95,40 @@ class Desk:
             "impact", [path], lambda: read_impact(self.ws.output("impact.json"))
         )
 
-    def obligations(self) -> list[dict[str, Any]]:
-        def build() -> list[dict[str, Any]]:
-            report = obligations(self.ws)
-            return [
-                {"rule": r.rule, "title": r.title, "outcome": r.outcome, "people": r.people,
-                 "deadline": r.deadline_utc, "deadline_local": r.deadline_local,
-                 "notify": r.notify}
-                for r in report.results
-            ]  # fmt: skip
-
-        # a decision changes a duty: shown on the next request, not after a restart
-        rows: list[dict[str, Any]] = self._cached(
-            "obligations", [self.ws.output("impact.json")], build,
+    def _assessment(self) -> ObligationsReport:
+        """Every regime's assessment: the costly part (a pass over every affected person),
+        rebuilt when a run or a decision changes it, in every worker (the key is read from
+        the store, not remembered by the process that made the change)."""
+        return self._cached(  # type: ignore[no-any-return]
+            "obligations", [self.ws.output("impact.json")], lambda: obligations(self.ws),
             (record.last_decision(self.ws.store),),
         )  # fmt: skip
+
+    def duties(self) -> DutyList:
+        """The assessment joined with the duties' states, read fresh on every request (a few
+        rows): a duty moved on one page shows on every page at once."""
+        return join(self._assessment(), store_duties.records(self.ws.store))
+
+    def obligations(self) -> list[dict[str, Any]]:
         now = datetime.now(UTC)
-        for row in rows:
-            deadline = row["deadline"]
-            row["left"] = _left(deadline - now) if deadline else ""
+        rows = []
+        for d in self.duties().duties:
+            waiting = d.state.value in ("open", "in_progress") and d.result.outcome in ACTIONABLE
+            rows.append({
+                "rule": d.rule, "title": d.result.title, "outcome": d.result.outcome,
+                "people": d.result.people, "deadline": d.deadline,
+                "deadline_local": d.result.deadline_local, "notify": d.result.notify,
+                "state": d.state.value, "overdue": d.overdue, "late": d.late,
+                "left": _left(d.deadline - now) if d.deadline and waiting else "",
+            })  # fmt: skip
         return rows
+
+    def alerts(self) -> dict[str, Any]:
+        """What needs doing now, on every page: overdue duties and overdue open tasks."""
+        now = datetime.now(UTC)
+        late = [t.title for t in record.tasks(self.ws.store)
+                if t.status == "open" and t.due_at is not None and t.due_at < now]  # fmt: skip
+        return {"duties": [d.rule for d in self.duties().overdue], "tasks": late}
 
     def progress(self) -> dict[str, Any]:
         """Notices per state. Counting a million rows takes a while, so no request waits for
@@ -156,11 +195,13 @@ class Desk:
         def build() -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
             categories: Counter[str] = Counter()
             for user in tables.affected_users(self.ws.outputs):
-                categories.update(user.exposed)
+                categories.update(c for c in user.exposed if c in _SHOWN)
+            names = Locale("en").territories
             countries = Counter(
-                {c: int(v["users"]) for c, v in self.impact().get("by_country", {}).items()}
-            )
-            return categories.most_common(), countries.most_common()
+                {(f"{names.get(c, c)} ({c})" if c else "unknown"): int(v["users"])
+                 for c, v in self.impact().get("by_country", {}).items()}
+            )  # fmt: skip
+            return [(label(c), n) for c, n in categories.most_common()], countries.most_common()
 
         return self._cached("exposure", [self.ws.output("impact.json")], build)  # type: ignore[no-any-return]
 
@@ -232,7 +273,70 @@ class Desk:
         return record.decisions(self.ws.store, newest_first=True)
 
     def tasks(self) -> list[Task]:
-        return record.tasks(self.ws.store)
+        """Open tasks first, the earliest due (so the overdue) first; done ones last."""
+        far = datetime.max.replace(tzinfo=UTC)
+        return sorted(
+            record.tasks(self.ws.store), key=lambda t: (t.status != "open", t.due_at or far, t.id)
+        )
+
+    def timeline(self, everything: bool = False) -> list[TimelineEntry]:
+        """People's actions (events, awareness, decisions, tasks, duties); the machinery's
+        entries (assess runs, notify campaigns) only with ``everything``, and then one line
+        per campaign instead of one per batch."""
+        entries = list(incident_service.timeline(self.ws))
+        for e in read_events(self.ws.store):
+            if e.action.startswith("duty."):
+                at = datetime.fromisoformat(e.at)
+                entries.append(TimelineEntry(at, "duty", _duty_line(e.action, e.payload), e.actor))
+        entries.sort(key=lambda e: (e.at, e.kind, e.summary))
+        if not everything:
+            return [e for e in entries if e.kind in _PEOPLE]
+        shown: list[TimelineEntry] = []
+        batches = 0
+        for entry in entries:
+            if entry.summary in ("notify.batch_leased", "notify.batch_done"):
+                batches += entry.summary == "notify.batch_done"
+                continue
+            if entry.summary.startswith("notify.campaign_") and batches:
+                summary = f"{entry.summary} ({batches:,} batches sent before)"
+                entry = TimelineEntry(entry.at, entry.kind, summary, entry.actor)
+                batches = 0
+            shown.append(entry)
+        return shown
+
+    def organization(self, org_id: str) -> dict[str, Any] | None:
+        """One affected organization: its affected members and its admins to notify, masked
+        (a***@example.org, A*** P***); None when it is not affected."""
+        org = next(
+            (o for o in tables.affected_organizations(self.ws.outputs) if o.org_id == org_id),
+            None,
+        )
+        if org is None:
+            return None
+        members = sorted(
+            (u for u in tables.affected_users(self.ws.outputs) if org_id in u.organizations),
+            key=lambda u: u.user_id,
+        )[: PAGE * 4]
+        ids = {u.user_id for u in members} | set(org.admins_to_notify)
+        directory = (self.impact()["provenance"].get("directory") or {}).get("path")
+        contacts = read_contacts(Path(directory), ids) if directory and ids else {}
+        rows, _ = self.organizations(org_id)
+        name = next((r["name"] for r in rows if r["org_id"] == org_id), "")
+
+        def person(user_id: str) -> dict[str, str]:
+            email, full, _locale, _active = contacts.get(user_id, ("", "", "", True))
+            return {"user_id": user_id, "email": mask_email(email) if email else "—",
+                    "name": _mask_name(full)}  # fmt: skip
+
+        return {
+            "org_id": org_id, "name": name, "affected_members": org.affected_members,
+            "members": [
+                {**person(u.user_id), "mfa": u.mfa_enabled or "unknown",
+                 "exposed": ", ".join(label(c) for c in u.exposed if c in _SHOWN)}
+                for u in members
+            ],
+            "admins": [person(a) for a in org.admins_to_notify],
+        }  # fmt: skip
 
 
 class _OrgIndex:

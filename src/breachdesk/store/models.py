@@ -242,3 +242,39 @@ class SigninRefusal(Base):
     minute: Mapped[int] = mapped_column(Integer, primary_key=True)  # epoch seconds // 60
     refused: Mapped[int] = mapped_column(Integer, default=0)
     throttled: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Duty(Base):
+    """Where one regime's duty stands: open, in_progress, done or not_required (added by
+    0102_duties). A regime without a row is where its assessment puts it."""
+
+    __tablename__ = "duty"
+    __table_args__ = (UniqueConstraint("incident_id", "rule"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(Integer)
+    rule: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20))
+    owner: Mapped[str] = mapped_column(String(200), default="")
+    rationale: Mapped[str] = mapped_column(Text, default="")
+    delay_reason: Mapped[str] = mapped_column(Text, default="")
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(Instant)
+
+
+class DutyFiling(Base):
+    """One filing made for a duty: the notification, then follow-ups (GDPR Art. 33(4): the
+    information may be given in phases) and a final report."""
+
+    __tablename__ = "duty_filing"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(Integer)
+    rule: Mapped[str] = mapped_column(String(100), index=True)
+    phase: Mapped[str] = mapped_column(String(20))  # notification | follow_up | final
+    filed_at: Mapped[datetime] = mapped_column(Instant)
+    channel: Mapped[str] = mapped_column(String(200))
+    reference: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(Instant)

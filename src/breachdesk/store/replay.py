@@ -1,6 +1,7 @@
 """The incident record rebuilt from the audit log, and compared with its tables.
 
-Every change to the incident (its details, awareness, timeline events, tasks, decisions)
+Every change to the incident (its details, awareness, timeline events, tasks, decisions,
+duties and their filings)
 is written together with an audit entry whose payload says all of it. Replaying the log
 therefore gives what the tables must hold; a row edited in the database without going
 through breachdesk — a decision flipped from "not required" to "required" — shows up as a
@@ -17,6 +18,7 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
+from breachdesk.store import duties as duty_store
 from breachdesk.store import models as m
 from breachdesk.store.audit import read_events
 from breachdesk.store.db import Store
@@ -24,6 +26,9 @@ from breachdesk.store.models import instant_text
 
 _INCIDENT_FIELDS = ("title", "vendor", "timezone", "dataset_arrived_at", "official_domains",
                     "sender")  # fmt: skip
+
+
+_DUTY_ACTIONS = frozenset(duty_store.ACTIONS.values())
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,8 @@ class Replayed:
     events: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     tasks: dict[int, dict[str, Any]] = field(default_factory=dict)
     decisions: list[tuple[int | None, tuple[str, ...]]] = field(default_factory=list)
+    duties: dict[str, dict[str, Any]] = field(default_factory=dict)
+    filings: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 def _instant(value: object) -> str | None:
@@ -77,10 +84,17 @@ def replay(store: Store) -> Replayed:
         elif entry.action == "task.done":
             task = state.tasks.setdefault(int(p["id"]), {})
             task["status"] = "done"
+        elif entry.action == "task.updated":
+            task = state.tasks.setdefault(int(p["id"]), {})
+            task.update(status=p["status"], owner=p["owner"], due=_instant(p.get("due")))
         elif entry.action == "decision.recorded":
             ident = int(p["id"]) if "id" in p else None
             values = (p["subject"], p["decision"], p["rationale"], entry.actor)
             state.decisions.append((ident, values))
+        elif entry.action in _DUTY_ACTIONS:
+            state.duties[p["rule"]] = {k: v for k, v in p.items() if k != "filing"}
+            if "filing" in p:
+                state.filings[int(p["filing"]["id"])] = p["filing"]
     return state
 
 
@@ -135,4 +149,13 @@ def compare_tables(store: Store) -> list[Disagreement]:
             actual_values = (d.subject, d.decision, d.rationale, d.decided_by)
             if (logged_id is not None and logged_id != d.id) or actual_values != values:
                 found.append(Disagreement("decision", str(d.id), "differs from the log"))
+    duties, filings = duty_store.tables(store)
+    for table, rows, logged_rows in (("duty", duties, want.duties),
+                                     ("duty_filing", filings, want.filings)):  # fmt: skip
+        for key in sorted(set(rows) | set(logged_rows), key=str):
+            row, logged = rows.get(key), logged_rows.get(key)  # type: ignore[call-overload]
+            if row is None or logged is None:
+                found.append(Disagreement(table, str(key), "in one of table and log only"))
+            elif row != logged:
+                found.append(Disagreement(table, str(key), "differs from the log"))
     return found

@@ -9,6 +9,7 @@ import contextlib
 import gc
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +24,8 @@ from breachdesk.errors import BreachdeskError, InputError
 from breachdesk.impact import read_impact
 from breachdesk.services import incident as incident_service
 from breachdesk.services.dashboard import Desk
+from breachdesk.services.duties import move_duty
+from breachdesk.services.tasks import edit_task
 from breachdesk.services.workspace import Workspace
 from breachdesk.web import auth
 from breachdesk.web.app_common import SecureHeaders, client, static_folder, templates
@@ -78,6 +81,8 @@ def create_app(
     gc.collect()
     gc.freeze()
     pages = templates()
+    pages.env.globals["alerts"] = desk.alerts  # what needs doing now, on every page
+    pages.env.globals["now_ts"] = time.time
 
     def tidy() -> None:
         try:
@@ -237,13 +242,18 @@ def create_app(
                     failures=desk.notice_failures(), retried=n)  # fmt: skip
 
     @app.get("/timeline", response_class=HTMLResponse, include_in_schema=False)
-    def timeline(request: Request, user: Annotated[auth.Who, Depends(who)]) -> Response:
-        return page(request, "timeline.html.j2", user,
-                    entries=incident_service.timeline(ws))  # fmt: skip
+    def timeline(
+        request: Request,
+        user: Annotated[auth.Who, Depends(who)],
+        show: Annotated[str, Query(alias="all", max_length=3)] = "",
+    ) -> Response:
+        everything = show == "1"
+        return page(request, "timeline.html.j2", user, entries=desk.timeline(everything),
+                    everything=everything)  # fmt: skip
 
     @app.get("/tasks", response_class=HTMLResponse, include_in_schema=False)
     def tasks(request: Request, user: Annotated[auth.Who, Depends(who)]) -> Response:
-        return page(request, "tasks.html.j2", user, rows=desk.tasks())
+        return page(request, "tasks.html.j2", user, rows=desk.tasks(), error="")
 
     @app.get("/decisions", response_class=HTMLResponse, include_in_schema=False)
     def decisions(request: Request, user: Annotated[auth.Who, Depends(who)]) -> Response:
@@ -273,6 +283,63 @@ def create_app(
         intact, entries, broken, events = desk.audit()
         return page(request, "audit.html.j2", user, intact=intact, entries=entries,
                     broken=broken, events=events)  # fmt: skip
+
+    # -- duties, task edits, one organization (routes of issue 12) ------------------------------
+
+    @app.get("/duties", response_class=HTMLResponse, include_in_schema=False)
+    def duties_page(request: Request, user: Annotated[auth.Who, Depends(who)]) -> Response:
+        return page(request, "duties.html.j2", user, listed=desk.duties(), error="")
+
+    @app.post("/duties/{rule}", response_class=HTMLResponse, include_in_schema=False)
+    def duty_move(
+        request: Request,
+        rule: str,
+        user: Annotated[auth.Who, Depends(responder)],
+        action: Annotated[str, Form(max_length=20)],
+        owner: Annotated[str, Form(max_length=200)] = "",
+        text: Annotated[str, Form(max_length=4000)] = "",
+        filed_at: Annotated[str, Form(max_length=64)] = "",
+        channel: Annotated[str, Form(max_length=200)] = "",
+        reference: Annotated[str, Form(max_length=200)] = "",
+        csrf: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        checked(user, csrf)
+        try:
+            move_duty(ws, rule, action, user.username, owner=owner, text=text,
+                      filed_at=filed_at, channel=channel, reference=reference)  # fmt: skip
+        except InputError as exc:
+            response = page(request, "duties.html.j2", user, listed=desk.duties(), error=str(exc))
+            response.status_code = 400
+            return response
+        return RedirectResponse("/duties", status_code=303)
+
+    @app.post("/tasks/{task_id}", response_class=HTMLResponse, include_in_schema=False)
+    def task_edit(
+        request: Request,
+        task_id: int,
+        user: Annotated[auth.Who, Depends(responder)],
+        status: Annotated[str, Form(max_length=20)],
+        owner: Annotated[str, Form(max_length=200)],
+        due: Annotated[str, Form(max_length=64)] = "",
+        csrf: Annotated[str | None, Form()] = None,
+    ) -> Response:
+        checked(user, csrf)
+        try:
+            edit_task(ws, task_id, status, owner, due, user.username)
+        except InputError as exc:
+            response = page(request, "tasks.html.j2", user, rows=desk.tasks(), error=str(exc))
+            response.status_code = 400
+            return response
+        return RedirectResponse("/tasks", status_code=303)
+
+    @app.get("/organizations/{org_id}", response_class=HTMLResponse, include_in_schema=False)
+    def organization(
+        request: Request, org_id: str, user: Annotated[auth.Who, Depends(who)]
+    ) -> Response:
+        found = desk.organization(org_id)
+        if found is None:
+            raise HTTPException(404, "no such affected organization")
+        return page(request, "organization.html.j2", user, org=found)
 
     # -- JSON, for scripts and load tests -----------------------------------------------------
 
