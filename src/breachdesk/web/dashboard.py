@@ -22,6 +22,7 @@ from breachdesk.services.workspace import Workspace
 from breachdesk.store import append_event
 from breachdesk.web import auth
 from breachdesk.web.app_common import SecureHeaders, static_folder, templates
+from breachdesk.web.phishing import add_desk_pages
 
 COOKIE = "bd_session"
 WORKSPACE_ENV = "BREACHDESK_SERVE_WORKSPACE"
@@ -241,6 +242,8 @@ def create_app(workspace: Path, store_url: str | None = None) -> FastAPI:
         rows, total = desk.organizations(q, page_no)
         return {"total": total, "page": page_no,
                 "rows": [{k: v for k, v in r.items() if k != "key"} for r in rows]}  # fmt: skip
+
+    add_desk_pages(app, ws, who, page)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

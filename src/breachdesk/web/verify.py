@@ -17,6 +17,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from breachdesk.services.verify import code_hash, load, normalise
 from breachdesk.web.app_common import SecureHeaders, client, templates
+from breachdesk.web.phishing import UPLOAD_COST, add_public_page
 
 PUBLISHED_ENV = "BREACHDESK_VERIFY_PUBLISHED"
 PROXY_ENV = "BREACHDESK_VERIFY_TRUST_PROXY"
@@ -97,6 +98,7 @@ def create_verify_app(
             return refused
         return await check(code)
 
+    add_public_page(app, published, pages, _Limiter(max(1, per_minute // UPLOAD_COST)))
     return app
 
 
