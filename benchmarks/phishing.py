@@ -62,13 +62,15 @@ def _workspace(work: Path) -> Path:
     from breachdesk.services import notify
     from breachdesk.services.demo import DemoRequest, run_demo
     from breachdesk.services.notify_plan import plan_notices
+    from breachdesk.services.workspace import Workspace
 
     workspace = work / "demo" / "workspace"
     if not (workspace / "keys" / "dkim").is_dir():
         print("building a small demo incident …", flush=True)
         run_demo(DemoRequest(work / "demo", users=400, events=4000, seed=3))
-        notify.ensure_dkim_key(workspace)
-        plan_notices(workspace)
+        with Workspace.open(workspace) as ws:
+            notify.ensure_dkim_key(ws)
+            plan_notices(ws)
     return workspace
 
 
@@ -112,12 +114,13 @@ def main() -> None:
 
     from breachdesk.services.notify import preview
     from breachdesk.services.phishing import checker
+    from breachdesk.services.workspace import Workspace
 
-    workspace = _workspace(args.work)
-    genuine = [p.eml.read_bytes() for p in preview(workspace, sample=10)]
+    with Workspace.open(_workspace(args.work)) as ws:
+        genuine = [p.eml.read_bytes() for p in preview(ws, sample=10)]
+        message_checker = checker(ws)
     altered = [g.replace(b"We stopped", b"We paused", 1) for g in genuine]
     phishing = [_phish(i) for i in range(10)]
-    message_checker = checker(workspace)
     messages = [m for trio in zip(genuine, altered, phishing, strict=True) for m in trio]
     batch = [messages[i % len(messages)] for i in range(args.checks)]
     results, wall, cpu = _timed(lambda: [message_checker.check(m) for m in batch])

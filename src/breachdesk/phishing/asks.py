@@ -196,10 +196,18 @@ def _compile(language: Language) -> _Compiled:
 
 
 _COMPILED = tuple(_compile(language) for language in LANGUAGES)
-# every language's verbs at once: most sentences hold none, and are passed over after one
-# set look-up and two searches
-_ANY_VERB = Words(v for lang in LANGUAGES if lang.spaced for v in lang.verbs)
-_ANY_UNSPACED_VERB = Substrings(v for lang in LANGUAGES if not lang.spaced for v in lang.verbs)
+
+
+def _gate() -> re.Pattern[str]:
+    """Every language's verbs in one expression: most sentences hold none, and are passed
+    over after one search, before they are split into words."""
+    spaced = sorted({v.casefold() for lang in LANGUAGES if lang.spaced for v in lang.verbs})
+    unspaced = sorted({v.casefold() for lang in LANGUAGES if not lang.spaced for v in lang.verbs})
+    words = "|".join(r"[\s-]+".join(map(re.escape, re.split(r"[ -]", v))) for v in spaced)
+    return re.compile(rf"(?<![\w])(?:{words})(?![\w])|" + "|".join(map(re.escape, unspaced)))
+
+
+_ANY_VERB = _gate()
 
 
 def _words(tokens: list[str]) -> frozenset[str]:
@@ -211,13 +219,11 @@ def find_asks(texts: Iterable[str]) -> list[Ask]:
     """Every (what, language) asked for in ``texts``, each once, in the order first met."""
     found: dict[Ask, None] = {}
     for sentence in _sentences(texts):
+        if _ANY_VERB.search(sentence) is None:
+            continue
         tokens = _WORD.findall(sentence)
         all_words = _words(tokens)
         spaced = f" {' '.join(tokens)} "
-        if not _ANY_VERB.found(all_words, spaced) and not _ANY_UNSPACED_VERB.found(
-            all_words, sentence
-        ):
-            continue
         for compiled in _COMPILED:
             language = compiled.language
             text = spaced if language.spaced else sentence
