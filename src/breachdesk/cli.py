@@ -299,6 +299,11 @@ def demo(
     out.print(table)
     _print_send(sent.sent, live=True)
     _print_status(sent.status)
+    for what, eml, check in sent.checks:
+        out.print(f"phishing check of {what} ({eml}): {check.verdict}", markup=False,
+                  highlight=False, soft_wrap=True)  # fmt: skip
+        for reason in check.reasons:
+            out.print(f"  - {reason}", markup=False, highlight=False, soft_wrap=True)
     out.print(
         f"demo: every message, DKIM-signed, is in the Maildir {sent.maildir}; "
         f"next, breachdesk obligations {result.assess.workspace}",
@@ -892,11 +897,25 @@ def notify_keys(
     selector: Annotated[
         str | None, typer.Option(help="DKIM selector (default: the first in breachdesk.toml).")
     ] = None,
+    retire: Annotated[
+        str | None,
+        typer.Option(
+            help="Retire this selector: delete its private key, keep its public key "
+            "so that what it signed still checks as authentic."
+        ),
+    ] = None,
 ) -> None:
     """Create the DKIM keys if missing (RSA-2048 for the first selector in breachdesk.toml,
-    Ed25519 for a second one, which then signs beside it); print the DNS records to publish."""
-    from breachdesk.services.notify import ensure_dkim_key
+    Ed25519 for a second one, which then signs beside it); print the DNS records to publish.
+    With --retire, retire a selector that no longer signs."""
+    from breachdesk.services.notify import ensure_dkim_key, retire_dkim_key
 
+    if retire:
+        info = _in(workspace, lambda ws: retire_dkim_key(ws, retire))
+        out.print(f"retired {retire} ({info.algorithm}): private key deleted, public key kept; "
+                  f"remove {info.dns_name} from DNS once its notices are read", markup=False,
+                  highlight=False, soft_wrap=True)  # fmt: skip
+        return
     for info in _in(workspace, lambda ws: ensure_dkim_key(ws, selector)):
         state = "created" if info.created else "exists"
         out.print(f"{info.path} ({info.algorithm}, {state}, readable by you only)",
@@ -1253,6 +1272,71 @@ def verify_serve(
         workers=workers, log_level="warning", access_log=False, proxy_headers=False,
         log_config=app_common.server_log_config(log_level.value.upper()),
     )  # fmt: skip
+
+
+phishing_app = typer.Typer(help="Lookalike domains, and whether a message is really from us.")
+app.add_typer(phishing_app, name="phishing")
+Domains = Annotated[list[str], typer.Argument(help="Domains (or comma-separated lists).")]
+
+
+@phishing_app.command("lookalikes")
+def phishing_lookalikes(
+    domains: Domains,
+    out_file: Annotated[Path, typer.Option("--out", help="The CSV watch list to write.")],
+    resolve: Annotated[bool, typer.Option(help="Look each up in DNS (needs a network).")] = False,
+) -> None:
+    """Write the domains an attacker would register to imitate DOMAIN, with the technique of
+    each (dnstwist's fuzzers, TR39 confusables, brand-containing names)."""
+    from breachdesk.services.phishing import lookalikes
+
+    found = _run(lambda: lookalikes(domains, out_file, resolve))
+    for technique, n in sorted(found.by_technique.items(), key=lambda kv: (-kv[1], kv[0])):
+        out.print(f"{n:>7,}  {technique}", markup=False, highlight=False)
+    resolving = sum(v == "yes" for v in found.resolves.values())
+    out.print(f"{len(found.lookalikes):,} lookalikes in {found.path}"
+              + (f"; {resolving:,} resolve in DNS" if resolve else ""), markup=False,
+              highlight=False, soft_wrap=True)  # fmt: skip
+
+
+@phishing_app.command("domain")
+def phishing_domain(
+    candidates: Annotated[list[str], typer.Argument(help="Domains to classify.")],
+    official: Annotated[list[str], typer.Option(help="An official domain (repeat, or a,b).")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """official, lookalike (with the technique) or unrelated, per candidate; exit 1 when any
+    candidate is a lookalike."""
+    from breachdesk.services.phishing import classify_domains
+
+    verdicts = _run(lambda: classify_domains(candidates, official))
+    if json_out:
+        _print_json([{"domain": v.domain, "verdict": v.verdict, "technique": v.technique}
+                     for v in verdicts])  # fmt: skip
+    for v in [] if json_out else verdicts:
+        shown = f" ({v.unicode})" if v.unicode != v.ascii else ""
+        how = f" {v.technique} of {v.official}" if v.verdict == "lookalike" else ""
+        out.print(f"{v.domain}{shown}: {v.verdict}{how}", markup=False, highlight=False)
+    raise typer.Exit(1 if any(v.verdict == "lookalike" for v in verdicts) else 0)
+
+
+@phishing_app.command("check")
+def phishing_check(
+    message: Annotated[Path, typer.Argument(help="The message (.eml) to check.")],
+    workspace: Annotated[Path, typer.Option(help="The incident workspace whose keys sign.")],
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Is MESSAGE really from us? authentic, lookalike, unauthenticated or suspicious, with
+    every reason; exit 0 only when authentic."""
+    from breachdesk.services.phishing import check_json, check_message
+
+    result = _in(workspace, lambda ws: check_message(ws, message))
+    if json_out:
+        _print_json(check_json(result))
+    else:
+        out.print(f"verdict: {result.verdict}", markup=False, highlight=False)
+        for reason in result.reasons:
+            out.print(f"- {reason}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(0 if result.verdict == "authentic" else 1)
 
 
 def _print_send(result: Any, live: bool) -> None:

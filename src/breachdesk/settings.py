@@ -96,6 +96,23 @@ def check_verify_url(url: str) -> None:
         raise ValueError(f"the verify URL's host: {exc}") from None
 
 
+SHORTENERS = (
+    "bit.ly", "bitly.com", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "buff.ly",
+    "rebrand.ly", "cutt.ly", "shorturl.at", "tiny.cc", "rb.gy", "t.ly", "s.id", "lnkd.in",
+    "bl.ink", "short.io", "v.gd", "qrco.de", "tr.im", "x.co", "trib.al", "soo.gd", "clck.ru",
+)  # fmt: skip
+
+
+class PhishingSettings(BaseSettings):
+    """The message check: the receiving servers whose Authentication-Results are believed
+    (their authserv-ids; none by default, since anyone can write that header), the link
+    shorteners, and the largest message read."""
+
+    trusted_authserv_ids: list[str] = Field(default_factory=list)
+    shorteners: list[str] = Field(default_factory=lambda: list(SHORTENERS))
+    max_message_bytes: int = Field(default=10 << 20, gt=0)
+
+
 class Settings(BaseSettings):
     """An incident's settings (``breachdesk.toml`` in its workspace)."""
 
@@ -115,6 +132,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     identity_keys: IdentityKeys = Field(default_factory=IdentityKeys)
+    phishing: PhishingSettings = Field(default_factory=PhishingSettings)
     max_record_bytes: int = Field(default=1 << 20, gt=0)
     workers: int = Field(default=0, ge=0, description="scan processes; 0 = one per core")
     allow_duplicate_emails: bool = False

@@ -201,6 +201,7 @@ class DemoNotify:
     maildir: Path
     login_file: Path  # the dashboard user "demo" and its password, readable by the owner
     public: Path  # what the public notice check serves
+    checks: list[tuple[str, Path, Any]]  # (what, .eml, phishing MessageCheck)
 
 
 def demo_notify(out: Path, progress: Any = None, on_start: Any = None) -> DemoNotify:
@@ -251,8 +252,35 @@ def _notify(workspace: Workspace, out: Path, progress: Any, on_start: Any) -> De
     write_private(login_file, f"user: demo\npassword: {password}\n".encode())
     published = publish(workspace, out / "public")
     return DemoNotify(
-        previews, sent, notify.status(workspace), maildir, login_file, published.path.parent
+        previews,
+        sent,
+        notify.status(workspace),
+        maildir,
+        login_file,
+        published.path.parent,
+        demo_checks(workspace, maildir, out / "phishing"),
     )
+
+
+def demo_checks(workspace: Workspace, maildir: Path, folder: Path) -> list[tuple[str, Path, Any]]:
+    """The phishing check on one notice as delivered, and on a copy whose link an attacker
+    swapped for a lookalike domain (the signature kept)."""
+    from breachdesk.services.phishing import check_message
+
+    delivered = sorted(mailbox.Maildir(maildir, create=False).iterkeys())
+    if not delivered:
+        return []
+    data = mailbox.Maildir(maildir, create=False).get_bytes(delivered[0])
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)  # a notice names its reader
+    genuine, tampered = folder / "sent-notice.eml", folder / "tampered-notice.eml"
+    write_private(genuine, data)
+    write_private(tampered, data.replace(b"https://example.com/", b"https://examp1e.com/"))
+    return [
+        ("a notice as delivered", genuine, check_message(workspace, genuine)),
+        ("the same notice, its link swapped for a lookalike", tampered,
+         check_message(workspace, tampered)),
+    ]  # fmt: skip
 
 
 def _free_port() -> int:

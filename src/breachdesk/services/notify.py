@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 from breachdesk.errors import InputError, NoticeError
 from breachdesk.notify.compose import TEMPLATE_VERSION, Composer, Context, NoticeRow
 from breachdesk.notify.delivery import Campaign, ProgressFn, SendSummary
-from breachdesk.notify.dkim import Signer, create_key
+from breachdesk.notify.dkim import Signer, create_key, key_path
+from breachdesk.notify.keystore import read_keys, record_key, retire_key
 from breachdesk.notify.locales import negotiate
 from breachdesk.notify.mailer import Mailer, SmtpMailer
 from breachdesk.notify.message import render
@@ -78,10 +79,18 @@ def ensure_dkim_key(ws: Workspace, selector: str | None = None) -> list[KeyInfo]
     chosen = [selector] if selector else list(settings.dkim_selectors)
     domain = notice_context(ws.store, settings).sender.rpartition("@")[2].lower()
     keys = []
+    known = read_keys(workspace)
     for i, name in enumerate(chosen):
+        retired = known[name].retired if name in known else None
+        if retired is not None:
+            raise NoticeError(
+                f"DKIM selector {name!r} was retired on {retired:%Y-%m-%d}; name a new "
+                "selector in dkim_selectors (breachdesk.toml)"
+            )
         kind = "ed25519" if i > 0 else "rsa"
         path, created = create_key(workspace, name, kind)
         signer = Signer.load(workspace, domain, name)
+        record_key(workspace, name, datetime.now(UTC) if created else None)
         if created:
             append_event(
                 ws.store,
@@ -93,6 +102,23 @@ def ensure_dkim_key(ws: Workspace, selector: str | None = None) -> list[KeyInfo]
                     signer.dns_record())
         )  # fmt: skip
     return keys
+
+
+def retire_dkim_key(ws: Workspace, selector: str) -> KeyInfo:
+    """Retire a selector that no longer signs: its private key is deleted, its public key
+    kept so that the notices it signed still check as authentic, and a signature dated
+    after now is refused."""
+    if selector in ws.settings.dkim_selectors:
+        raise NoticeError(
+            f"DKIM selector {selector!r} still signs (dkim_selectors in breachdesk.toml); "
+            "configure its successor there first"
+        )
+    domain = notice_context(ws.store, ws.settings).sender.rpartition("@")[2].lower()
+    found = retire_key(ws.path, selector)
+    append_event(ws.store, "notify.dkim_key_retired",
+                 {"selector": selector, "algorithm": found.algorithm})  # fmt: skip
+    return KeyInfo(key_path(ws.path, selector), False, found.algorithm,
+                   f"{selector}._domainkey.{domain}", found.public)  # fmt: skip
 
 
 @dataclass

@@ -101,6 +101,9 @@ def publish(ws: Workspace, out: Path, key_out: Path | None = None) -> Published:
     with os.fdopen(fd, "wb") as fh:
         fh.write(body)
     os.replace(tmp, path)
+    from breachdesk.services.phishing import publish_basis
+
+    publish_basis(ws, out)  # what the message check beside it needs: public keys, domains
     append_event(store, "verify.published", {"codes": len(codes)})
     return Published(path, key_path, len(codes))
 

@@ -30,6 +30,7 @@ from breachdesk.services.workspace import Workspace
 from breachdesk.web import auth
 from breachdesk.web.app_common import SecureHeaders, client, static_folder, templates
 from breachdesk.web.hosts import RelativeRedirects, default_hosts
+from breachdesk.web.phishing import add_desk_pages
 
 COOKIE = "bd_session"
 LOGIN_COOKIE = "bd_login"  # the sign-in form's nonce (a signed double-submit CSRF token)
@@ -358,6 +359,8 @@ def create_app(
         rows, total = desk.organizations(q, page_no)
         return {"total": total, "page": page_no,
                 "rows": [{k: v for k, v in r.items() if k != "key"} for r in rows]}  # fmt: skip
+
+    add_desk_pages(app, ws, who, page)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -20,6 +20,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from breachdesk.services.verify import MAX_ADDRESS, MAX_CODE, load
 from breachdesk.web.app_common import SecureHeaders, client, templates
+from breachdesk.web.phishing import UPLOAD_COST, add_public_page
 
 PUBLISHED_ENV = "BREACHDESK_VERIFY_PUBLISHED"
 KEY_ENV = "BREACHDESK_VERIFY_KEY"
@@ -118,6 +119,7 @@ def create_verify_app(
             return refused
         return await check(asked.code, asked.address)
 
+    add_public_page(app, published, pages, _Limiter(max(1, per_minute // UPLOAD_COST)))
     return app
 
 
