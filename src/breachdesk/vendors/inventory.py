@@ -79,12 +79,12 @@ def _dates_as_text() -> YAML:
     return yaml
 
 
-def _plain(node: Any) -> Any:
+def plain(node: Any) -> Any:
     """ruamel's nodes as JSON values (dates as ISO text), for the schema."""
     if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
+        return {str(k): plain(v) for k, v in node.items()}
     if isinstance(node, list):
-        return [_plain(v) for v in node]
+        return [plain(v) for v in node]
     if isinstance(node, date):
         return node.isoformat()
     return node
@@ -124,7 +124,7 @@ def validate_document(document: Any, source: str) -> None:
     """Raise the first schema error (in document order), naming its line and rule."""
     if not isinstance(document, CommentedMap):
         raise SettingsError(f"{source}:1: the file holds one mapping (schema, company, vendors)")
-    errors = list(_validator().iter_errors(_plain(document)))
+    errors = list(_validator().iter_errors(plain(document)))
     if errors:
         first = min(errors, key=lambda e: (line_of(document, e.absolute_path), str(e.path)))
         path = list(first.absolute_path)

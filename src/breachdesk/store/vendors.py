@@ -1,0 +1,98 @@
+"""The store's vendor tables and queries: reviews of each vendor, and the vendor actions
+(cut, restored, reviewed) read back from the audit log. All of the vendors feature's SQL
+lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import orjson
+from sqlalchemy import Date, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from breachdesk.store.db import Store
+from breachdesk.store.models import AuditEvent, Base
+
+VENDOR_ACTIONS = ("vendor.cut", "vendor.restored", "vendor.reviewed")
+
+
+class VendorReview(Base):
+    """One review of one vendor: who looked, what they found, what was decided, and when
+    the vendor is to be looked at again."""
+
+    __tablename__ = "vendor_review"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(100), index=True)
+    reviewed_on: Mapped[date] = mapped_column(Date)
+    reviewer: Mapped[str] = mapped_column(String(200))
+    findings: Mapped[str] = mapped_column(Text)
+    decision: Mapped[str] = mapped_column(String(20))
+    next_review: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[str] = mapped_column(String(40))
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    id: int
+    vendor: str
+    reviewed_on: date
+    reviewer: str
+    findings: str
+    decision: str
+    next_review: date
+    recorded_at: str
+
+
+@dataclass(frozen=True)
+class VendorEvent:
+    seq: int
+    at: str
+    actor: str
+    action: str
+    payload: dict[str, object]
+
+
+def _row(r: VendorReview) -> ReviewRow:
+    return ReviewRow(r.id, r.vendor, r.reviewed_on, r.reviewer, r.findings, r.decision,
+                     r.next_review, r.recorded_at)  # fmt: skip
+
+
+def add_review(store: Store, review: ReviewRow) -> ReviewRow:
+    with store.session() as session, session.begin():
+        row = VendorReview(
+            vendor=review.vendor, reviewed_on=review.reviewed_on, reviewer=review.reviewer,
+            findings=review.findings, decision=review.decision,
+            next_review=review.next_review, recorded_at=review.recorded_at,
+        )  # fmt: skip
+        session.add(row)
+        session.flush()
+        return _row(row)
+
+
+def reviews(store: Store, vendors: Sequence[str] | None = None) -> list[ReviewRow]:
+    """Every review (of ``vendors`` when given), oldest first."""
+    query = select(VendorReview).order_by(VendorReview.reviewed_on, VendorReview.id)
+    if vendors is not None:
+        query = query.where(VendorReview.vendor.in_(list(vendors)))
+    with store.session() as session:
+        return [_row(r) for r in session.scalars(query)]
+
+
+def latest_reviews(store: Store) -> dict[str, ReviewRow]:
+    found: dict[str, ReviewRow] = {}
+    for row in reviews(store):
+        found[row.vendor] = row  # oldest first: the last one wins
+    return found
+
+
+def vendor_events(store: Store) -> list[VendorEvent]:
+    """The audit log's vendor actions, in order."""
+    query = select(AuditEvent).where(AuditEvent.action.in_(VENDOR_ACTIONS)).order_by(AuditEvent.seq)
+    with store.session() as session:
+        return [
+            VendorEvent(e.seq, e.at, e.actor, e.action, orjson.loads(e.payload))
+            for e in session.scalars(query)
+        ]
