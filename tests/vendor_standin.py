@@ -87,7 +87,11 @@ class StandIn:
                         b"".join(chunks),
                     )
                 )
-        body = b'{"success":true}' if scope["path"].startswith("/v1/") else b'{"status":1,"error":null}'
+        body = (
+            b'{"success":true}'
+            if scope["path"].startswith("/v1/")
+            else b'{"status":1,"error":null}'
+        )
         await send({"type": "http.response.start", "status": self.status,
                     "headers": [(b"content-type", b"application/json")]})  # fmt: skip
         await send({"type": "http.response.body", "body": body})

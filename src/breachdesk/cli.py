@@ -1302,5 +1302,15 @@ def _send_bars(
     return bars, show, start
 
 
+def _vendor_apps() -> None:
+    from breachdesk.cli_vendors import relay_app, vendors_app
+
+    app.add_typer(vendors_app, name="vendors")
+    app.add_typer(relay_app, name="relay")
+
+
+_vendor_apps()
+
+
 def main() -> None:
     app()

@@ -69,6 +69,7 @@ class VendorLane:
         self.active = True
         self.down_until = 0.0
         self.spool_full = False
+        self.in_flight = 0  # batches taken from the queue and not yet sent or spooled
         self.tasks: list[asyncio.Task[None]] = []
         self._events = metrics.events
         self._dropped = metrics.dropped_events
@@ -148,27 +149,39 @@ class VendorLane:
         carry: _Pending | None = None
         limit = self.protocol.max_batch
         while True:
-            pending = carry or await self.queue.get()
-            carry = None
+            if carry is None:
+                pending = await self.queue.get()
+                self.in_flight += 1
+            else:
+                pending, carry = carry, None
+            taken = 1
             items = list(pending.items)
             while len(items) < limit and not self.queue.empty():
                 following = self.queue.get_nowait()
+                self.in_flight += 1
                 if following.group == pending.group and len(items) + len(following.items) <= limit:
                     items.extend(following.items)
+                    taken += 1
                 else:
                     carry = following
                     break
-            if not self.active:
-                self._dropped.labels(self.vendor, "cut").inc(len(items))
-                continue
-            for chunk in _chunks(items, limit):
-                request = self.protocol.encode(pending.group, chunk)
-                if time.monotonic() < self.down_until:
+            try:
+                await self._send_items(pending.group, items)
+            finally:
+                self.in_flight -= taken
+
+    async def _send_items(self, group: tuple[str, ...], items: list[dict[str, Any]]) -> None:
+        if not self.active:
+            self._dropped.labels(self.vendor, "cut").inc(len(items))
+            return
+        for chunk in _chunks(items, self.protocol.max_batch):
+            request = self.protocol.encode(group, chunk)
+            if time.monotonic() < self.down_until:
+                self._to_spool(request)
+            elif not await self._deliver(request, self.settings.retries):
+                self.down_until = time.monotonic() + self.settings.down_seconds
+                if self.active:
                     self._to_spool(request)
-                elif not await self._deliver(request, self.settings.retries):
-                    self.down_until = time.monotonic() + self.settings.down_seconds
-                    if self.active:
-                        self._to_spool(request)
 
     async def _deliver(self, request: UpstreamRequest, retries: int) -> bool:
         """Send one request; True once the vendor took it (or refused it for good, or the

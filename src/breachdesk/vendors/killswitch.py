@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from breachdesk.errors import InputError, SettingsError
-from breachdesk.vendors.inventory import plain, parse_document, validate_document
+from breachdesk.vendors.inventory import parse_document, plain, validate_document
 from breachdesk.vendors.model import Inventory
 
 

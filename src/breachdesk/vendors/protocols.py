@@ -195,7 +195,12 @@ class MixpanelProtocol:
             tally.events["unknown_event"] += 1
             return None
         top = {k: v for k, v in item.items() if k not in _PROFILE_OPS}
+        alias = "$distinct_id" in top and "$distinct_id" not in rules.ops
+        if alias:  # a profile's $distinct_id is the events' distinct_id
+            top["distinct_id"] = top.pop("$distinct_id")
         out = policy.minimise(top, rules, tally, envelope=frozenset(envelope))
+        if alias and "distinct_id" in out:
+            out["$distinct_id"] = out.pop("distinct_id")
         changed = False
         for op in _PROFILE_OPS:
             if op not in item:

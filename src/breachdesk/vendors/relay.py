@@ -227,6 +227,7 @@ class Relay:
             vendors[vendor_id] = {
                 "status": policy.vendor.status,
                 "queue": lane.queue.qsize() if lane else 0,
+                "in_flight": lane.in_flight if lane else 0,
                 "spool_bytes": lane.spool.bytes if lane else 0,
                 "spool_events": lane.spool.events if lane else 0,
                 "spool_full": bool(lane and lane.spool_full),
