@@ -31,7 +31,7 @@ DROPPED: Final = _Dropped()
 ID = ":id"
 
 # anything shaped like local@domain.tld, after one level of percent-decoding
-_EMAIL = re.compile(r"[^\s@/?#&=<>\"']+@[^\s@/?#&=<>\"']+\.[^\s@/?#&=<>\"'.]{2,}")
+_EMAIL = re.compile(r"[^\s@]+@[^\s@/?#&=<>\"']+\.[^\s@/?#&=<>\"'.]{2,}")
 _DIGITS = re.compile(r"\d{3,}")
 _UUID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}", re.I)
 _HEX = re.compile(r"[0-9a-f]{16,}", re.I)
