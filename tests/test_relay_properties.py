@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -90,7 +89,7 @@ def relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Stand
     vendor.stop()
 
 
-@settings(max_examples=50, deadline=None,
+@settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
 @given(batch=st.lists(events(), min_size=1, max_size=5), b64=st.booleans())
 def test_no_email_name_or_unlisted_field_reaches_the_vendor(
