@@ -410,11 +410,8 @@ def incident_show(
     table.add_row("decisions", str(view.decisions))
     for cut in view.vendor_cuts:
         since = cut.after_awareness
-        after = (
-            f", {since.days}d {since.seconds // 3600}h {since.seconds % 3600 // 60}m after the company became aware"
-            if since is not None
-            else ""
-        )  # noqa: E501
+        after = (f", {since.days}d {since.seconds // 3600}h {since.seconds % 3600 // 60}m "
+                 "after the company became aware") if since is not None else ""  # fmt: skip
         table.add_row(f"{cut.vendor} cut", f"{_when(cut.cut_at)} by {cut.by}{after}")
     for task in view.open_tasks:
         table.add_row(f"task {task.id}", f"{task.title} ({task.owner}, due {_when(task.due_at)})")
