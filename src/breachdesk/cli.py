@@ -283,6 +283,13 @@ def demo(
         markup=False,
         soft_wrap=True,
     )
+    from breachdesk.cli_vendors import render_blast, render_switch
+    from breachdesk.services.demo import demo_vendors
+
+    found = _run(lambda: demo_vendors(out_dir))
+    out.print(f"demo: the vendors of {found.inventory}, by blast radius", markup=False)
+    render_blast(found.blast, what_if=True)
+    render_switch(found.cut, found.inventory)
     if not notify:
         return
     from breachdesk.services.demo import demo_notify

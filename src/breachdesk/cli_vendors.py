@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -111,31 +112,40 @@ def vendors_blast_radius(
     if json_out:
         _cli()._print_json(report.to_json())
         return
-    table = Table(title="blast radius, worst first", title_justify="left")
-    for column in ("vendor", "status", "severity", "users", "orgs", "admins", "countries",
-                   "duties", "holds"):  # fmt: skip
+    render_blast(report, what_if)
+    if workspace is not None:
+        _say(f"saved for the dashboard: {workspace / 'vendors' / 'blast_radius.json'}")
+
+
+def render_blast(report: Any, what_if: bool) -> None:
+    """The ranked blast-radius table, then each vendor's severity and its reasons."""
+    table = Table(title="blast radius, worst first (≤: upper bound)", title_justify="left")
+    for column in ("vendor", "severity", "users", "orgs", "admins", "top country", "duties"):
         table.add_column(
             column, justify="right" if column in ("users", "orgs", "admins") else "left"
         )
     if what_if:
         table.add_column("after minimisation")
     styles = {"critical": "bold red", "high": "red", "medium": "yellow"}
+
+    def duties(found: Any) -> str:
+        outcomes = Counter(d.outcome for d in found)
+        return ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items(), reverse=True)) or "none"
+
     for b in report.vendors:
         bound = "≤" if b.upper_bound else ""
-        top = ", ".join(f"{c} {n:,}" for c, n in list(b.by_country.items())[:3])
-        duties = ", ".join(f"{d.rule} ({d.outcome})" for d in b.exposure.duties) or "—"
-        short = ", ".join(c.split(".")[-1] for c in b.exposure.categories)
+        top = next((f"{c} {n:,}" for c, n in b.by_country.items()), "—")
         counts = [f"{bound}{n:,}" for n in (b.users, b.organizations, b.admins)]
-        row = [b.vendor, b.status, b.exposure.severity.level, *counts, top, duties, short]
+        row = [b.vendor, b.exposure.severity.level, *counts, top, duties(b.exposure.duties)]
         if what_if and b.what_if is not None:
-            row.append(f"{b.what_if.severity.level}: {len(b.what_if.duties)} duties; "
-                       + ", ".join(c.split(".")[-1] for c in b.what_if.categories))  # fmt: skip
+            row.append(f"{b.what_if.severity.level}, {duties(b.what_if.duties)}")
         table.add_row(*row, style=styles.get(b.exposure.severity.level))
     _cli().out.print(table)
     for b in report.vendors:
         _say(f"{b.vendor}: {b.exposure.severity.level} — {'; '.join(b.exposure.severity.reasons)}")
-    if workspace is not None:
-        _say(f"saved for the dashboard: {workspace / 'vendors' / 'blast_radius.json'}")
+        required = [d.rule for d in b.exposure.duties if d.outcome == "required"]
+        if required:
+            _say(f"  required: {', '.join(required)}")
 
 
 def _switch(name: str, vendors: Path, vendor: str, why: str, by: str, workspace: Path | None,
@@ -144,6 +154,12 @@ def _switch(name: str, vendors: Path, vendor: str, why: str, by: str, workspace:
 
     action = service.cut if name == "cut" else service.restore
     result = _run(lambda: action(vendors, vendor, why, _who(by), workspace, frontend))
+    render_switch(result, vendors)
+
+
+def render_switch(result: Any, vendors: Path) -> None:
+    """What a cut or restore did: the file, the front-end config, the audit log entry."""
+    vendor = result.vendor
     state = "cut off" if result.status == "cut" else "restored"
     if not result.changed:
         _say(f"{vendor} was already {state}: nothing changed")
