@@ -55,6 +55,8 @@ class StandIn:
     received: list[Received] = field(default_factory=list)
     status: int = 200
     delay: float = 0.0
+    record: bool = True  # False: count requests only (benchmarks)
+    count: int = 0
     server: uvicorn.Server | None = None
     thread: threading.Thread | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -76,7 +78,8 @@ class StandIn:
             import asyncio
 
             await asyncio.sleep(self.delay)
-        if self.status == 200:
+        self.count += 1
+        if self.status == 200 and self.record:
             with self.lock:
                 self.received.append(
                     Received(
