@@ -174,14 +174,28 @@ class VendorLane:
         if not self.active:
             self._dropped.labels(self.vendor, "cut").inc(len(items))
             return
-        for chunk in _chunks(items, self.protocol.max_batch):
-            request = self.protocol.encode(group, chunk)
+        for request in self._requests(group, items):
             if time.monotonic() < self.down_until:
                 self._to_spool(request)
             elif not await self._deliver(request, self.settings.retries):
                 self.down_until = time.monotonic() + self.settings.down_seconds
                 if self.active:
                     self._to_spool(request)
+
+    def _requests(
+        self, group: tuple[str, ...], items: list[dict[str, Any]]
+    ) -> list[UpstreamRequest]:
+        """Upstream requests within the protocol's item and byte bounds."""
+        found = []
+        for chunk in _chunks(items, self.protocol.max_batch):
+            request = self.protocol.encode(group, chunk)
+            if len(request.body) > self.protocol.max_bytes and len(chunk) > 1:
+                half = len(chunk) // 2
+                found += self._requests(group, list(chunk[:half]))
+                found += self._requests(group, list(chunk[half:]))
+            else:
+                found.append(request)
+        return found
 
     async def _deliver(self, request: UpstreamRequest, retries: int) -> bool:
         """Send one request; True once the vendor took it (or refused it for good, or the

@@ -1,6 +1,8 @@
 """The (vendor, field, category) triples the relay saw, fed back to ``vendors check``.
 
 The relay keeps a count and a few sample values per field in memory (never on disk),
+from every request at first, then from one request in eight (counts are scaled, so they
+are estimates; any field present in more than a few requests is seen),
 classifies each field with the assess classifier, and writes only the triples and counts
 to ``observed.json`` beside its spool. Field names are bounded per vendor, so an SDK (or
 an attacker) sending endless new names cannot grow the relay's memory.
@@ -47,7 +49,8 @@ class FieldObserver:
         self.overflow: dict[str, int] = {}
         self.changed = False
 
-    def record(self, vendor: str, seen: Iterable[tuple[str, Any, bool]]) -> None:
+    def record(self, vendor: str, seen: Iterable[tuple[str, Any, bool]], weight: int = 1) -> None:
+        """Fields of one request; ``weight``: how many requests this sampled one stands for."""
         fields = self._fields.setdefault(vendor, {})
         for name, value, forwarded in seen:
             stats = fields.get(name)
@@ -56,8 +59,8 @@ class FieldObserver:
                     self.overflow[vendor] = self.overflow.get(vendor, 0) + 1
                     continue
                 stats = fields[name] = _Stats()
-            stats.seen += 1
-            stats.forwarded += forwarded
+            stats.seen += weight
+            stats.forwarded += weight if forwarded else 0
             if len(stats.samples) < SAMPLES and value not in (None, "", [], {}):
                 stats.samples.append(value[:256] if isinstance(value, str) else value)
         self.changed = True

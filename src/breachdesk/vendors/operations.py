@@ -44,7 +44,7 @@ def holds_email(value: Any) -> bool:
     if isinstance(value, str):
         if "@" in value and _EMAIL.search(value):
             return True
-        return "%40" in value.upper() and _EMAIL.search(unquote(value)) is not None
+        return "%" in value and "%40" in value.upper() and _EMAIL.search(unquote(value)) is not None
     if isinstance(value, dict):
         return any(holds_email(k) or holds_email(v) for k, v in value.items())
     if isinstance(value, list):

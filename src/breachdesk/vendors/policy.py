@@ -34,6 +34,7 @@ class Tally:
     fields: Counter[str] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
     seen: list[tuple[str, Any, bool]] = field(default_factory=list)  # field, value, forwarded
+    observe: bool = True  # collect ``seen`` (the relay samples requests: it is costly)
 
 
 class VendorPolicy:
@@ -97,7 +98,7 @@ class VendorPolicy:
         holds an email address."""
         out: dict[str, Any] = {}
         ops = rules.ops
-        seen = tally.seen
+        seen = tally.seen if tally.observe else _DISCARD
         for name, value in bag.items():
             if name in envelope:
                 if keep(value) is DROPPED:
@@ -141,4 +142,15 @@ def _unlisted(name: str, value: Any, tally: Tally, depth: int = 0) -> None:
             _unlisted(f"{name}.{key}", inner, tally, depth + 1)
         return
     tally.fields["unlisted"] += 1
-    tally.seen.append((name, value, False))
+    if tally.observe:
+        tally.seen.append((name, value, False))
+
+
+class _Discard(list[tuple[str, Any, bool]]):
+    """A list that keeps nothing: the requests whose fields are not observed."""
+
+    def append(self, item: tuple[str, Any, bool]) -> None:
+        return None
+
+
+_DISCARD = _Discard()
