@@ -22,6 +22,7 @@ from breachdesk import AssessRequest, assess
 from breachdesk.cli import app
 from breachdesk.services import incident
 from breachdesk.services.vendors import blast_radius, check, review_status
+from helpers import open_ws, within
 from relay_helpers import VENDORS, wait_for, write_vendors
 from vendor_standin import StandIn, free_port
 
@@ -86,7 +87,8 @@ def test_blast_radius_from_a_matched_sample(small: tuple[Path, Path], tmp_path: 
     path = write_vendors(tmp_path, "http://127.0.0.1:9")
     ws = tmp_path / "ws"
     assess(AssessRequest([export], ws, directory=directory, workers=1))
-    report = blast_radius(path, directory, [f"mixpanel={export}"], what_if=True, workspace=ws)
+    with open_ws(ws) as opened:
+        report = blast_radius(path, directory, [f"mixpanel={export}"], what_if=True, ws=opened)
     by_id = {b.vendor: b for b in report.vendors}
     mixpanel = by_id["mixpanel"]
     impact = json.loads((ws / "impact.json").read_text())
@@ -134,13 +136,13 @@ def test_cut_and_restore_with_the_incident(notify_ws: Path, tmp_path: Path) -> N
     assert "script-src 'self' api.segment.io cdn.segment.com static.zdassets.com;" in csp
     sdks = json.loads((tmp_path / "frontend" / "sdks.json").read_text())
     assert [s["id"] for s in sdks] == ["segment", "zendesk"]
-    view = incident.show(notify_ws)
+    view = within(notify_ws, incident.show)
     (cut,) = view.vendor_cuts
     assert cut.vendor == "mixpanel" and cut.by == "rita" and cut.why == "vendor breached"
     assert cut.after_awareness is not None and cut.after_awareness.total_seconds() > 0
     shown = runner.invoke(app, ["incident", "show", str(notify_ws)])
     assert "mixpanel cut" in shown.output and "after the company" in shown.output
-    summaries = [e.summary for e in incident.timeline(notify_ws) if e.kind == "vendor"]
+    summaries = [e.summary for e in within(notify_ws, incident.timeline) if e.kind == "vendor"]
     assert summaries == ["vendor mixpanel cut off: vendor breached"]
     again = runner.invoke(app, ["vendors", "cut", str(path), "mixpanel", "--why", "again"])
     assert "already cut off" in again.output  # re-run: nothing changes
@@ -148,13 +150,14 @@ def test_cut_and_restore_with_the_incident(notify_ws: Path, tmp_path: Path) -> N
                                    "vendor fixed it", "--workspace", str(notify_ws)])  # fmt: skip
     assert restored.exit_code == 0, restored.output
     assert path.read_text() == VENDORS.format(upstream="http://127.0.0.1:9")
-    assert incident.show(notify_ws).vendor_cuts == ()
+    assert within(notify_ws, incident.show).vendor_cuts == ()
     assert "api-js.mixpanel.com" in (tmp_path / "frontend" / "csp.txt").read_text()
     audit = runner.invoke(app, ["audit", "export", str(notify_ws)])
-    assert audit.exit_code == 0
-    actions = [
-        json.loads(x)["action"] for x in (notify_ws / "audit.jsonl").read_text().splitlines()
-    ]
+    assert audit.exit_code == 0, audit.output
+    verified = runner.invoke(app, ["audit", "verify", str(notify_ws)])
+    assert verified.exit_code == 0, verified.output  # the replayed decisions agree
+    lines = [json.loads(x) for x in (notify_ws / "audit.jsonl").read_text().splitlines()]
+    actions = [x["action"] for x in lines if "action" in x]
     assert actions.count("vendor.cut") == 1 and actions.count("vendor.restored") == 1
     bad = runner.invoke(app, ["vendors", "cut", str(path), "nobody", "--why", "x"])
     assert bad.exit_code == 2 and "no vendor 'nobody'" in bad.output
@@ -170,7 +173,8 @@ def test_reviews(notify_ws: Path, tmp_path: Path) -> None:
                                  "DPA requested", "--decision", "conditions", "--on",
                                  "2026-11-30", "--next", "2099-01-01"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    status = {s.vendor: s for s in review_status(path, notify_ws)}
+    with open_ws(notify_ws) as ws:
+        status = {s.vendor: s for s in review_status(path, ws)}
     assert status["segment"].decision == "conditions" and not status["segment"].overdue
     assert "last_review: 2026-11-30" in path.read_text()
     assert "# active | cut" in path.read_text()  # comments kept

@@ -39,6 +39,13 @@ def _run(call: Any) -> Any:
     return _cli()._run(call)
 
 
+def _with(workspace: Path | None, call: Any) -> Any:
+    """Call the service with the workspace open (once), or with None; errors as _run."""
+    if workspace is None:
+        return _run(lambda: call(None))
+    return _cli()._in(workspace, call)
+
+
 def _say(text: str) -> None:
     _cli().out.print(text, markup=False, highlight=False, soft_wrap=True)
 
@@ -108,7 +115,9 @@ def vendors_blast_radius(
     user: an upper bound, marked ≤), countries, the duties it would trigger, severity."""
     from breachdesk.services.vendors import blast_radius
 
-    report = _run(lambda: blast_radius(vendors, directory, sample or [], what_if, workspace))
+    report = _with(
+        workspace, lambda ws: blast_radius(vendors, directory, sample or [], what_if, ws)
+    )
     if json_out:
         _cli()._print_json(report.to_json())
         return
@@ -153,7 +162,7 @@ def _switch(name: str, vendors: Path, vendor: str, why: str, by: str, workspace:
     from breachdesk.services import vendors as service
 
     action = service.cut if name == "cut" else service.restore
-    result = _run(lambda: action(vendors, vendor, why, _who(by), workspace, frontend))
+    result = _with(workspace, lambda ws: action(vendors, vendor, why, _who(by), ws, frontend))
     render_switch(result, vendors)
 
 
@@ -230,11 +239,10 @@ def vendors_review(
     if vendor is not None:
         if workspace is None:
             _cli()._fail(InputError("recording a review needs --workspace"))
-        ws: Path = workspace  # type: ignore[assignment]
-        _run(lambda: record_review(vendors, ws, vendor, reviewer, findings, decision,
-                                   next_review, on))  # fmt: skip
+        _with(workspace, lambda ws: record_review(vendors, ws, vendor, reviewer, findings,
+                                                  decision, next_review, on))  # fmt: skip
         _say(f"review of {vendor} recorded")
-    rows = _run(lambda: review_status(vendors, workspace))
+    rows = _with(workspace, lambda ws: review_status(vendors, ws))
     table = Table(title="vendor reviews", title_justify="left")
     for column in ("vendor", "tier", "DPA", "status", "last review", "decision", "next review",
                    ""):  # fmt: skip

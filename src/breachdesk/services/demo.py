@@ -212,11 +212,12 @@ def demo_vendors(out: Path) -> DemoVendors:
     text = (resources.files("breachdesk.demo") / "vendors.yaml").read_text("utf-8")
     path.write_text(text, encoding="utf-8")  # a fresh file each run: the cut happens again
     workspace = out / "workspace"
-    report = vendors.blast_radius(
-        path, out / "directory", [f"mixpanel={workspace}"], what_if=True, workspace=workspace
-    )
-    result = vendors.cut(path, "mixpanel", "breached: its export of our users leaked", "demo",
-                         workspace)  # fmt: skip
+    with Workspace.open(workspace) as ws:
+        report = vendors.blast_radius(
+            path, out / "directory", [f"mixpanel={workspace}"], what_if=True, ws=ws
+        )
+        result = vendors.cut(path, "mixpanel", "breached: its export of our users leaked", "demo",
+                             ws)  # fmt: skip
     return DemoVendors(path, report, result)
 
 

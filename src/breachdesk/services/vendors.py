@@ -27,8 +27,9 @@ from breachdesk.errors import InputError
 from breachdesk.impact import read_impact
 from breachdesk.obligations.rules import builtin_rules
 from breachdesk.private import write_private
-from breachdesk.services.workspace import table_rows
-from breachdesk.taxonomy import Category
+from breachdesk.report import tables
+from breachdesk.services.workspace import Workspace
+from breachdesk.taxonomy import Category, FindingKind
 from breachdesk.vendors import blast
 from breachdesk.vendors.forward import ForwardSettings
 from breachdesk.vendors.inventory import load_inventory
@@ -67,24 +68,19 @@ def _read_sample(vendor: str, workspace: Path, matched: bool) -> Sample:
         _field_name(f["path"]): Category(f["category"]) if f["category"] else None
         for f in impact["fields"]
     }
-    findings: dict[str, Category] = {}
-    for row in table_rows(workspace, "findings.csv"):
-        from breachdesk.taxonomy import FindingKind
-
-        findings[_field_name(row["field"])] = FindingKind(row["kind"]).category
+    findings = {
+        _field_name(r.field): FindingKind(r.kind).category for r in tables.findings(workspace)
+    }
     if not matched:
         return Sample(vendor, fields, findings, None)
-    users = [
-        (r["country"], r["region"], frozenset(c for c in r["exposed"].split(";") if c))
-        for r in table_rows(workspace, "affected_users.csv")
-    ]
-    orgs = list(table_rows(workspace, "affected_organizations.csv"))
-    admins = {a for r in orgs for a in r["admins_to_notify"].split(";") if a}
+    users = [(u.country, u.region, frozenset(u.exposed)) for u in tables.affected_users(workspace)]
+    orgs = tables.affected_organizations(workspace)
+    admins = {a for o in orgs for a in o.admins_to_notify}
     return Sample(vendor, fields, findings, users, len(orgs), len(admins))
 
 
 def _is_workspace(path: Path) -> bool:
-    return (path / "impact.json").is_file() and (path / "findings.csv").is_file()
+    return (path / "impact.json").is_file() and (path / "breachdesk.toml").is_file()
 
 
 def _split_samples(specs: Sequence[str], inventory: Inventory) -> dict[str, list[Path]]:
@@ -260,7 +256,7 @@ def blast_radius(
     directory: Path,
     samples: Sequence[str] = (),
     what_if: bool = False,
-    workspace: Path | None = None,
+    ws: Workspace | None = None,
     workers: int | None = None,
 ) -> BlastReport:
     """Each vendor's exposure, ranked; written to ``WORKSPACE/vendors/blast_radius.json``
@@ -281,8 +277,8 @@ def blast_radius(
                                          what_if))  # fmt: skip
     report = BlastReport(path.resolve(), directory.resolve(), iso(datetime.now(UTC)),
                          tuple(blast.rank(results)))  # fmt: skip
-    if workspace is not None:
-        folder = workspace / "vendors"
+    if ws is not None:
+        folder = ws.path / "vendors"
         folder.mkdir(mode=0o700, exist_ok=True)
         write_private(folder / "blast_radius.json",
                       orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2))  # fmt: skip
@@ -379,7 +375,7 @@ def _switch(
     status: str,
     why: str,
     by: str,
-    workspace: Path | None,
+    ws: Workspace | None,
     frontend: Path | None,
 ) -> SwitchResult:
     reason = why.strip()
@@ -395,31 +391,20 @@ def _switch(
     csp, sdks = write_frontend(inventory, frontend or path.resolve().parent / "frontend")
     seq = None
     after = None
-    if workspace is not None and new_text != text:
-        seq, after = _record_switch(workspace, vendor_id, status, reason, by, at, path)
+    if ws is not None and new_text != text:
+        seq, after = _record_switch(ws, vendor_id, status, reason, by, at, path)
     return SwitchResult(vendor_id, status, new_text != text, at, csp, sdks, seq, after)
 
 
 def _record_switch(
-    workspace: Path, vendor_id: str, status: str, why: str, by: str, at: datetime, path: Path
+    ws: Workspace, vendor_id: str, status: str, why: str, by: str, at: datetime, path: Path
 ) -> tuple[int, timedelta | None]:
-    from breachdesk.services import incident
-    from breachdesk.store import append_event
+    from breachdesk.store.incident import view
+    from breachdesk.store.vendors import record_switch
 
-    action = "vendor.cut" if status == "cut" else "vendor.restored"
-    incident.decide(workspace, f"vendor {vendor_id}", "cut off" if status == "cut" else
-                    "restored", why, by)  # fmt: skip
-    store = incident.open_workspace_store(workspace)
-    try:
-        entry = append_event(
-            store, action, {"vendor": vendor_id, "why": why, "at": iso(at), "file": str(path)},
-            actor=by,
-        )  # fmt: skip
-    finally:
-        store.close()
-    view = incident.show(workspace)
-    company = next((a.aware_at for a in view.awareness if a.party == "company"), None)
-    return entry.seq, (at - company if company is not None else None)
+    seq = record_switch(ws.store, vendor_id, status, why, by, at, str(path))
+    company = next((a.aware_at for a in view(ws.store).awareness if a.party == "company"), None)
+    return seq, (at - company if company is not None else None)
 
 
 def cut(
@@ -427,12 +412,12 @@ def cut(
     vendor_id: str,
     why: str,
     by: str,
-    workspace: Path | None = None,
+    ws: Workspace | None = None,
     frontend: Path | None = None,
 ) -> SwitchResult:
     """Cut a vendor off: ``status: cut`` in vendors.yaml (the relay stops forwarding), the
     front-end config without it, and the decision in the incident's audit log."""
-    return _switch(path, vendor_id, "cut", why, by, workspace, frontend)
+    return _switch(path, vendor_id, "cut", why, by, ws, frontend)
 
 
 def restore(
@@ -440,10 +425,10 @@ def restore(
     vendor_id: str,
     why: str,
     by: str,
-    workspace: Path | None = None,
+    ws: Workspace | None = None,
     frontend: Path | None = None,
 ) -> SwitchResult:
-    return _switch(path, vendor_id, "active", why, by, workspace, frontend)
+    return _switch(path, vendor_id, "active", why, by, ws, frontend)
 
 
 # -- reviews -------------------------------------------------------------------------------
@@ -465,7 +450,7 @@ class ReviewStatus:
 
 def record_review(
     path: Path,
-    workspace: Path,
+    ws: Workspace,
     vendor_id: str,
     reviewer: str,
     findings: str,
@@ -475,8 +460,6 @@ def record_review(
 ) -> ReviewStatus:
     """Record a review in the store and the audit log, and set ``last_review`` in
     vendors.yaml (comments kept)."""
-    from breachdesk.services import incident
-    from breachdesk.store import append_event
     from breachdesk.store.vendors import ReviewRow, add_review
 
     inventory = load_inventory(path)
@@ -495,22 +478,16 @@ def record_review(
     )
     if following <= on:
         raise InputError(f"--next {following}: must come after the review ({on})")
-    store = incident.open_workspace_store(workspace)
-    try:
-        add_review(store, ReviewRow(0, vendor_id, on, reviewer.strip(), findings.strip(),
-                                    decision, following, iso(datetime.now(UTC))))  # fmt: skip
-        append_event(store, "vendor.reviewed", {"vendor": vendor_id, "decision": decision,
-                                                "next_review": following.isoformat()},
-                     actor=reviewer.strip())  # fmt: skip
-    finally:
-        store.close()
+    row = ReviewRow(0, vendor_id, on, reviewer.strip(), findings.strip(), decision, following,
+                    datetime.now(UTC))  # fmt: skip
+    add_review(ws.store, row)
     if vendor.last_review is None or on > vendor.last_review:
         with locked(path):
             text = path.read_text(encoding="utf-8")
             new_text, _ = set_field(text, str(path), vendor_id, "last_review", on.isoformat())
             if new_text != text:
                 write_in_place(path, new_text)
-    return next(s for s in review_status(path, workspace) if s.vendor == vendor_id)
+    return next(s for s in review_status(path, ws) if s.vendor == vendor_id)
 
 
 def _date(text: str, what: str) -> date:
@@ -521,22 +498,14 @@ def _date(text: str, what: str) -> date:
 
 
 def review_status(
-    path: Path, workspace: Path | None, today: date | None = None
+    path: Path, ws: Workspace | None, today: date | None = None
 ) -> list[ReviewStatus]:
     """Every vendor's last review and the next one due: from the store when reviewed there,
     else from ``last_review`` in vendors.yaml and the tier's interval."""
     from breachdesk.store.vendors import latest_reviews
 
     inventory = load_inventory(path)
-    latest = {}
-    if workspace is not None:
-        from breachdesk.services.incident import open_workspace_store
-
-        store = open_workspace_store(workspace)
-        try:
-            latest = latest_reviews(store)
-        finally:
-            store.close()
+    latest = latest_reviews(ws.store) if ws is not None else {}
     now = today or datetime.now(UTC).date()
     found = []
     for v in inventory.vendors:

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import orjson
 from sqlalchemy import Date, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from breachdesk.domain.incident import VendorCut
+from breachdesk.store import models as m
 from breachdesk.store.db import Store
-from breachdesk.store.models import AuditEvent, Base
+from breachdesk.store.models import AuditEvent, Base, Instant, instant_text
 
 VENDOR_ACTIONS = ("vendor.cut", "vendor.restored", "vendor.reviewed")
 
@@ -31,7 +33,7 @@ class VendorReview(Base):
     findings: Mapped[str] = mapped_column(Text)
     decision: Mapped[str] = mapped_column(String(20))
     next_review: Mapped[date] = mapped_column(Date)
-    recorded_at: Mapped[str] = mapped_column(String(40))
+    recorded_at: Mapped[datetime] = mapped_column(Instant)
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class ReviewRow:
     findings: str
     decision: str
     next_review: date
-    recorded_at: str
+    recorded_at: datetime
 
 
 @dataclass(frozen=True)
@@ -61,15 +63,62 @@ def _row(r: VendorReview) -> ReviewRow:
 
 
 def add_review(store: Store, review: ReviewRow) -> ReviewRow:
-    with store.session() as session, session.begin():
+    """The review and its audit entry, in one transaction."""
+    with store.write() as tx:
         row = VendorReview(
             vendor=review.vendor, reviewed_on=review.reviewed_on, reviewer=review.reviewer,
             findings=review.findings, decision=review.decision,
             next_review=review.next_review, recorded_at=review.recorded_at,
         )  # fmt: skip
-        session.add(row)
-        session.flush()
+        tx.session.add(row)
+        tx.session.flush()
+        tx.audit(
+            "vendor.reviewed",
+            {"id": row.id, "vendor": review.vendor, "decision": review.decision,
+             "reviewed_on": review.reviewed_on.isoformat(),
+             "next_review": review.next_review.isoformat()},
+            actor=review.reviewer,
+        )  # fmt: skip
         return _row(row)
+
+
+def record_switch(
+    store: Store, vendor: str, status: str, why: str, by: str, at: datetime, file: str
+) -> int:
+    """A vendor cut off (or restored): the decision and the action, with their audit
+    entries, in one transaction; the sequence number of the action's entry."""
+    subject = f"vendor {vendor}"
+    text = "cut off" if status == "cut" else "restored"
+    with store.write() as tx:
+        row = m.Decision(incident_id=store.incident, subject=subject, decision=text,
+                         rationale=why, decided_by=by, decided_at=at)  # fmt: skip
+        tx.session.add(row)
+        tx.session.flush()
+        tx.audit(
+            "decision.recorded",
+            {"id": row.id, "subject": subject, "decision": text, "rationale": why,
+             "decided_at": instant_text(at)},
+            actor=by,
+        )  # fmt: skip
+        action = "vendor.cut" if status == "cut" else "vendor.restored"
+        entry = tx.audit(action, {"vendor": vendor, "why": why, "at": instant_text(at),
+                                  "file": file}, actor=by)  # fmt: skip
+        return entry.seq
+
+
+def vendor_cuts(store: Store, company_aware: datetime | None) -> tuple[VendorCut, ...]:
+    """Vendors cut off and not restored since, with the time from the company's awareness."""
+    state: dict[str, VendorCut | None] = {}
+    for event in vendor_events(store):
+        vendor = str(event.payload.get("vendor", ""))
+        if event.action == "vendor.cut":
+            at = datetime.fromisoformat(str(event.payload.get("at") or event.at))
+            after = at - company_aware if company_aware is not None else None
+            state[vendor] = VendorCut(vendor, at, event.actor, str(event.payload.get("why", "")),
+                                      after)  # fmt: skip
+        elif event.action == "vendor.restored":
+            state[vendor] = None
+    return tuple(cut for cut in state.values() if cut is not None)
 
 
 def reviews(store: Store, vendors: Sequence[str] | None = None) -> list[ReviewRow]:
@@ -77,7 +126,7 @@ def reviews(store: Store, vendors: Sequence[str] | None = None) -> list[ReviewRo
     query = select(VendorReview).order_by(VendorReview.reviewed_on, VendorReview.id)
     if vendors is not None:
         query = query.where(VendorReview.vendor.in_(list(vendors)))
-    with store.session() as session:
+    with store.read() as session:
         return [_row(r) for r in session.scalars(query)]
 
 
@@ -91,7 +140,7 @@ def latest_reviews(store: Store) -> dict[str, ReviewRow]:
 def vendor_events(store: Store) -> list[VendorEvent]:
     """The audit log's vendor actions, in order."""
     query = select(AuditEvent).where(AuditEvent.action.in_(VENDOR_ACTIONS)).order_by(AuditEvent.seq)
-    with store.session() as session:
+    with store.read() as session:
         return [
             VendorEvent(e.seq, e.at, e.actor, e.action, orjson.loads(e.payload))
             for e in session.scalars(query)

@@ -1,14 +1,14 @@
 """Vendor reviews: date, reviewer, findings, decision and next review, per vendor.
 
 Revision ID: 0100_vendor_reviews
-Revises: 0005
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0100_vendor_reviews"
-down_revision = "0005"
+down_revision = "0006"  # the task said "0005"; main has 0006 since (re-chain at merge)
 branch_labels = None
 depends_on = None
 
@@ -23,7 +23,7 @@ def upgrade() -> None:
         sa.Column("findings", sa.Text, nullable=False),
         sa.Column("decision", sa.String(20), nullable=False),
         sa.Column("next_review", sa.Date, nullable=False),
-        sa.Column("recorded_at", sa.String(40), nullable=False),
+        sa.Column("recorded_at", sa.String(32), nullable=False),
     )
 
 
