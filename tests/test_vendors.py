@@ -224,3 +224,32 @@ def _up(port: int) -> bool:
         return httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
     except httpx.TransportError:
         return False
+
+
+def test_dashboard_vendors_page(notify_ws: Path, small: tuple[Path, Path], tmp_path: Path) -> None:
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from breachdesk.services.users import add
+    from breachdesk.services.vendors import cut
+    from breachdesk.web.dashboard import create_app
+
+    _, directory = small
+    path = write_vendors(tmp_path, "http://127.0.0.1:9")
+    with open_ws(notify_ws) as ws:
+        add(ws, "vera", "correct horse battery", "viewer")
+    client = TestClient(create_app(notify_ws), base_url="http://127.0.0.1")
+    client.post("/login", data={"username": "vera", "password": "correct horse battery"})
+    before = client.get("/vendors")
+    assert before.status_code == 200 and "no blast radius yet" in before.text
+    with open_ws(notify_ws) as ws:
+        blast_radius(path, directory, [], ws=ws)
+        cut(path, "mixpanel", "vendor breached", "rita", ws)
+    page = client.get("/vendors").text
+    assert re.search(r'class="time-to-cut">\d+d \d+h \d+m after the company became aware', page)
+    reviews = page.split('id="reviews"')[1].split("</table>")[0]
+    assert "segment" in reviews and "missing" in reviews and "overdue" in reviews
+    blast = page.split('id="blast"')[1].split("</table>")[0]
+    assert blast.count("<tr class=") == 3 and "≤" in blast
+    assert "alice" not in page.lower()  # counts only, no personal data

@@ -545,3 +545,36 @@ def relay_app(
     forward = settings or ForwardSettings(spool_max_bytes=spool_max_bytes)
     return Relay(RelayConfig(path, state or default_state(path), max_body=max_body,
                              forward=forward))  # fmt: skip
+
+
+# -- the dashboard's vendors page ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VendorDesk:
+    """What the dashboard shows of the vendors: cuts and the time since awareness, the
+    ranked blast radius last computed for this workspace, overdue reviews, missing DPAs."""
+
+    cuts: tuple[Any, ...]  # domain.incident.VendorCut
+    blast: dict[str, Any] | None
+    reviews: list[ReviewStatus]
+    problem: str  # why the inventory could not be read, or ""
+
+
+def vendor_desk(ws: Workspace, today: date | None = None) -> VendorDesk:
+    from breachdesk.errors import BreachdeskError
+    from breachdesk.services.incident import show
+
+    blast_json = read_blast(ws.path)
+    reviews: list[ReviewStatus] = []
+    problem = ""
+    if blast_json is None:
+        problem = (f"no blast radius yet: breachdesk vendors blast-radius VENDORS.yaml "
+                   f"--directory DIR --workspace {ws.path}")  # fmt: skip
+    else:
+        try:
+            reviews = review_status(Path(blast_json["inventory"]), ws, today)
+        except BreachdeskError as exc:
+            problem = str(exc)
+    reviews.sort(key=lambda r: (not r.overdue, r.dpa != "missing", r.vendor))
+    return VendorDesk(show(ws).vendor_cuts, blast_json, reviews, problem)
