@@ -135,6 +135,9 @@ def _fast_data(text: str) -> str | None:
     return None if "%" in value else value
 
 
+_TOKEN = frozenset({"token"})
+_ENGAGE_ENVELOPE = frozenset({"$token"})
+_GROUPS_ENVELOPE = frozenset({"$token", "$group_key"})
 _PROFILE_OPS = ("$set", "$set_once", "$add", "$append", "$union", "$remove", "$unset", "$delete")
 
 
@@ -202,14 +205,14 @@ class MixpanelProtocol:
             if tally.observe:
                 tally.seen.extend((k, v, False) for k, v in props.items() if k != "token")
             return None
-        kept = policy.minimise(props, rules, tally, envelope=frozenset({"token"}))
+        kept = policy.minimise(props, rules, tally, envelope=_TOKEN)
         return {"event": event, "properties": kept}
 
     def _update(
         self, policy: VendorPolicy, endpoint: str, item: dict[str, Any], tally: Tally
     ) -> Any:
         rules = policy.rules_for(f"${endpoint}")
-        envelope = {"$token"} if endpoint == "engage" else {"$token", "$group_key"}
+        envelope = _ENGAGE_ENVELOPE if endpoint == "engage" else _GROUPS_ENVELOPE
         if rules is None:
             tally.events["unknown_event"] += 1
             return None
@@ -217,7 +220,7 @@ class MixpanelProtocol:
         alias = "$distinct_id" in top and "$distinct_id" not in rules.ops
         if alias:  # a profile's $distinct_id is the events' distinct_id
             top["distinct_id"] = top.pop("$distinct_id")
-        out = policy.minimise(top, rules, tally, envelope=frozenset(envelope))
+        out = policy.minimise(top, rules, tally, envelope=envelope)
         if alias and "distinct_id" in out:
             out["$distinct_id"] = out.pop("distinct_id")
         changed = False
