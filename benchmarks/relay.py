@@ -108,6 +108,57 @@ def run_asyncio(url: str, body: bytes, seconds: int, clients: int) -> tuple[floa
     return len(latencies) / seconds, pick(0.5), pick(0.99)
 
 
+async def _paced_client(host: str, port: int, request: bytes, interval: float, start: float,
+                        until: float, latencies: list[float]) -> None:  # fmt: skip
+    """One keep-alive connection sending at a fixed pace; latency counted from the time a
+    request was due (a late send counts against the server: no coordinated omission)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    due = start
+    while due < until:
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        writer.write(request)
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))  # type: ignore[union-attr]
+        await reader.readexactly(length)
+        assert head.startswith(b"HTTP/1.1 200"), head
+        latencies.append(time.perf_counter() - due)
+        due += interval
+    writer.close()
+
+
+def run_paced(
+    url: str, body: bytes, seconds: int, clients: int, rate: float
+) -> tuple[float, float, float]:
+    """``rate`` batches/s in all from ``clients`` connections: p50 and p99 at that load."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    request = (
+        f"POST {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    latencies: list[float] = []
+    interval = clients / rate
+
+    async def main() -> None:
+        start = time.perf_counter() + 0.2
+        until = start + seconds
+        await asyncio.gather(*(
+            _paced_client(parts.hostname or "", parts.port or 80, request, interval,
+                          start + i * interval / clients, until, latencies)
+            for i in range(clients)
+        ))  # fmt: skip
+
+    asyncio.run(main())
+    latencies.sort()
+    pick = lambda q: latencies[int(q * (len(latencies) - 1))] * 1000  # noqa: E731
+    return len(latencies) / seconds, pick(0.5), pick(0.99)
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -120,6 +171,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--memory-minutes", type=float, default=0)
+    parser.add_argument("--rate", type=float, default=400, help="batches/s for the latency runs")
     args = parser.parse_args()
     load = run_wrk if shutil.which("wrk") else run_asyncio
     body = batch_body()
@@ -154,9 +206,19 @@ def main() -> None:
             print(
                 f"{name:18} {rps * 50:>9,.0f} events/s {rps:>7,.0f} batches/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
             )
-        print(
-            f"p99 added by the relay: {relayed[2] - direct[2]:.2f} ms; relay state after: {health}"
-        )
+        print(f"saturated (wrk's closed loop: latency is queueing); relay state after: {health}")
+        paced_direct = run_paced(f"http://127.0.0.1:{vendor_port}/track/?verbose=1", body,
+                                 args.seconds, args.clients, args.rate)  # fmt: skip
+        paced_relay = run_paced(f"http://127.0.0.1:{relay_port}/v/mixpanel/track/?verbose=1",
+                                body, args.seconds, args.clients, args.rate)  # fmt: skip
+        print(f"paced at {args.rate:,.0f} batches/s ({args.rate * 50:,.0f} events/s), "
+              f"{args.clients} connections:")  # fmt: skip
+        for name, (rps, p50, p99) in (("stand-in directly", paced_direct),
+                                      ("through the relay", paced_relay)):  # fmt: skip
+            print(f"{name:18} {rps:>7,.0f} batches/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
+        print(f"p99 added by the relay: {paced_relay[2] - paced_direct[2]:.2f} ms")
+        health = httpx.get(f"http://127.0.0.1:{relay_port}/healthz").json()["vendors"]["mixpanel"]
+        print(f"relay state after: {health}")
         if args.memory_minutes:
             until = time.monotonic() + args.memory_minutes * 60
             while time.monotonic() < until:

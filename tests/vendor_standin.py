@@ -94,8 +94,9 @@ class StandIn:
             if scope["path"].startswith("/v1/")
             else b'{"status":1,"error":null}'
         )
-        await send({"type": "http.response.start", "status": self.status,
-                    "headers": [(b"content-type", b"application/json")]})  # fmt: skip
+        headers = [(b"content-type", b"application/json"),
+                   (b"content-length", str(len(body)).encode())]  # fmt: skip
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     def start(self) -> StandIn:
