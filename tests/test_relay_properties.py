@@ -114,3 +114,67 @@ def test_no_email_name_or_unlisted_field_reaches_the_vendor(
             assert field.lower() not in text
     for event in vendor.events():
         assert set(event["properties"]) <= LISTED | {"token"}
+
+
+SEGMENT_LISTED = {"userId", "anonymousId", "context.page.url", "context.userAgent",
+                  "context.ip", "properties.plan", "traits.plan"}  # fmt: skip
+ENVELOPE = {"type", "event", "messageId", "timestamp", "writeKey"}
+
+
+def _leaves(node: Any, prefix: str = "") -> set[str]:
+    """Dotted paths down to a listed field (whose value passes whole) or a leaf."""
+    if prefix[:-1] in SEGMENT_LISTED:
+        return {prefix[:-1]}
+    if isinstance(node, dict) and node:
+        return {leaf for k, v in node.items() for leaf in _leaves(v, f"{prefix}{k}.")}
+    return {prefix[:-1]}
+
+
+@st.composite
+def segment_messages(draw: Any) -> tuple[dict[str, Any], list[str]]:
+    """One analytics.js message with emails and names planted in listed and unlisted paths."""
+    planted: list[str] = []
+
+    def pii() -> str:
+        value = draw(st.one_of(emails, names))
+        planted.append(value)
+        return value
+
+    kind = draw(st.sampled_from(["track", "page", "identify"]))
+    msg: dict[str, Any] = {"type": kind, "messageId": "m", "userId": draw(st.one_of(emails, markers)),
+                           "anonymousId": draw(markers)}  # fmt: skip
+    if "@" in msg["userId"]:
+        planted.append(msg["userId"])
+    if kind == "track":
+        msg["event"] = draw(st.sampled_from(["Signed Up", "Exported"]))
+    msg["context"] = {"page": {"url": url_with(pii(), draw(params)), "title": pii()},
+                      "userAgent": draw(st.one_of(st.text(max_size=20), emails)),
+                      "ip": draw(st.sampled_from(["203.0.113.9", "2001:db8::1", "x"])),
+                      "traits": {"email": pii(), "name": pii()}}  # fmt: skip
+    if "@" in msg["context"]["userAgent"]:
+        planted.append(msg["context"]["userAgent"])
+    msg["traits"] = {"email": pii(), "plan": draw(st.one_of(markers, emails)),
+                     draw(markers): pii()}  # fmt: skip
+    if "@" in str(msg["traits"]["plan"]):
+        planted.append(msg["traits"]["plan"])
+    msg["properties"] = {"plan": draw(values), "name": pii(), "url": url_with(pii(), "q")}
+    return msg, planted
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+@given(batch=st.lists(segment_messages(), min_size=1, max_size=4))
+def test_segment_batches_leak_nothing(relay: tuple[str, StandIn], batch: list[Any]) -> None:
+    base, vendor = relay
+    with vendor.lock:
+        vendor.received.clear()
+    body = orjson.dumps({"batch": [m for m, _ in batch], "writeKey": "wk"})
+    r = httpx.post(f"{base}/v/segment/v1/b", content=body, headers={"content-type": "text/plain"})
+    assert r.status_code == 200
+    wait_for(lambda: settled(base))
+    text = vendor.all_text().lower()
+    for _, planted in batch:
+        for value in planted:
+            assert value.lower() not in text
+    for message in vendor.events():
+        assert _leaves(message) <= SEGMENT_LISTED | ENVELOPE
