@@ -110,9 +110,25 @@ def truncate_ip(value: Any) -> Any:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
 
 
+# bare names that coarsen_ua lets through as they are (what SDKs send as $browser or $os);
+# any other text becomes "Other": a free-text field must not carry a name or an id out
+FAMILIES = frozenset(
+    s.casefold()
+    for s in (
+        "Chrome", "Chrome Mobile", "Chrome Mobile iOS", "Chrome iOS", "Chromium", "Firefox",
+        "Firefox Mobile", "Firefox iOS", "Safari", "Mobile Safari", "Edge", "Microsoft Edge",
+        "Opera", "Opera Mobile", "Samsung Internet", "Internet Explorer", "Brave", "Vivaldi",
+        "Android Browser", "Facebook Mobile", "Instagram", "Yandex Browser", "UC Browser",
+        "Electron", "Windows", "Mac OS X", "macOS", "Linux", "Ubuntu", "Chrome OS", "iOS",
+        "iPadOS", "Android", "Other",
+    )
+)  # fmt: skip
+
+
 def coarsen_ua(value: Any) -> Any:
     """A user agent to its browser family and major version (``Chrome 120``); a version
-    to its major number; a bare family name stays."""
+    to its major number; a known family name (``Chrome``, ``Mac OS X``) stays; any other
+    text becomes ``Other``."""
     if isinstance(value, bool):
         return DROPPED
     if isinstance(value, (int, float)):
@@ -132,7 +148,7 @@ def _coarse_ua(text: str) -> Any:
         if found is None:
             return "Other"
         return f"{found.family} {found.major}" if found.major else found.family
-    return keep(text)
+    return text if text.strip().casefold() in FAMILIES else "Other"
 
 
 Pseudonymiser = Callable[[Any], Any]
