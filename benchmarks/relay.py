@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -159,6 +160,12 @@ def run_paced(
     return len(latencies) / seconds, pick(0.5), pick(0.99)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -189,6 +196,7 @@ def main() -> None:
         direct = load(
             f"http://127.0.0.1:{vendor_port}/track/?verbose=1", body, args.seconds, args.clients
         )
+        cpu_before = cpu_seconds(relay.pid)
         relayed = load(
             f"http://127.0.0.1:{relay_port}/v/mixpanel/track/?verbose=1",
             body,
@@ -206,7 +214,14 @@ def main() -> None:
             print(
                 f"{name:18} {rps * 50:>9,.0f} events/s {rps:>7,.0f} batches/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
             )
+        cpu = cpu_seconds(relay.pid) - cpu_before
+        batches = relayed[0] * args.seconds
         print(f"saturated (wrk's closed loop: latency is queueing); relay state after: {health}")
+        print(
+            f"relay CPU: {cpu:.1f} s for {batches:,.0f} batches = {cpu / batches * 1000:.2f} ms "
+            f"a batch (≈ {batches / cpu:,.0f} batches/s on a core of its own); it had "
+            f"{cpu / args.seconds:.0%} of a core here; load average {os.getloadavg()[0]:.1f}"
+        )
         paced_direct = run_paced(f"http://127.0.0.1:{vendor_port}/track/?verbose=1", body,
                                  args.seconds, args.clients, args.rate)  # fmt: skip
         paced_relay = run_paced(f"http://127.0.0.1:{relay_port}/v/mixpanel/track/?verbose=1",
