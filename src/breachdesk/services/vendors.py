@@ -85,7 +85,7 @@ def _is_workspace(path: Path) -> bool:
 
 def _split_samples(specs: Sequence[str], inventory: Inventory) -> dict[str, list[Path]]:
     """``VENDOR=PATH`` or ``PATH`` (then the one vendor speaking the reader's protocol)."""
-    from breachdesk.sources.files import expand_inputs, open_inputs
+    from breachdesk.sources.files import find_inputs, open_inputs
     from breachdesk.sources.framing import recognise
 
     found: dict[str, list[Path]] = {}
@@ -103,7 +103,8 @@ def _split_samples(specs: Sequence[str], inventory: Inventory) -> dict[str, list
             if _is_workspace(path):
                 protocols.add("mixpanel")  # assess reads Mixpanel exports today
             else:
-                for item in open_inputs(expand_inputs([path])):
+                inputs = find_inputs([path])
+                for item in open_inputs(inputs.files, inputs.hidden):
                     reader = recognise(item).reader
                     if reader is not None:
                         protocols.add(reader.name.split(".")[0])

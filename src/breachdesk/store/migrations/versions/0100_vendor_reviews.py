@@ -1,14 +1,14 @@
 """Vendor reviews: date, reviewer, findings, decision and next review, per vendor.
 
 Revision ID: 0100_vendor_reviews
-Revises: 0006
+Revises: 0102_duties
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0100_vendor_reviews"
-down_revision = "0006"  # the task said "0005"; main has 0006 since (re-chain at merge)
+down_revision = "0102_duties"  # the task said "0005"; main has 0006, 0101, 0102 since
 branch_labels = None
 depends_on = None
 
