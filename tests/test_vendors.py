@@ -240,7 +240,11 @@ def test_dashboard_vendors_page(notify_ws: Path, small: tuple[Path, Path], tmp_p
     with open_ws(notify_ws) as ws:
         add(ws, "vera", "correct horse battery", "viewer")
     client = TestClient(create_app(notify_ws), base_url="http://127.0.0.1")
-    client.post("/login", data={"username": "vera", "password": "correct horse battery"})
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+    assert token
+    signed = client.post("/login", data={"username": "vera", "password": "correct horse battery",
+                                         "csrf": token.group(1)}, follow_redirects=False)  # fmt: skip
+    assert signed.status_code == 303, signed.text
     before = client.get("/vendors")
     assert before.status_code == 200 and "no blast radius yet" in before.text
     with open_ws(notify_ws) as ws:
