@@ -62,6 +62,8 @@ def test_invalid_vendors_yaml_names_line_and_rule(
     assert result.exit_code == 2
     line = _one_line(result.output)
     assert f"{path}{where}" in line and "(rule: " in line, line
+    relay = runner.invoke(app, ["relay", "serve", str(path)])  # refused before it listens
+    assert relay.exit_code == 2 and _one_line(relay.output) == line
 
 
 def test_check_reports_what_a_sample_shows_undeclared(small: tuple[Path, Path],
