@@ -178,6 +178,7 @@ def check(
     """Validate vendors.yaml; list what vendors are seen to receive that it does not say."""
     inventory = load_inventory(path)
     seen: list[tuple[str, str, Category | None, str, int]] = []
+    found: list[tuple[str, str, Category, str]] = []  # what findings in a field expose
     relay_file = observed or default_state(path) / "observed.json"
     if observed is not None or relay_file.exists():
         for o in read_observed(relay_file):
@@ -189,7 +190,7 @@ def check(
             for name, category in sample.fields.items():
                 seen.append((vendor_id, name, category, where, 0))
             for name, category in sample.findings.items():
-                seen.append((vendor_id, name, category, where, 0))
+                found.append((vendor_id, name, category, where))
     undeclared: dict[tuple[str, str, str], Undeclared] = {}
     new_categories: set[tuple[str, str, str]] = set()
     for vendor_id, name, category, source, count in seen:
@@ -198,12 +199,19 @@ def check(
             continue
         fields = vendor.declared_fields()
         declared = {c for c in blast.declared_categories(vendor).values() if c is not None}
+        if vendor.protocol == "mixpanel" and name == "$distinct_id" and "distinct_id" in fields:
+            continue  # a profile's $distinct_id is the events' distinct_id (as the relay reads it)
         if name not in fields and (category is None or category.personal):
             key = (vendor_id, name, source)
             undeclared[key] = Undeclared(
                 vendor_id, name, category.value if category else None, source, count
             )
         if category is not None and category.personal and category not in declared:
+            new_categories.add((vendor_id, category.value, source))
+    for vendor_id, _field, category, source in found:
+        vendor = inventory.vendor(vendor_id)
+        declared = {c for c in blast.declared_categories(vendor).values() if c} if vendor else set()
+        if vendor is not None and category not in declared:
             new_categories.add((vendor_id, category.value, source))
     return CheckReport(
         inventory,
