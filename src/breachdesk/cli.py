@@ -283,6 +283,13 @@ def demo(
         markup=False,
         soft_wrap=True,
     )
+    from breachdesk.cli_vendors import render_blast, render_switch
+    from breachdesk.services.demo import demo_vendors
+
+    found = _run(lambda: demo_vendors(out_dir))
+    out.print(f"demo: the vendors of {found.inventory}, by blast radius", markup=False)
+    render_blast(found.blast, what_if=True)
+    render_switch(found.cut, found.inventory)
     if not notify:
         return
     from breachdesk.services.demo import demo_notify
@@ -413,6 +420,11 @@ def incident_show(
     table.add_row("official domains", ", ".join(view.official_domains) or "—")
     table.add_row("sender", view.sender or "—")
     table.add_row("decisions", str(view.decisions))
+    for cut in view.vendor_cuts:
+        since = cut.after_awareness
+        after = (f", {since.days}d {since.seconds // 3600}h {since.seconds % 3600 // 60}m "
+                 "after the company became aware") if since is not None else ""  # fmt: skip
+        table.add_row(f"{cut.vendor} cut", f"{_when(cut.cut_at)} by {cut.by}{after}")
     for task in view.open_tasks:
         table.add_row(f"task {task.id}", f"{task.title} ({task.owner}, due {_when(task.due_at)})")
     out.print(table)
@@ -1384,6 +1396,16 @@ def _send_bars(
         bars.update(task, total=queued_count(campaign.store))
 
     return bars, show, start
+
+
+def _vendor_apps() -> None:
+    from breachdesk.cli_vendors import relay_app, vendors_app
+
+    app.add_typer(vendors_app, name="vendors")
+    app.add_typer(relay_app, name="relay")
+
+
+_vendor_apps()
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ decided, with the reason. Pure: times are parsed and checked here, stored elsewh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from breachdesk.errors import InputError
@@ -78,6 +78,17 @@ class TimelineEntry:
     actor: str
 
 
+@dataclass(frozen=True, slots=True)
+class VendorCut:
+    """A vendor cut off during the incident, and how long after the company knew."""
+
+    vendor: str
+    cut_at: datetime
+    by: str
+    why: str
+    after_awareness: timedelta | None  # None until the company's awareness is recorded
+
+
 @dataclass(frozen=True)
 class IncidentView:
     id: int
@@ -90,3 +101,4 @@ class IncidentView:
     awareness: tuple[Awareness, ...]
     open_tasks: tuple[Task, ...]
     decisions: int
+    vendor_cuts: tuple[VendorCut, ...] = ()

@@ -194,6 +194,34 @@ def _record_incident(workspace: Workspace) -> None:
 
 
 @dataclass
+class DemoVendors:
+    inventory: Path
+    blast: Any  # services.vendors.BlastReport
+    cut: Any  # services.vendors.SwitchResult
+
+
+def demo_vendors(out: Path) -> DemoVendors:
+    """The demo company's vendors.yaml (the breached analytics vendor, a support desk, an
+    error tracker, an email provider), the blast radius of each (the analytics vendor's
+    from its own export, assessed above), then the breached vendor cut off."""
+    from importlib import resources
+
+    from breachdesk.services import vendors
+
+    path = out / "vendors.yaml"
+    text = (resources.files("breachdesk.demo") / "vendors.yaml").read_text("utf-8")
+    path.write_text(text, encoding="utf-8")  # a fresh file each run: the cut happens again
+    workspace = out / "workspace"
+    with Workspace.open(workspace) as ws:
+        report = vendors.blast_radius(
+            path, out / "directory", [f"mixpanel={workspace}"], what_if=True, ws=ws
+        )
+        result = vendors.cut(path, "mixpanel", "breached: its export of our users leaked", "demo",
+                             ws)  # fmt: skip
+    return DemoVendors(path, report, result)
+
+
+@dataclass
 class DemoNotify:
     previews: list[Any]
     sent: Any  # services.notify.SendResult

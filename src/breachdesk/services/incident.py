@@ -31,7 +31,13 @@ def _required(value: str, what: str) -> str:
 
 
 def show(ws: Workspace) -> IncidentView:
-    return record.view(ws.store)
+    from dataclasses import replace
+
+    from breachdesk.store.vendors import vendor_cuts
+
+    view = record.view(ws.store)
+    company = next((a.aware_at for a in view.awareness if a.party == "company"), None)
+    return replace(view, vendor_cuts=vendor_cuts(ws.store, company))
 
 
 def update(
@@ -131,6 +137,10 @@ def timeline(ws: Workspace) -> list[TimelineEntry]:
             entries.append(
                 TimelineEntry(at, "task", f"task {entry.payload['id']} done", entry.actor)
             )
+        elif entry.action in ("vendor.cut", "vendor.restored"):
+            what = "cut off" if entry.action == "vendor.cut" else "restored"
+            summary = f"vendor {entry.payload.get('vendor')} {what}: {entry.payload.get('why')}"
+            entries.append(TimelineEntry(at, "vendor", summary, entry.actor))
         elif entry.action.startswith("notify."):
             entries.append(TimelineEntry(at, "notify", entry.action, entry.actor))
     return sorted(entries, key=lambda e: (e.at, e.kind, e.summary))

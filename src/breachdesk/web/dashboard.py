@@ -366,6 +366,9 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    from breachdesk.web.vendors import add_vendor_pages
+
+    add_vendor_pages(app, ws, who, page)
     app.state.store = store
     app.state.workspace = ws
     return app
