@@ -123,7 +123,10 @@ def build(work: Path, users: int) -> Path:
 
 
 def _start(args: list[str], port: int, ready: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([BIN, *args, "--port", str(port)], stdout=subprocess.DEVNULL)
+    # the servers log one line per request (their default): written, then discarded here
+    proc = subprocess.Popen(
+        [BIN, *args, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     for _ in range(600):
         try:
             if httpx.get(f"http://127.0.0.1:{port}{ready}", timeout=1).status_code == 200:
