@@ -20,6 +20,7 @@ class Run:
     returncode: int
     cpu_seconds: float = 0.0
     samples_mb: tuple[float, ...] = ()  # the tree's PSS at each sample, for flatness
+    stderr: str = ""
 
 
 def _tree(pid: int) -> list[int]:
@@ -83,12 +84,12 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> Run:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     reaped = usage.ru_utime + usage.ru_stime - _CHILDREN_BEFORE[0]
     cpu = max(reaped, sum(ticks.values()) / _TICKS)
+    err_file.seek(0)
+    err = err_file.read().decode(errors="replace")
     if proc.returncode not in (0, 1):
-        err_file.seek(0)
-        err = err_file.read().decode(errors="replace")
         raise SystemExit(f"{cmd[0]} failed ({proc.returncode}): {err[-2000:]}")
     _CHILDREN_BEFORE[0] = usage.ru_utime + usage.ru_stime
-    return Run(seconds, peak / 1024, proc.returncode, cpu, tuple(samples))
+    return Run(seconds, peak / 1024, proc.returncode, cpu, tuple(samples), err)
 
 
 _CHILDREN_BEFORE = [0.0]
