@@ -14,7 +14,7 @@ import pytest
 from breachdesk.detect.rules import RuleSet, default_rules
 from breachdesk.engine.aggregate import UnitResult
 from breachdesk.engine.reference import reference_scan
-from breachdesk.engine.scan import ScanConfig, Worker
+from breachdesk.engine.scan import ScanConfig, Worker, scan_with
 from breachdesk.sources.framing import LineBlock
 from breachdesk.sources.registry import readers
 from planted import Plant, cases, plant
@@ -49,10 +49,8 @@ def _corpus(seed: int) -> tuple[bytes, dict[int, Plant]]:
 
 
 def _scan(worker: Worker, data: bytes, fast: bool = True) -> UnitResult:
-    from breachdesk.engine.scan import _UnitScan
-
     unit = LineBlock(0, "mixpanel.events", 1, data)
-    return _UnitScan(worker, unit).run() if fast else reference_scan(worker, unit)
+    return scan_with(worker, unit) if fast else reference_scan(worker, unit)
 
 
 def _missed(result: UnitResult, truth: dict[int, Plant]) -> tuple[list[Plant], list[Plant]]:

@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 
 from breachdesk.engine.aggregate import UnitResult
 from breachdesk.engine.reference import reference_scan
-from breachdesk.engine.scan import ScanConfig, Worker, scan_unit
-from breachdesk.engine.scan import init_worker as init_fast
+from breachdesk.engine.scan import ScanConfig, Worker, scan_with
 from breachdesk.sources.framing import LineBlock, RecordBatch
 from breachdesk.sources.registry import get_reader, readers
 
@@ -29,7 +28,7 @@ CONFIG = ScanConfig(
     hmac_key=b"k" * 32,
     max_record=4096,
 )
-init_fast(CONFIG)
+FAST = Worker(CONFIG)
 REFERENCE = Worker(CONFIG)
 
 CARD = "4111111111111111"
@@ -122,7 +121,7 @@ def assert_same(fast: UnitResult, ref: UnitResult) -> None:
 
 
 def _both(unit: LineBlock | RecordBatch) -> tuple[UnitResult, UnitResult]:
-    return scan_unit(unit), reference_scan(REFERENCE, unit)
+    return scan_with(FAST, unit), reference_scan(REFERENCE, unit)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -196,7 +195,7 @@ def test_gzip_of_newlines_costs_milliseconds(tmp_path: Any) -> None:
     assert sum(u.count for u in blank) >= 15 * (1 << 22)
     # only the two blocks holding a record travel; the blank megabytes stay where they are read
     assert carried <= 2 * BLOCK_BYTES + 1024
-    results = [scan_unit(u) for u in units]
+    results = [scan_with(FAST, u) for u in units]
     assert sum(r.lines for r in results) == 2 + 16 * (1 << 22)
     assert sum(r.read for r in results) == 2
     lines = sorted((r.lines, r.blank) for r in results)

@@ -108,6 +108,11 @@ def init_worker(config: ScanConfig) -> None:
 
 def scan_unit(unit: WorkUnit) -> UnitResult:
     assert _STATE is not None, "init_worker was not called"
+    return scan_with(_STATE, unit)
+
+
+def scan_with(worker: Worker, unit: WorkUnit) -> UnitResult:
+    """One unit's result, scanned with ``worker``'s rules and caches."""
     if isinstance(unit, Reject):
         row = RejectRow(unit.source, unit.line, unit.reason, unit.message)
         return UnitResult(source=unit.source, lines=1, numbered=int(unit.numbered), rejects=[row])
@@ -120,7 +125,7 @@ def scan_unit(unit: WorkUnit) -> UnitResult:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _UnitScan(_STATE, unit).run()
+        return _UnitScan(worker, unit).run()
     finally:
         if enabled:
             gc.enable()
@@ -204,7 +209,7 @@ class _UnitScan:
                 found_stats[0] += count
                 if not found_stats[1]:
                     found_stats[1] = country
-        if len(cache) > 1_000_000:
+        if len(cache) > 250_000:  # bounded: a worker's memory stays flat
             cache.clear()
         res.anonymous = anonymous
         for shape, count in zip(res.shapes, shape_counts, strict=True):
