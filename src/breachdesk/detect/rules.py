@@ -12,7 +12,7 @@ import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,7 @@ _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
 
+@lru_cache(maxsize=8192)
 def field_words(field: str) -> str:
     """``payment.userCardNumber`` → ``_payment_user_card_number``."""
     return "_" + _NON_WORD.sub("_", _CAMEL.sub(r"\1_\2", field).lower())
