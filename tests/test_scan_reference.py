@@ -179,7 +179,7 @@ def test_a_block_of_blank_lines_is_not_read_line_by_line() -> None:
 def test_gzip_of_newlines_costs_milliseconds(tmp_path: Any) -> None:
     """A small gzip of newlines (a decompression bomb of blank lines) is read as blank
     blocks: no line-by-line work, no data shipped to the scanning processes."""
-    from breachdesk.sources.files import expand_inputs, open_inputs
+    from breachdesk.sources.files import find_inputs, open_inputs
     from breachdesk.sources.framing import BLOCK_BYTES, BlankLines, frame
 
     path = tmp_path / "events.jsonl.gz"
@@ -188,7 +188,8 @@ def test_gzip_of_newlines_costs_milliseconds(tmp_path: Any) -> None:
         for _ in range(16):
             fh.write(b"\n" * (1 << 22))
         fh.write(b'{"event": "e", "properties": {"distinct_id": "u2"}}\n')
-    (item,) = open_inputs(expand_inputs([path]))
+    found = find_inputs([path])
+    (item,) = open_inputs(found.files, found.hidden)
     units = list(frame(item, 0, get_reader("mixpanel.events"), 1 << 20))
     blank = [u for u in units if isinstance(u, BlankLines)]
     carried = sum(len(u.data) for u in units if isinstance(u, LineBlock))
