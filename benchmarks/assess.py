@@ -9,6 +9,12 @@ Lines) and a people export for a directory of --users users, then in one run tim
 - breachdesk assess <events> <people> --directory <dir> --out <ws>, in a fresh process;
 and prints seconds, the ratio, events per second and the peak memory (summed PSS) of each
 process tree.
+
+    .venv/bin/python benchmarks/assess.py --web --events 1,10 --users 3000000
+
+With --web it runs ``assess_web.py`` instead: events shaped like real Mixpanel web events
+(every one with ``$current_url`` and ``$referrer``), CPU seconds, per-stage rows/s and the
+planted corpus's recall and precision per finding kind.
 Heavy: run by hand, never from the test suite.
 """
 
@@ -50,6 +56,12 @@ def build(work: Path, users: int, sizes: list[int]) -> None:
 
 
 def main() -> None:
+    if "--web" in sys.argv:
+        import assess_web
+
+        sys.argv.remove("--web")
+        assess_web.main()
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", default="1,5,10", help="sizes in millions of events")
     parser.add_argument("--users", type=int, default=3_000_000)

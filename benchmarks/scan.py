@@ -242,7 +242,7 @@ DECOYS = [
     "1760000000123", "123456789012", "https://app.example.com/settings?token=true",
     "https://app.example.com/?utm_source=newsletter&utm_campaign=spring2026&utm_medium=email",
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
-    "ghp_" + "a" * 36, "order 4111111111111111 shipped", "536221234",
+    "ghp_" + "a" * 36, "order-4111111111111111-shipped", "536221234",
 ]  # fmt: skip
 
 

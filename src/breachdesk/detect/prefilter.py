@@ -1,15 +1,15 @@
-"""The fast pass: which lines of a block might hold a finding.
+"""The fast pass: which patterns fire on which lines of a block.
 
-Every rule's keywords or prefilter pattern, the URL patterns and the JSON-escape markers
-are compiled into one multi-pattern database and run over whole blocks of raw bytes:
-Hyperscan where its wheel is installed (hundreds of MB/s), else Python's ``re`` (correct,
-slower). Only the lines it reports reach the confirming patterns and validators.
+Every rule's keywords or prefilter pattern, its context words, the URL triggers and the
+triggers of the decoding layers are compiled into one multi-pattern database and run over
+whole blocks of raw bytes: Hyperscan where its wheel is installed (hundreds of MB/s), else
+Python's ``re`` (correct, slower). Each match reports its pattern and where it ends, so a
+line's match names the rule to confirm there; nothing else is confirmed.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,12 +21,13 @@ except ImportError:  # pragma: no cover - exercised where the wheel is missing
 
 
 class Prefilter:
-    """Multi-pattern search over raw bytes, reporting candidate line indexes."""
+    """Multi-pattern search over raw bytes, reporting (line, pattern) pairs."""
 
     def __init__(self, patterns: Sequence[bytes], use_hyperscan: bool = True) -> None:
         self.patterns = list(patterns)
         # case-sensitive: a pattern that wants otherwise says so with (?i:...)
-        self._re = re.compile(b"|".join(b"(?:" + p + b")" for p in self.patterns))
+        self._each = [re.compile(p) for p in self.patterns]
+        self._any = re.compile(b"|".join(b"(?:" + p + b")" for p in self.patterns))
         self._db: Any = None
         if use_hyperscan and _hs is not None:
             db = _hs.Database(mode=_hs.HS_MODE_BLOCK)
@@ -45,18 +46,53 @@ class Prefilter:
 
     def search(self, data: bytes) -> bool:
         """True when anything in ``data`` matches (one value or one record)."""
-        return self._re.search(data) is not None
+        return self._any.search(data) is not None
 
-    def candidate_lines(self, data: bytes, starts: Sequence[int]) -> set[int]:
-        """Indexes of the lines (starting at byte offsets ``starts``) holding a match."""
+    def fired(self, data: bytes) -> set[int]:
+        """The ids of the patterns that match anywhere in ``data``."""
         found: set[int] = set()
         if self._db is not None:
 
-            def on_match(_id: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-                found.add(bisect_right(starts, max(end - 1, 0)) - 1)
+            def on_match(pattern: int, _start: int, _end: int, _flags: int, _ctx: object) -> None:
+                found.add(pattern)
 
             self._db.scan(data, match_event_handler=on_match)
             return found
-        for match in self._re.finditer(data):
-            found.add(bisect_right(starts, match.start()) - 1)
+        return {i for i, p in enumerate(self._each) if p.search(data)}
+
+    def line_hits(self, data: bytes) -> dict[int, set[int]]:
+        """Line index (0-based, counted in ``data``) -> ids of the patterns matching on it.
+
+        A match is placed on the line of its last byte; patterns never span a newline that
+        separates records (a JSON line holds none). Lines are counted from one match to the
+        next, so the cost follows the matches, not the lines."""
+        found: dict[int, set[int]] = {}
+        # [offset counted up to, lines before it, the set of the line at that offset]
+        state: list[Any] = [0, 0, None, -1]
+        count = data.count
+
+        def place(pattern: int, at: int) -> None:
+            if at < state[0]:  # out of order: count again from the start
+                state[0:4] = [0, 0, None, -1]
+            line = state[1] + count(b"\n", state[0], at)
+            state[0], state[1] = at, line
+            if line != state[3]:
+                state[2] = found.setdefault(line, set())
+                state[3] = line
+            state[2].add(pattern)
+
+        if self._db is not None:
+
+            def on_match(pattern: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+                place(pattern, max(end - 1, 0))
+
+            self._db.scan(data, match_event_handler=on_match)
+            return found
+        matches = sorted(
+            (max(m.end() - 1, m.start()), i)
+            for i, pattern in enumerate(self._each)
+            for m in pattern.finditer(data)
+        )
+        for at, i in matches:
+            place(i, at)
         return found

@@ -12,6 +12,7 @@ import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ _RULE_FIELDS = {
     "validator",
     "min_entropy",
     "bare_context",
+    "in_text_without_context",
     "examples",
 }
 
@@ -48,6 +50,9 @@ class Rule:
     # When the match is the whole value or a bare digit run, one of these words must appear
     # in the field name or near the match (weak checksums pass one random number in ten).
     bare_context: tuple[str, ...] = ()
+    # A match inside a longer string (not the whole value, not a number) holds by itself: the
+    # validator is strong enough (a card's brand prefix, length and Luhn digit).
+    in_text_without_context: bool = False
     description: str = ""
     true_positives: tuple[str, ...] = ()
     false_positives: tuple[str, ...] = ()
@@ -57,6 +62,45 @@ class Rule:
         if self.prefilter:
             return self.prefilter
         return "|".join(re.escape(k) for k in self.keywords)
+
+    def context_in_field(self, field: str) -> bool:
+        """A context word at the start of a word of the field's path (``card_number``,
+        ``userSSN``, ``payment.pan``), not inside one (``company_id`` holds no ``pan``)."""
+        words = field_words(field)
+        return any(f"_{word}" in words for word in self._context_words)
+
+    @cached_property
+    def _context_words(self) -> tuple[str, ...]:
+        return tuple(_normal_word(w) for w in self.bare_context)
+
+    def context_triggers(self) -> list[str]:
+        """Fast-pass patterns that fire wherever :meth:`context_in_field` can hold: in a JSON
+        key (``"…":``), the longest part of a context word at the start of a word (after a
+        non-alphanumeric character, or in camelCase after a lower-case letter or digit)."""
+        found = []
+        key_rest = r'[^"\\]*"[ \t]*:'
+        for word in self._context_words:
+            part = max(word.split("_"), key=len)
+            if not part:
+                continue
+            rest = re.escape(part[1:])
+            found.append(f"(?i:[^a-z0-9]{re.escape(part)}){key_rest}")
+            found.append(f"[a-z0-9]{re.escape(part[0].upper())}(?i:{rest}){key_rest}")
+        return found
+
+
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+@lru_cache(maxsize=8192)
+def field_words(field: str) -> str:
+    """``payment.userCardNumber`` → ``_payment_user_card_number``."""
+    return "_" + _NON_WORD.sub("_", _CAMEL.sub(r"\1_\2", field).lower())
+
+
+def _normal_word(word: str) -> str:
+    return _NON_WORD.sub("_", word.lower()).strip("_")
 
 
 @dataclass
@@ -127,6 +171,7 @@ def parse_rule(raw: dict[str, Any], source: str, text: str = "") -> Rule:
         validator=validator,
         min_entropy=float(raw.get("min_entropy", 0.0)),
         bare_context=tuple(raw.get("bare_context", ())),
+        in_text_without_context=bool(raw.get("in_text_without_context", False)),
         description=str(raw.get("description", "")),
         true_positives=tuple(examples.get("true_positive", ())),
         false_positives=tuple(examples.get("false_positive", ())),

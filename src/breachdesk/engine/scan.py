@@ -1,16 +1,19 @@
 """The scan: parse every record of a work unit, inventory its fields, extract identities,
-and confirm findings in candidate records. Runs in worker processes, one unit at a time,
-with a bounded number of units in flight so memory stays flat however large the export.
+and confirm findings where the fast pass fired. Runs in worker processes, one unit at a
+time, with a bounded number of units in flight so memory stays flat however large the
+export. :mod:`breachdesk.engine.reference` states the same computation one record at a
+time; the tests hold the two to the same results.
 """
 
 from __future__ import annotations
 
 import gc
+import re
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from itertools import accumulate, compress
+from itertools import compress
 from operator import not_
 from pathlib import Path
 from typing import Any
@@ -38,7 +41,14 @@ from breachdesk.engine.aggregate import (
 )
 from breachdesk.engine.tables import PAIRS_SCHEMA, pairs_to_ipc
 from breachdesk.sources.base import IdentityKeys, RejectReason
-from breachdesk.sources.framing import LineBlock, LineRange, RecordBatch, Reject, WorkUnit
+from breachdesk.sources.framing import (
+    BlankLines,
+    LineBlock,
+    LineRange,
+    RecordBatch,
+    Reject,
+    WorkUnit,
+)
 from breachdesk.taxonomy import FindingKind
 from breachdesk.workers import process_pool
 
@@ -57,27 +67,57 @@ class ScanConfig:
 
 
 @dataclass
-class _Worker:
+class Worker:
+    """What a scanning process keeps between units: its scanner and the signatures of the
+    identity values it has seen (a person's events are spread over the whole export)."""
+
     config: ScanConfig
     scanner: Scanner = field(init=False)
+    identities: dict[tuple[Any, ...], tuple[Signature, bool]] = field(default_factory=dict)
+    reader: str = ""
 
     def __post_init__(self) -> None:
         self.scanner = Scanner(default_rules(self.config.rule_files), self.config.hmac_key)
 
+    def identify(self, roles: tuple[str, ...], raw: tuple[Any, ...]) -> tuple[Signature, bool]:
+        """The signature of one combination of identity values (hashable), cached."""
+        found = self.identities.get(raw)
+        if found is None:
+            found = self.identities[raw] = identify(roles, raw)
+        return found
 
-_STATE: _Worker | None = None
+    def identify_uncached(
+        self, roles: tuple[str, ...], raw: tuple[Any, ...]
+    ) -> tuple[Signature, bool]:
+        return identify(roles, raw)
+
+    def for_reader(self, reader: str) -> None:
+        """Cached signatures hold for one reader's identity keys: start afresh on another."""
+        if reader != self.reader:
+            self.identities.clear()
+            self.reader = reader
+
+
+_STATE: Worker | None = None
 
 
 def init_worker(config: ScanConfig) -> None:
     global _STATE
-    _STATE = _Worker(config)
+    _STATE = Worker(config)
 
 
 def scan_unit(unit: WorkUnit) -> UnitResult:
     assert _STATE is not None, "init_worker was not called"
+    return scan_with(_STATE, unit)
+
+
+def scan_with(worker: Worker, unit: WorkUnit) -> UnitResult:
+    """One unit's result, scanned with ``worker``'s rules and caches."""
     if isinstance(unit, Reject):
         row = RejectRow(unit.source, unit.line, unit.reason, unit.message)
         return UnitResult(source=unit.source, lines=1, numbered=int(unit.numbered), rejects=[row])
+    if isinstance(unit, BlankLines):
+        return UnitResult(unit.source, size=unit.size, lines=unit.count, blank=unit.count)
     if isinstance(unit, LineRange):
         unit = unit.read()
     # The scan allocates millions of small, acyclic objects; the cyclic collector would
@@ -85,43 +125,48 @@ def scan_unit(unit: WorkUnit) -> UnitResult:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _UnitScan(_STATE, unit).run()
+        return _UnitScan(worker, unit).run()
     finally:
         if enabled:
             gc.enable()
 
 
 class _UnitScan:
-    """The scan of one unit; its state lives here so the hot loop reads locals."""
+    """The scan of one unit; its state lives here so the hot loop reads locals.
 
-    def __init__(self, worker: _Worker, unit: LineBlock | RecordBatch) -> None:
+    A record costs one ``orjson`` parse and a handful of C-level calls (its identity values,
+    its non-empty field names, one counter); everything per distinct identity or field shape
+    is done once per unit, and only the lines the fast pass reports are confirmed."""
+
+    def __init__(self, worker: Worker, unit: LineBlock | RecordBatch) -> None:
         self.worker = worker
         self.unit = unit
-        keys = worker.config.keys[unit.reader]
-        self.user_keys = keys.user_ids
-        self.email_keys = keys.emails
-        self.device_keys = keys.device_ids
+        worker.for_reader(unit.reader)
+        config = worker.config
+        keys = config.keys[unit.reader]
+        self.identity_keys = (*keys.user_ids, *keys.emails, *keys.device_ids)
         self.org_keys = keys.org_keys
-        self.country_keys = worker.config.country_keys
-        self.time_key = worker.config.time_keys.get(unit.reader)
+        self.country_keys = config.country_keys
+        self.lookup_keys = (*self.identity_keys, *self.country_keys)
+        self.n_identity = len(self.identity_keys)
+        self.no_identity = (None,) * self.n_identity
+        self.no_orgs = (None,) * len(self.org_keys)
+        self.time_key = config.time_keys.get(unit.reader)
+        self.identity_roles = (
+            *(_USER for _ in keys.user_ids),
+            *(_MAIL for _ in keys.emails),
+            *(_DEVICE_ROLE for _ in keys.device_ids),
+        )
         self.result = UnitResult(source=unit.source)
         self.shape_ids: dict[tuple[str, ...], int] = {}
-        self.shape_counts: list[int] = []
         self.full: set[str] = set()
         self.sampled_shapes: set[int] = set()  # shapes whose every field has its sample
-        self.identity_keys = (*self.user_keys, *self.email_keys, *self.device_keys)
-        self.no_identity = (None,) * len(self.identity_keys)
-        self.no_orgs = (None,) * len(self.org_keys)
-        self.identities: dict[tuple[Any, ...], tuple[Signature, bool]] = {}
-        # (signature, shape id) -> [records, first country, personal]
-        self.stats: dict[tuple[Signature, int], list[Any]] = {}
-        self.identity_roles = (
-            *(_USER for _ in self.user_keys),
-            *(_MAIL for _ in self.email_keys),
-            *(_DEVICE_ROLE for _ in self.device_keys),
-        )
-        self.kinds: dict[Signature, set[str]] = {}
+        # (identity and country values, shape id) -> records, in first-seen order
+        self.groups: dict[tuple[Any, int], int] = {}
+        self.times: list[Any] = []
         self.raw_orgs: set[str | int | float] = set()
+        self.kinds: dict[Signature, set[str]] = {}
+        self.hit_records: list[tuple[int, int, dict[str, Any], set[int]]] = []
 
     def run(self) -> UnitResult:
         if isinstance(self.unit, LineBlock):
@@ -129,50 +174,119 @@ class _UnitScan:
         else:
             self._batch(self.unit)
         res = self.result
-        for shape, count in zip(res.shapes, self.shape_counts, strict=True):
+        shape_counts = [0] * len(res.shapes)
+        stats: dict[tuple[Signature, int], list[Any]] = {}
+        cache = self.worker.identities
+        roles = self.identity_roles
+        n = self.n_identity
+        no_identity = self.no_identity
+        country_of: dict[tuple[Any, ...], str] = {}
+        anonymous = 0
+        for (raw, shape_id), count in self.groups.items():
+            shape_counts[shape_id] += count
+            if raw.__class__ is _Resolved:
+                signature, personal, country = raw.signature, raw.personal, raw.country
+            else:
+                ident = raw[:n]
+                if ident == no_identity:
+                    signature, personal = _NO_IDENTITY, False
+                else:
+                    found = cache.get(ident)
+                    if found is None:
+                        found = cache[ident] = identify(roles, ident)
+                    signature, personal = found
+                place = raw[n:]
+                country = country_of.get(place)  # type: ignore[assignment]
+                if country is None:
+                    country = country_of[place] = _country_of(place)
+            if not personal:
+                anonymous += count
+            key = (signature, shape_id)
+            found_stats = stats.get(key)
+            if found_stats is None:
+                stats[key] = [count, country, personal]
+            else:
+                found_stats[0] += count
+                if not found_stats[1]:
+                    found_stats[1] = country
+        if len(cache) > 250_000:  # bounded: a worker's memory stays flat
+            cache.clear()
+        res.anonymous = anonymous
+        for shape, count in zip(res.shapes, shape_counts, strict=True):
+            res.scanned_values += len(shape) * count
             for path in shape:
                 res.present[path] = res.present.get(path, 0) + count
+        self._times()
         for value in self.raw_orgs:
             org = normalize_id(value)
             if org is not None:
                 res.org_ids.add(org)
+        # findings, after the identities: each needs its record's signature
+        for line, number, bag, fired in self.hit_records:
+            self._confirm(line, number, bag, fired)
         columns: tuple[list[Any], ...] = ([], [], [], [], [])
-        sigs, shapes, counts, countries, personal = columns
-        for (signature, shape_id), (count, country, is_personal) in self.stats.items():
+        sigs, shapes, counts, countries, personal_col = columns
+        for (signature, shape_id), (count, country, is_personal) in stats.items():
             sigs.append(signature)
             shapes.append(shape_id)
             counts.append(count)
             countries.append(country)
-            personal.append(is_personal)
+            personal_col.append(is_personal)
         res.pairs = pairs_to_ipc(pa.table(list(columns), schema=PAIRS_SCHEMA))
         res.finding_kinds = {
             sig: {FindingKind(k) for k in kinds} for sig, kinds in self.kinds.items()
         }
         return res
 
+    def _times(self) -> None:
+        res = self.result
+        stamps = [t for t in self.times if t.__class__ is int or t.__class__ is float]
+        if not stamps:
+            return
+        seconds = [s for s in stamps if s <= 1e11]
+        millis = [s for s in stamps if s > 1e11]
+        low = [float(min(seconds))] if seconds else []
+        high = [float(max(seconds))] if seconds else []
+        if millis:
+            low.append(min(millis) / 1000)
+            high.append(max(millis) / 1000)
+        res.time_first, res.time_last = min(low), max(high)
+
     def _lines(self, unit: LineBlock) -> None:
         res = self.result
         data = unit.data
         res.size = len(data)
-        lines = data.split(b"\n")
-        if data.endswith(b"\n"):
-            lines.pop()
-        res.lines = len(lines)
-        starts = [0, *accumulate(len(line) + 1 for line in lines)]
-        candidates = self.worker.scanner.prefilter.candidate_lines(data, starts)
+        newlines = data.count(b"\n")
+        res.lines = newlines + (0 if data.endswith(b"\n") else 1)
+        if data.isspace() or not data:
+            res.blank = res.lines  # a block of blank lines costs no line-by-line work
+            return
+        fired = self.worker.scanner.triggers(data)
+        if data.count(b"\n\n") > len(data) >> 8:
+            numbered = _non_blank_lines(data)  # mostly blank: skip them without a loop
+        else:
+            lines = data.split(b"\n")
+            if data.endswith(b"\n"):
+                lines.pop()
+            numbered = enumerate(lines)
+        self._records(unit, numbered, fired)
+
+    def _records(
+        self, unit: LineBlock, numbered: Iterable[tuple[int, bytes]], fired: dict[int, set[int]]
+    ) -> None:
+        res = self.result
         max_record = self.worker.config.max_record
-        source = unit.source
         loads = orjson.loads
         to_record = _reader_to_record(unit.reader)
+        record = self._record
+        first = unit.first_line
         number = 0
-        for i, line in enumerate(lines):
+        for i, line in numbered:
             if not line or line.isspace():
-                res.blank += 1
                 continue
             number += 1
-            line_no = unit.first_line + i
             if len(line) > max_record:
-                self._reject(line_no, RejectReason.TOO_LARGE, f"over {max_record} bytes")
+                self._reject(first + i, RejectReason.TOO_LARGE, f"over {max_record} bytes")
                 continue
             try:
                 obj = loads(line)
@@ -180,139 +294,95 @@ class _UnitScan:
                 try:
                     line.decode("utf-8")
                 except UnicodeDecodeError:
-                    self._reject(line_no, RejectReason.INVALID_UTF8, "line is not valid UTF-8")
+                    self._reject(first + i, RejectReason.INVALID_UTF8, "line is not valid UTF-8")
                     continue
-                self._reject(line_no, RejectReason.INVALID_JSON, _json_error(exc))
+                self._reject(first + i, RejectReason.INVALID_JSON, _json_error(exc))
                 continue
-            if type(obj) is not dict:
-                self._reject(line_no, RejectReason.NOT_AN_OBJECT, f"a JSON {_type_name(obj)}")
+            if obj.__class__ is not dict:
+                self._reject(first + i, RejectReason.NOT_AN_OBJECT, f"a JSON {_type_name(obj)}")
                 continue
             bag = to_record(obj)
             if bag is None:
-                self._reject(line_no, RejectReason.UNKNOWN_SHAPE, "lacks the reader's fields")
+                self._reject(first + i, RejectReason.UNKNOWN_SHAPE, "lacks the reader's fields")
                 continue
-            res.read += 1
-            self._record(source, line_no, number, bag, i in candidates)
+            record(bag)
+            hit = fired.get(i)
+            if hit is not None:
+                self.hit_records.append((first + i, number, bag, hit))
+        res.read = number - len(res.rejects)
         res.numbered = number
+        res.blank = res.lines - number
 
     def _batch(self, unit: RecordBatch) -> None:
         res = self.result
         res.blank = unit.blank
         res.lines = len(unit.records) + unit.blank
-        is_candidate = self.worker.scanner.is_candidate
-        for line_no, number, bag in unit.records:
+        dumped = b"\n".join(orjson.dumps(bag, default=str) for _, _, bag in unit.records)
+        fired = self.worker.scanner.triggers(dumped)
+        for i, (line_no, number, bag) in enumerate(unit.records):
             res.read += 1
-            raw = orjson.dumps(bag, default=str)
-            self._record(unit.source, line_no, number, bag, is_candidate(raw))
+            self._record(bag)
+            hit = fired.get(i)
+            if hit is not None:
+                self.hit_records.append((line_no, number, bag, hit))
 
     def _reject(self, line: int, reason: RejectReason, message: str) -> None:
         self.result.rejects.append(RejectRow(self.unit.source, line, reason, message))
 
-    def _identify(self, raw: tuple[Any, ...]) -> tuple[Signature, bool]:
-        """The signature of one combination of identity values, and whether it is personal."""
-        pairs: list[tuple[str, str]] = []
-        personal = False
-        for role, value in zip(self.identity_roles, raw, strict=True):
-            if value is None:
-                continue
-            if role is _USER:
-                pair = _plain_user_id(value) or _pair(user_id_token(value))
-            elif role is _MAIL:
-                pair = _pair(email_token(value))
-            else:
-                pair = _plain_device_id(value) or _pair(device_token(value))
-            if pair is not None:
-                pairs.append(pair)
-                personal = personal or pair[0] != _DEVICE
-        if len(pairs) > 1:
-            pairs = sorted(set(pairs))
-        return orjson.dumps(pairs).decode(), personal
-
-    def _country(self, get: Any) -> str:
-        for key in self.country_keys:
-            code = get(key)
-            if type(code) is str and len(code) == 2 and code.isalpha():
-                return code.upper()
-        return ""
-
-    def _record(
-        self, source: int, line: int, number: int, bag: dict[str, Any], candidate: bool
-    ) -> None:
-        res = self.result
+    def _record(self, bag: dict[str, Any]) -> None:
         get = bag.get
-        raw = tuple(map(get, self.identity_keys))
-        if raw == self.no_identity:
-            signature: Signature = _NO_IDENTITY
-            personal = False
-        else:
-            cache = self.identities
-            try:
-                signature, personal = cache[raw]
-            except KeyError:
-                signature, personal = cache[raw] = self._identify(raw)
-                if len(cache) > 500_000:
-                    cache.clear()
-            except TypeError:  # a list or object under an identity key
-                signature, personal = self._identify(raw)
-        if not personal:
-            res.anonymous += 1
+        raw: Any = tuple(map(get, self.lookup_keys))
         orgs = tuple(map(get, self.org_keys))
         if orgs != self.no_orgs:
             raw_orgs = self.raw_orgs
             for value in orgs:
-                if type(value) is list:
+                if value.__class__ is list:
                     raw_orgs.update(item for item in value if type(item) in _ID_TYPES)
                 elif value is not None and type(value) in _ID_TYPES:
                     raw_orgs.add(value)
         if self.time_key is not None:
-            stamp = get(self.time_key)
-            if stamp.__class__ is int or stamp.__class__ is float:
-                seconds = stamp / 1000 if stamp > 1e11 else float(stamp)
-                if res.time_first is None or seconds < res.time_first:
-                    res.time_first = seconds
-                if res.time_last is None or seconds > res.time_last:
-                    res.time_last = seconds
-
+            self.times.append(get(self.time_key))
         values = bag.values()
-        if set(map(type, values)) <= _SCALARS:
+        try:  # an unhashable (nested) value raises: those records are walked
             if _EMPTY.isdisjoint(values):
                 shape = tuple(bag)
             else:
                 empty = list(map(_EMPTY.__contains__, values))
                 shape = tuple(compress(bag, map(not_, empty)))
-                res.empty_paths.update(compress(bag, empty))
-        else:
-            # nested objects or lists: walk the record
+                self.result.empty_paths.update(compress(bag, empty))
+        except TypeError:
             paths: list[str] = []
             self._has_lists = False
             self._walk(bag, "", paths)
             shape = tuple(dict.fromkeys(paths)) if self._has_lists else tuple(paths)
         shape_id = self.shape_ids.get(shape)
         if shape_id is None:
-            shape_id = self.shape_ids[shape] = len(res.shapes)
-            res.shapes.append(shape)
-            self.shape_counts.append(0)
-        self.shape_counts[shape_id] += 1
-        res.scanned_values += len(shape)
+            shape_id = self.shape_ids[shape] = len(self.result.shapes)
+            self.result.shapes.append(shape)
         if shape_id not in self.sampled_shapes:
             self._sample_record(bag, shape, shape_id)
-        key = (signature, shape_id)
-        stats = self.stats.get(key)
-        if stats is None:
-            self.stats[key] = [1, self._country(get), personal]
+        groups = self.groups
+        try:
+            groups[(raw, shape_id)] = groups.get((raw, shape_id), 0) + 1
+        except TypeError:  # a list or object under an identity or country key
+            resolved = self._resolve(raw)
+            groups[(resolved, shape_id)] = groups.get((resolved, shape_id), 0) + 1
+
+    def _resolve(self, raw: tuple[Any, ...]) -> _Resolved:
+        n = self.n_identity
+        ident = raw[:n]
+        if ident == self.no_identity:
+            signature, personal = _NO_IDENTITY, False
         else:
-            stats[0] += 1
-            if not stats[1]:
-                stats[1] = self._country(get)
-        if candidate:
-            self._scan_record(source, line, number, bag, signature)
+            signature, personal = self.worker.identify_uncached(self.identity_roles, ident)
+        return _Resolved(signature, personal, _country_of(raw[n:]))
 
     def _sample_record(self, bag: dict[str, Any], shape: tuple[str, ...], shape_id: int) -> None:
         """Keep the first values of each field, for the classifier."""
         samples = self.result.samples
         full = self.full
         scanned = self.result.scanned_fields
-        for path, value in _leaves(bag, ""):
+        for path, value in leaves(bag, ""):
             if path in full:
                 continue
             kept = samples.get(path)
@@ -325,35 +395,40 @@ class _UnitScan:
         if all(path in full for path in shape):
             self.sampled_shapes.add(shape_id)
 
-    def _scan_record(
-        self,
-        source: int,
-        line: int,
-        number: int,
-        bag: dict[str, Any],
-        signature: Signature,
-    ) -> None:
+    def _signature(self, bag: dict[str, Any]) -> Signature:
+        raw = tuple(map(bag.get, self.identity_keys))
+        if raw == self.no_identity:
+            return _NO_IDENTITY
+        try:
+            return self.worker.identify(self.identity_roles, raw)[0]
+        except TypeError:
+            return self.worker.identify_uncached(self.identity_roles, raw)[0]
+
+    def _confirm(self, line: int, number: int, bag: dict[str, Any], fired: set[int]) -> None:
         scanner = self.worker.scanner
+        wanted = scanner.wanted(fired, _strings(bag))
+        if not wanted:
+            return
+        signature: Signature | None = None
         findings = self.result.findings
-        for path, value in _leaves(bag, ""):
-            if value.__class__ is bool:
-                continue
-            for hit in scanner.scan_value(path, value):
-                self.kinds.setdefault(signature, set()).add(hit.kind.value)
-                findings.append(
-                    RawFinding(
-                        source=source,
-                        line=line,
-                        record=number,
-                        field=path,
-                        kind=hit.kind,
-                        rule=hit.rule,
-                        signature=signature,
-                        fingerprint=scanner.fingerprint(hit.kind, hit.secret),
-                        masked=mask_secret(hit.kind, hit.secret),
-                        detail=hit.detail,
-                    )
+        for path, hit in scanner.scan_record(leaves(bag, ""), wanted):
+            if signature is None:
+                signature = self._signature(bag)
+            self.kinds.setdefault(signature, set()).add(hit.kind.value)
+            findings.append(
+                RawFinding(
+                    source=self.unit.source,
+                    line=line,
+                    record=number,
+                    field=path,
+                    kind=hit.kind,
+                    rule=hit.rule,
+                    signature=signature,
+                    fingerprint=scanner.fingerprint(hit.kind, hit.secret),
+                    masked=mask_secret(hit.kind, hit.secret),
+                    detail=hit.detail,
                 )
+            )
 
     _has_lists = False
 
@@ -433,6 +508,74 @@ def _plain_user_id(value: Any) -> tuple[str, str] | None:
 _USER, _MAIL, _DEVICE_ROLE = "user", "mail", "device"
 
 
+def identify(roles: tuple[str, ...], raw: tuple[Any, ...]) -> tuple[Signature, bool]:
+    """The signature of one combination of identity values, and whether it is personal."""
+    pairs: list[tuple[str, str]] = []
+    personal = False
+    for role, value in zip(roles, raw, strict=True):
+        if value is None:
+            continue
+        if role is _USER:
+            pair = _plain_user_id(value) or _pair(user_id_token(value))
+        elif role is _MAIL:
+            pair = _pair(email_token(value))
+        else:
+            pair = _plain_device_id(value) or _pair(device_token(value))
+        if pair is not None:
+            pairs.append(pair)
+            personal = personal or pair[0] != _DEVICE
+    if len(pairs) > 1:
+        pairs = sorted(set(pairs))
+    return orjson.dumps(pairs).decode(), personal
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolved:
+    """A record's identity resolved on the spot (its raw values could not be a dict key)."""
+
+    signature: Signature
+    personal: bool
+    country: str
+
+
+def _country_of(values: tuple[Any, ...]) -> str:
+    for code in values:
+        if type(code) is str and len(code) == 2 and code.isalpha():
+            return code.upper()
+    return ""
+
+
+_NON_BLANK = re.compile(rb"[^\n]+")
+
+
+def _non_blank_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """(line index, line) of the lines that are not empty: a block of mostly blank lines
+    costs one C-level search per line that holds something."""
+    count = data.count
+    line = 0
+    pos = 0
+    for match in _NON_BLANK.finditer(data):
+        start = match.start()
+        line += count(b"\n", pos, start)
+        pos = start
+        yield line, match.group()
+
+
+def _strings(bag: dict[str, Any]) -> Iterator[str]:
+    """A record's keys (as ``"key":``) and string values, for the decoding triggers."""
+    stack: list[Any] = [bag]
+    while stack:
+        item = stack.pop()
+        if item.__class__ is dict:
+            for key, value in item.items():
+                yield f'"{key}":'
+                stack.append(value)
+        elif item.__class__ is list:
+            stack.extend(item)
+        elif item.__class__ is str:
+            yield item
+
+
 def _pair(token: Token | None) -> tuple[str, str] | None:
     return (token.kind.value, token.value) if token is not None else None
 
@@ -448,15 +591,15 @@ def _plain_device_id(value: Any) -> tuple[str, str] | None:
     return None
 
 
-def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+def leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
     """(path, value) of every non-empty scalar under ``value``, list items included."""
     kind = type(value)
     if kind is dict:
         for key, item in value.items():
-            yield from _leaves(item, f"{path}.{key}" if path else key)
+            yield from leaves(item, f"{path}.{key}" if path else key)
     elif kind is list:
         for item in value:
-            yield from _leaves(item, path + "[]")
+            yield from leaves(item, path + "[]")
     elif value is not None and value != "" and not (kind is str and value in SENTINELS):
         yield path, value
 

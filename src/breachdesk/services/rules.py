@@ -14,6 +14,7 @@ from breachdesk.settings import Settings, load_settings
 URL_RULES = (
     ("url-userinfo-password", "credential", "password in a URL's userinfo (user:pass@host)"),
     ("url-secret-param", "credential", "query/fragment parameter named like a secret, secret-like"),
+    ("url-password-param", "credential", "password/passwd/pwd/pass/secret/pin parameter, 4+ chars"),
     ("url-oauth-code", "credential", "OAuth authorization code on a callback path"),
     ("url-secret-path", "credential", "secret-looking path segment after reset/invite/verify/…"),
     ("url-email", "email_in_url", "email address anywhere in a URL (decoded)"),

@@ -69,6 +69,17 @@ class LineRange:
 
 
 @dataclass(frozen=True, slots=True)
+class BlankLines:
+    """Lines holding only whitespace, counted where they were read: a stream of blank lines
+    (a tiny gzip can hold gigabytes of them) is never shipped or split line by line."""
+
+    source: int
+    first_line: int
+    count: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
 class RecordBatch:
     """Records already framed: (physical line, record number, property bag)."""
 
@@ -78,7 +89,7 @@ class RecordBatch:
     blank: int = 0
 
 
-WorkUnit = LineBlock | LineRange | RecordBatch | Reject
+WorkUnit = LineBlock | LineRange | RecordBatch | Reject | BlankLines
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,11 +203,16 @@ def _line_units(
                 )
                 pending, pieces, skipping = 0, [], True
             continue
+        newlines = buf.count(b"\n", 0, cut + 1)
         if path is None:
-            yield LineBlock(source, reader, line_no, b"".join([*pieces, buf[: cut + 1]]))
+            chunk = b"".join([*pieces, buf[: cut + 1]])
+            if chunk.isspace():
+                yield BlankLines(source, line_no, newlines, len(chunk))
+            else:
+                yield LineBlock(source, reader, line_no, chunk)
         else:
             yield LineRange(source, reader, str(path), start, pending + cut + 1, line_no)
-        line_no += buf.count(b"\n", 0, cut + 1)
+        line_no += newlines
         start = base + cut + 1
         pending = len(buf) - cut - 1
         pieces = [buf[cut + 1 :]] if path is None and pending else []

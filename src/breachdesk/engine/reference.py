@@ -1,0 +1,366 @@
+"""The reference scan: the plain-Python statement of what the scan computes, one record at
+a time, every value of every record through every rule and the URL analysis.
+
+It is not used by assess. The tests run it beside :mod:`breachdesk.engine.scan` on the same
+units and require the same results (counts, fields, samples, identity pairs, findings).
+"""
+
+from __future__ import annotations
+
+from itertools import compress
+from operator import not_
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from breachdesk.detect.scanner import mask_secret
+from breachdesk.domain.identity import device_token, email_token, normalize_id, user_id_token
+from breachdesk.engine.aggregate import (
+    SAMPLE_PER_UNIT,
+    RawFinding,
+    RejectRow,
+    Signature,
+    UnitResult,
+)
+from breachdesk.engine.scan import (
+    _DEVICE,
+    _DEVICE_ROLE,
+    _EMPTY,
+    _ID_TYPES,
+    _MAIL,
+    _NO_IDENTITY,
+    _SCALARS,
+    _USER,
+    SENTINELS,
+    Worker,
+    _json_error,
+    _pair,
+    _plain_device_id,
+    _plain_user_id,
+    _reader_to_record,
+    _type_name,
+    leaves,
+)
+from breachdesk.engine.tables import PAIRS_SCHEMA, pairs_to_ipc
+from breachdesk.sources.base import RejectReason
+from breachdesk.sources.framing import (
+    BlankLines,
+    LineBlock,
+    LineRange,
+    RecordBatch,
+    Reject,
+    WorkUnit,
+)
+from breachdesk.taxonomy import FindingKind
+
+
+def reference_scan(worker: Worker, unit: WorkUnit) -> UnitResult:
+    """One unit's result, the plain way."""
+    if isinstance(unit, Reject):
+        row = RejectRow(unit.source, unit.line, unit.reason, unit.message)
+        return UnitResult(source=unit.source, lines=1, numbered=int(unit.numbered), rejects=[row])
+    if isinstance(unit, BlankLines):
+        return UnitResult(unit.source, size=unit.size, lines=unit.count, blank=unit.count)
+    if isinstance(unit, LineRange):
+        unit = unit.read()
+    return ReferenceScan(worker, unit).run()
+
+
+class ReferenceScan:
+    """The scan of one unit, one record at a time, every value through every rule."""
+
+    def __init__(self, worker: Worker, unit: LineBlock | RecordBatch) -> None:
+        self.worker = worker
+        self.unit = unit
+        keys = worker.config.keys[unit.reader]
+        self.user_keys = keys.user_ids
+        self.email_keys = keys.emails
+        self.device_keys = keys.device_ids
+        self.org_keys = keys.org_keys
+        self.country_keys = worker.config.country_keys
+        self.time_key = worker.config.time_keys.get(unit.reader)
+        self.result = UnitResult(source=unit.source)
+        self.shape_ids: dict[tuple[str, ...], int] = {}
+        self.shape_counts: list[int] = []
+        self.full: set[str] = set()
+        self.sampled_shapes: set[int] = set()  # shapes whose every field has its sample
+        self.identity_keys = (*self.user_keys, *self.email_keys, *self.device_keys)
+        self.no_identity = (None,) * len(self.identity_keys)
+        self.no_orgs = (None,) * len(self.org_keys)
+        self.identities: dict[tuple[Any, ...], tuple[Signature, bool]] = {}
+        # (signature, shape id) -> [records, first country, personal]
+        self.stats: dict[tuple[Signature, int], list[Any]] = {}
+        self.identity_roles = (
+            *(_USER for _ in self.user_keys),
+            *(_MAIL for _ in self.email_keys),
+            *(_DEVICE_ROLE for _ in self.device_keys),
+        )
+        self.kinds: dict[Signature, set[str]] = {}
+        self.raw_orgs: set[str | int | float] = set()
+
+    def run(self) -> UnitResult:
+        if isinstance(self.unit, LineBlock):
+            self._lines(self.unit)
+        else:
+            self._batch(self.unit)
+        res = self.result
+        for shape, count in zip(res.shapes, self.shape_counts, strict=True):
+            for path in shape:
+                res.present[path] = res.present.get(path, 0) + count
+        for value in self.raw_orgs:
+            org = normalize_id(value)
+            if org is not None:
+                res.org_ids.add(org)
+        columns: tuple[list[Any], ...] = ([], [], [], [], [])
+        sigs, shapes, counts, countries, personal = columns
+        for (signature, shape_id), (count, country, is_personal) in self.stats.items():
+            sigs.append(signature)
+            shapes.append(shape_id)
+            counts.append(count)
+            countries.append(country)
+            personal.append(is_personal)
+        res.pairs = pairs_to_ipc(pa.table(list(columns), schema=PAIRS_SCHEMA))
+        res.finding_kinds = {
+            sig: {FindingKind(k) for k in kinds} for sig, kinds in self.kinds.items()
+        }
+        return res
+
+    def _lines(self, unit: LineBlock) -> None:
+        res = self.result
+        data = unit.data
+        res.size = len(data)
+        lines = data.split(b"\n")
+        if data.endswith(b"\n"):
+            lines.pop()
+        res.lines = len(lines)
+        max_record = self.worker.config.max_record
+        source = unit.source
+        loads = orjson.loads
+        to_record = _reader_to_record(unit.reader)
+        number = 0
+        for i, line in enumerate(lines):
+            if not line or line.isspace():
+                res.blank += 1
+                continue
+            number += 1
+            line_no = unit.first_line + i
+            if len(line) > max_record:
+                self._reject(line_no, RejectReason.TOO_LARGE, f"over {max_record} bytes")
+                continue
+            try:
+                obj = loads(line)
+            except orjson.JSONDecodeError as exc:
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    self._reject(line_no, RejectReason.INVALID_UTF8, "line is not valid UTF-8")
+                    continue
+                self._reject(line_no, RejectReason.INVALID_JSON, _json_error(exc))
+                continue
+            if type(obj) is not dict:
+                self._reject(line_no, RejectReason.NOT_AN_OBJECT, f"a JSON {_type_name(obj)}")
+                continue
+            bag = to_record(obj)
+            if bag is None:
+                self._reject(line_no, RejectReason.UNKNOWN_SHAPE, "lacks the reader's fields")
+                continue
+            res.read += 1
+            self._record(source, line_no, number, bag, True)
+        res.numbered = number
+
+    def _batch(self, unit: RecordBatch) -> None:
+        res = self.result
+        res.blank = unit.blank
+        res.lines = len(unit.records) + unit.blank
+        for line_no, number, bag in unit.records:
+            res.read += 1
+            self._record(unit.source, line_no, number, bag, True)
+
+    def _reject(self, line: int, reason: RejectReason, message: str) -> None:
+        self.result.rejects.append(RejectRow(self.unit.source, line, reason, message))
+
+    def _identify(self, raw: tuple[Any, ...]) -> tuple[Signature, bool]:
+        """The signature of one combination of identity values, and whether it is personal."""
+        pairs: list[tuple[str, str]] = []
+        personal = False
+        for role, value in zip(self.identity_roles, raw, strict=True):
+            if value is None:
+                continue
+            if role is _USER:
+                pair = _plain_user_id(value) or _pair(user_id_token(value))
+            elif role is _MAIL:
+                pair = _pair(email_token(value))
+            else:
+                pair = _plain_device_id(value) or _pair(device_token(value))
+            if pair is not None:
+                pairs.append(pair)
+                personal = personal or pair[0] != _DEVICE
+        if len(pairs) > 1:
+            pairs = sorted(set(pairs))
+        return orjson.dumps(pairs).decode(), personal
+
+    def _country(self, get: Any) -> str:
+        for key in self.country_keys:
+            code = get(key)
+            if type(code) is str and len(code) == 2 and code.isalpha():
+                return code.upper()
+        return ""
+
+    def _record(
+        self, source: int, line: int, number: int, bag: dict[str, Any], candidate: bool
+    ) -> None:
+        res = self.result
+        get = bag.get
+        raw = tuple(map(get, self.identity_keys))
+        if raw == self.no_identity:
+            signature: Signature = _NO_IDENTITY
+            personal = False
+        else:
+            cache = self.identities
+            try:
+                signature, personal = cache[raw]
+            except KeyError:
+                signature, personal = cache[raw] = self._identify(raw)
+                if len(cache) > 500_000:
+                    cache.clear()
+            except TypeError:  # a list or object under an identity key
+                signature, personal = self._identify(raw)
+        if not personal:
+            res.anonymous += 1
+        orgs = tuple(map(get, self.org_keys))
+        if orgs != self.no_orgs:
+            raw_orgs = self.raw_orgs
+            for value in orgs:
+                if type(value) is list:
+                    raw_orgs.update(item for item in value if type(item) in _ID_TYPES)
+                elif value is not None and type(value) in _ID_TYPES:
+                    raw_orgs.add(value)
+        if self.time_key is not None:
+            stamp = get(self.time_key)
+            if stamp.__class__ is int or stamp.__class__ is float:
+                seconds = stamp / 1000 if stamp > 1e11 else float(stamp)
+                if res.time_first is None or seconds < res.time_first:
+                    res.time_first = seconds
+                if res.time_last is None or seconds > res.time_last:
+                    res.time_last = seconds
+
+        values = bag.values()
+        if set(map(type, values)) <= _SCALARS:
+            if _EMPTY.isdisjoint(values):
+                shape = tuple(bag)
+            else:
+                empty = list(map(_EMPTY.__contains__, values))
+                shape = tuple(compress(bag, map(not_, empty)))
+                res.empty_paths.update(compress(bag, empty))
+        else:
+            # nested objects or lists: walk the record
+            paths: list[str] = []
+            self._has_lists = False
+            self._walk(bag, "", paths)
+            shape = tuple(dict.fromkeys(paths)) if self._has_lists else tuple(paths)
+        shape_id = self.shape_ids.get(shape)
+        if shape_id is None:
+            shape_id = self.shape_ids[shape] = len(res.shapes)
+            res.shapes.append(shape)
+            self.shape_counts.append(0)
+        self.shape_counts[shape_id] += 1
+        res.scanned_values += len(shape)
+        if shape_id not in self.sampled_shapes:
+            self._sample_record(bag, shape, shape_id)
+        key = (signature, shape_id)
+        stats = self.stats.get(key)
+        if stats is None:
+            self.stats[key] = [1, self._country(get), personal]
+        else:
+            stats[0] += 1
+            if not stats[1]:
+                stats[1] = self._country(get)
+        if candidate:
+            self._scan_record(source, line, number, bag, signature)
+
+    def _sample_record(self, bag: dict[str, Any], shape: tuple[str, ...], shape_id: int) -> None:
+        """Keep the first values of each field, for the classifier."""
+        samples = self.result.samples
+        full = self.full
+        scanned = self.result.scanned_fields
+        for path, value in leaves(bag, ""):
+            if path in full:
+                continue
+            kept = samples.get(path)
+            if kept is None:
+                kept = samples[path] = []
+                scanned.add(path)
+            kept.append(value)
+            if len(kept) >= SAMPLE_PER_UNIT:
+                full.add(path)
+        if all(path in full for path in shape):
+            self.sampled_shapes.add(shape_id)
+
+    def _scan_record(
+        self,
+        source: int,
+        line: int,
+        number: int,
+        bag: dict[str, Any],
+        signature: Signature,
+    ) -> None:
+        scanner = self.worker.scanner
+        findings = self.result.findings
+        for path, hit in scanner.scan_record(leaves(bag, "")):
+            self.kinds.setdefault(signature, set()).add(hit.kind.value)
+            findings.append(
+                RawFinding(
+                    source=source,
+                    line=line,
+                    record=number,
+                    field=path,
+                    kind=hit.kind,
+                    rule=hit.rule,
+                    signature=signature,
+                    fingerprint=scanner.fingerprint(hit.kind, hit.secret),
+                    masked=mask_secret(hit.kind, hit.secret),
+                    detail=hit.detail,
+                )
+            )
+
+    _has_lists = False
+
+    def _walk(self, obj: dict[str, Any], prefix: str, paths: list[str]) -> None:
+        """Non-empty leaf paths of a record with nesting, falsy or sentinel values."""
+        empty = self.result.empty_paths
+        for key, value in obj.items():
+            path = prefix + key if prefix else key
+            kind = type(value)
+            if kind is str:
+                if not value or value in SENTINELS:
+                    empty.add(path)
+                    continue
+            elif kind is dict:
+                if value:
+                    self._walk(value, path + ".", paths)
+                else:
+                    empty.add(path)
+                continue
+            elif kind is list:
+                if value:
+                    self._has_lists = True
+                    self._walk_list(value, path + "[]", paths)
+                else:
+                    empty.add(path)
+                continue
+            elif value is None:
+                empty.add(path)
+                continue
+            paths.append(path)
+
+    def _walk_list(self, items: list[Any], path: str, paths: list[str]) -> None:
+        for item in items:
+            if isinstance(item, dict):
+                if item:
+                    self._walk(item, path + ".", paths)
+            elif isinstance(item, list):
+                if item:
+                    self._walk_list(item, path + "[]", paths)
+            elif item is not None and item != "" and item not in SENTINELS:
+                paths.append(path)
