@@ -66,6 +66,9 @@ class AssessRequest:
     reveal: bool = False
     workers: int | None = None
     command: str = "breachdesk assess"
+    engine: str = "embedded"  # embedded (DuckDB, this machine) | spark
+    master: str | None = None  # the Spark master URL (default: spark-submit's, else local)
+    locations: Sequence[str] = ()  # inputs at Hadoop-compatible URIs (Spark), after exports
 
 
 @dataclass
@@ -142,7 +145,7 @@ def assess(
             directory = load_directory(request.directory, allow_duplicate_emails=allow)
             directory_sha = directory_digest(request.directory)
 
-    entries, skipped = _recognise(request.exports)
+    entries, skipped = _recognise(request.exports, _remote(request))
     if not entries:
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped[:3]) or "no file found"
         more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
@@ -178,17 +181,25 @@ def _run(
     running = workspace / RUNNING
     write_private(running, f"{started} pid {os.getpid()}\n".encode())
     folder = start_run(workspace)
-    tables: Engine = DuckDBEngine(temp_dir=folder / ".engine-tmp")
+    config = _scan_config(workspace, settings, ws.key)
+    tables: Engine
+    if request.engine == "spark":
+        from breachdesk.engine.spark import SparkEngine, spark_session
+
+        tables = SparkEngine(spark_session(request.master))
+    else:
+        tables = DuckDBEngine(temp_dir=folder / ".engine-tmp")
     try:
         with ThreadPoolExecutor(max_workers=1) as hasher:
-            hashes: dict[Path, Future[str]] = {}
+            hashes: dict[Path | str, Future[str]] = {}
             for entry in entries:
-                if entry.item.path not in hashes:
-                    hashes[entry.item.path] = hasher.submit(_sha256_file, entry.item.path)
+                if _where(entry.item) not in hashes:
+                    hashes[_where(entry.item)] = _hash(hasher, entry.item, tables)
             with _stage("scan"):
-                aggregate = _scan(
-                    entries, workspace, settings, ws.key, request.workers, tables, report
-                )
+                if isinstance(tables, DuckDBEngine):
+                    aggregate = _scan(entries, settings, config, request.workers, tables, report)
+                else:
+                    aggregate = _scan_spark(entries, config, tables, report)
             input_hashes = {path: fut.result() for path, fut in hashes.items()}
         with _stage("inventory", report):
             inventory = build_inventory(aggregate.total)
@@ -204,12 +215,13 @@ def _run(
             "tool_version": __version__,
             "rules_version": rules_version(rule_files(settings, workspace)),
             "command": request.command,
+            "engine": request.engine,
             "started": started,
             "inputs": [
                 {
                     "path": _display_path(e.item),
-                    "bytes": e.item.path.stat().st_size,
-                    "sha256": input_hashes[e.item.path],
+                    "bytes": e.item.size if e.item.uri else e.item.path.stat().st_size,
+                    "sha256": input_hashes[_where(e.item)],
                     "reader": e.reader,
                 }
                 for e in entries
@@ -237,7 +249,7 @@ def _run(
             written = write_outputs(outputs, finished=_now())
         tables.close()
         shutil.rmtree(folder / ".engine-tmp", ignore_errors=True)
-        settings.inputs = [str(p.resolve()) for p in request.exports]
+        settings.inputs = [str(p.resolve()) for p in request.exports] + list(request.locations)
         settings.directory = str(request.directory.resolve()) if request.directory else None
         write_settings(workspace, settings)
         run = publish_run(workspace, folder)
@@ -302,18 +314,52 @@ def _mask(categories: Any) -> int:
     return mask
 
 
+def _where(item: InputFile) -> Path | str:
+    return item.uri or item.path
+
+
+def _hash(hasher: ThreadPoolExecutor, item: InputFile, tables: Engine) -> Future[str]:
+    """The input's SHA-256, computed beside the scan (a remote one by the Spark driver)."""
+    if item.uri:
+        from breachdesk.engine.spark import SparkEngine
+        from breachdesk.engine.spark.hadoop import remote_sha256
+
+        assert isinstance(tables, SparkEngine)
+        return hasher.submit(remote_sha256, tables.session, item.uri)
+    return hasher.submit(_sha256_file, item.path)
+
+
+def _remote(request: AssessRequest) -> list[InputFile]:
+    """The inputs at Hadoop URIs, found through the Spark session's Hadoop client."""
+    if not request.locations:
+        return []
+    if request.engine != "spark":
+        raise InputError(
+            f"{request.locations[0]}: a URI input needs --engine spark (the embedded engine "
+            "reads files on this machine)"
+        )
+    from breachdesk.engine.spark import spark_session
+    from breachdesk.engine.spark.hadoop import remote_inputs
+
+    return remote_inputs(spark_session(request.master), list(request.locations))
+
+
 def _display_path(item: InputFile) -> str:
+    if item.uri:
+        return item.uri + (f"!{item.name.split('!', 1)[1]}" if item.compression == "zip" else "")
     resolved = str(item.path.resolve())
     if item.compression == "zip":
         return f"{resolved}!{item.name.split('!', 1)[1]}"
     return resolved
 
 
-def _recognise(exports: Sequence[Path]) -> tuple[list[InputEntry], list[tuple[str, str]]]:
+def _recognise(
+    exports: Sequence[Path], remote: Sequence[InputFile] = ()
+) -> tuple[list[InputEntry], list[tuple[str, str]]]:
     entries: list[InputEntry] = []
     found = find_inputs(exports)
     skipped = found.skipped
-    for item in open_inputs(found.files, found.hidden):
+    for item in [*open_inputs(found.files, found.hidden), *remote]:
         try:
             recognised = recognise(item)
         except (OSError, EOFError) as exc:
@@ -330,20 +376,12 @@ def _recognise(exports: Sequence[Path]) -> tuple[list[InputEntry], list[tuple[st
     return entries, skipped
 
 
-def _scan(
-    entries: list[InputEntry],
-    workspace: Path,
-    settings: Settings,
-    key: bytes,
-    workers: int | None,
-    tables: Engine,
-    report: ProgressFn,
-) -> RunAggregate:
+def _scan_config(workspace: Path, settings: Settings, key: bytes) -> ScanConfig:
     extra = settings.identity_keys
     extra_keys = IdentityKeys(
         tuple(extra.user_ids), tuple(extra.emails), tuple(extra.device_ids), tuple(extra.org_keys)
     )
-    config = ScanConfig(
+    return ScanConfig(
         keys={r.name: r.keys.extended(extra_keys) for r in readers()},
         time_keys=TIME_KEYS,
         country_keys=COUNTRY_KEYS,
@@ -351,6 +389,38 @@ def _scan(
         max_record=settings.max_record_bytes,
         rule_files=tuple(rule_files(settings, workspace)),
     )
+
+
+def _scan_spark(
+    entries: list[InputEntry], config: ScanConfig, tables: Engine, report: ProgressFn
+) -> RunAggregate:
+    """The scan in Spark's executors (the same scan, cut into Spark's splits)."""
+    from breachdesk.engine.spark import SparkEngine, SparkInput, scan_on_spark
+
+    assert isinstance(tables, SparkEngine)
+    inputs = [
+        SparkInput(
+            source=index,
+            location=entry.item.uri or str(entry.item.path.absolute()),
+            reader=entry.reader,
+            framing=get_reader(entry.reader).framing,
+            compression=entry.item.compression,
+            member=entry.item.name.split("!", 1)[1] if entry.item.compression == "zip" else "",
+        )
+        for index, entry in enumerate(entries)
+        if entry.reader != "none"
+    ]
+    return scan_on_spark(tables, inputs, config, report=report)
+
+
+def _scan(
+    entries: list[InputEntry],
+    settings: Settings,
+    config: ScanConfig,
+    workers: int | None,
+    tables: Engine,
+    report: ProgressFn,
+) -> RunAggregate:
     processes = (workers if workers is not None else settings.workers) or os.cpu_count() or 1
     plain = all(e.item.compression == "none" for e in entries)
     total = sum(e.item.path.stat().st_size for e in entries) if plain else None

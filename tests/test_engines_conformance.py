@@ -1,0 +1,177 @@
+"""The two engines give the same workspace: every file byte for byte, apart from run times and
+the engine's name in provenance — on an export with every reader form, the planted corpus,
+people whose country appears late, fields with more values than the sample keeps, odd lines
+(BOM, CRLF, blank, invalid UTF-8, over the size limit), no newline at the end, a file name
+Hadoop would take for a pattern, hashed emails and a user rule file.
+
+Spark runs in local mode with splits of a few KiB (``conftest.spark_local``), so the files are
+cut into several splits and the line numbers, record numbers, samples, first countries and
+first appearances must all survive the cut. The embedded engine is also held to its own
+results when its units are cut at another size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from breachdesk import AssessRequest, assess
+from breachdesk.cli import app
+from conftest import build_small_export
+from planted import cases, plant
+
+RULE = (
+    '[[rule]]\nid = "acme-key"\nkind = "api_key"\nkeywords = ["acme_"]\n'
+    "pattern = 'acme_[a-z0-9]{24}'\n"
+    'examples.true_positive = ["acme_0123456789abcdefghijklmn"]\n'
+)
+COUNTRIES = ["DE", "FR", "US", "JP", "BR", ""]
+
+
+def _events(rng: random.Random) -> bytes:
+    """Real-shaped events: ids, emails (plain and hashed), devices, late countries, nested and
+    list values, more distinct values per field than the classifier's sample, secrets."""
+    lines: list[bytes] = [b"\xef\xbb\xbf" + orjson.dumps({"event": "Start", "properties": {}})]
+    for i in range(700):
+        user = rng.randrange(60)
+        props: dict[str, Any] = {
+            "distinct_id": f"p{user}" if user % 7 else f"$device:dev-{user}",
+            "time": 1760000000 + i * 37,
+            "$current_url": f"https://app.example.com/item/{rng.randrange(10_000)}?ref={i}",
+            "$device_id": f"dev-{user}",
+            "plan": rng.choice(["free", "team", "enterprise", None, ""]),
+            "score": rng.random() * 100 if i % 3 else rng.randrange(10),
+            "tags": [f"t{rng.randrange(5)}", {"k": i}] if i % 5 == 0 else [],
+            "meta": {"screen": {"w": 1280 + i % 3, "h": 720}, "empty": {}},
+        }
+        if i > user * 9:  # a person's country appears only after some of their events
+            props["mp_country_code"] = COUNTRIES[(user + i // 200) % len(COUNTRIES)]
+        if user % 4 == 0:
+            props["$email"] = f"Person{user}@Example.COM "
+        if user % 11 == 3:
+            email = f"person{user}@example.com".encode()
+            hashed = (
+                hashlib.md5(email, usedforsecurity=False) if user % 2 else hashlib.sha256(email)
+            )
+            props["$user_id"] = hashed.hexdigest()
+        if i % 97 == 5:
+            props["note"] = f"acme_{rng.getrandbits(96):024x}"[:29]
+        if i % 50 == 10:
+            props["org_id"] = [f"o{user % 3 + 1}", f"ext-{user}"]
+        lines.append(orjson.dumps({"event": rng.choice(["View", "Click"]), "properties": props}))
+        if i % 131 == 7:
+            lines.append(b"")
+        if i % 173 == 9:
+            lines.append(b'{"event": "Broken", "properties": {"distinct_id": "p1", \xff}')
+        if i % 211 == 3:
+            lines.append(b"  \r")
+    for kind, shape in cases():  # every finding kind in every field shape, decoys beside
+        for decoy in (False, True):
+            props = {"distinct_id": f"p{rng.randrange(60)}", "time": 1760100000}
+            plant(rng, props, kind, shape, decoy)
+            lines.append(orjson.dumps({"event": "Planted", "properties": props}))
+    lines.append(b'{"event": "Huge", "properties": {"blob": "' + b"x" * 9000 + b'"}}')
+    crlf = [line + b"\r" if n % 9 == 4 else line for n, line in enumerate(lines)]
+    return b"\n".join(crlf)  # no newline after the last line
+
+
+def _scenario(dest: Path) -> tuple[Path, Path]:
+    export, directory = build_small_export(dest)
+    rng = random.Random(16)
+    (export / "events [eu]*.jsonl").write_bytes(_events(rng))
+    users = (directory / "users.csv").read_text().rstrip("\n").split("\n")
+    for user in range(0, 60, 2):
+        mfa = ["true", "false", ""][user % 3]
+        users.append(f"p{user},person{user}@example.com,P {user},en,,{mfa},active,,")
+    (directory / "users.csv").write_text("\n".join(users) + "\n")
+    return export, directory
+
+
+def _workspace(base: Path, name: str, key: bytes) -> Path:
+    """A workspace holding ``key`` (fingerprints are keyed per workspace) and a rule file."""
+    ws = base / name
+    (ws / "keys").mkdir(parents=True)
+    (ws / "keys").chmod(0o700)
+    (ws / "keys" / "hmac.key").write_bytes(key)
+    (ws / "keys" / "hmac.key").chmod(0o600)
+    (ws / "acme.toml").write_text(RULE)
+    # records over 8 KiB are refused: the huge line spans several splits
+    (ws / "breachdesk.toml").write_text('rule_files = ["acme.toml"]\nmax_record_bytes = 8192\n')
+    return ws
+
+
+def _files(ws: Path) -> dict[str, bytes]:
+    """Every output of the run in force, times and the engine's name made equal."""
+    found: dict[str, bytes] = {}
+    for path in sorted((ws / "current").rglob("*")):
+        if path.is_file():
+            found[str(path.relative_to(ws / "current"))] = path.read_bytes()
+    impact = json.loads(found["impact.json"])
+    for key in ("started", "finished", "engine", "command"):
+        impact["provenance"][key] = "-"
+    found["impact.json"] = json.dumps(impact, indent=1).encode()
+    report = re.sub(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", b"-", found["report.html"])
+    found["report.html"] = re.sub(rb"Command: <code>.*?</code>. Engine: \w+", b"-", report)
+    return found
+
+
+@pytest.mark.spark
+def test_spark_writes_the_embedded_engines_workspace(
+    tmp_path: Path, spark_local: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    export, directory = _scenario(tmp_path / "in")
+    key = bytes(range(32))
+    embedded = _workspace(tmp_path, "embedded", key)
+    first = assess(AssessRequest([export], embedded, directory=directory, workers=2))
+    spark = _workspace(tmp_path, "spark", key)
+    # blocks of 1 KiB inside each split, so a split is also scanned in several blocks
+    monkeypatch.setattr("breachdesk.engine.spark.scan.BLOCK_BYTES", 1024)
+    runner = CliRunner()
+    ran = runner.invoke(
+        app,
+        ["assess", str(export), "--out", str(spark), "--directory", str(directory),
+         "--engine", "spark", "--json"],
+    )  # fmt: skip
+    assert ran.exit_code == first.exit_code == 1, ran.output
+    got, want = _files(spark), _files(embedded)
+    assert sorted(got) == sorted(want)
+    for name in want:
+        assert got[name] == want[name], name
+    impact = json.loads((spark / "impact.json").read_text())
+    assert impact["provenance"]["engine"] == "spark"
+    assert first.impact["provenance"]["engine"] == "embedded"
+    # the scenario holds what it claims: every kind found, lines past the cut, late countries
+    assert all(f["count"] for f in impact["findings"])
+    assert impact["records"]["rejected"] >= 8
+    lines = [r.split(",")[1] for r in (spark / "rejected.csv").read_text().splitlines()[1:]]
+    assert max(map(int, lines)) > 700
+    assert impact["by_country"]
+    assert "acme-key" in (spark / "findings.csv").read_text()
+
+
+def test_embedded_results_do_not_depend_on_where_the_input_is_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The definitions both engines share: the same outputs whether the scan's units are
+    4 MiB or a few hundred bytes (the first 200 values of a field, a signature's first country,
+    first appearance, line and record numbers)."""
+    export, directory = _scenario(tmp_path / "in")
+    key = bytes(range(32))
+    whole = _workspace(tmp_path, "whole", key)
+    assess(AssessRequest([export], whole, directory=directory, workers=1))
+    monkeypatch.setattr("breachdesk.sources.framing.BLOCK_BYTES", 300)
+    cut = _workspace(tmp_path, "cut", key)
+    assess(AssessRequest([export], cut, directory=directory, workers=1))
+    got, want = _files(cut), _files(whole)
+    for name in want:
+        assert got[name] == want[name], name
+    shutil.rmtree(tmp_path / "in")
