@@ -41,6 +41,12 @@ def _events(rng: random.Random) -> bytes:
     """Real-shaped events: ids, emails (plain and hashed), devices, late countries, nested and
     list values, more distinct values per field than the classifier's sample, secrets."""
     lines: list[bytes] = [b"\xef\xbb\xbf" + orjson.dumps({"event": "Start", "properties": {}})]
+    # a person whose first country (DE) comes in another field shape, between two records of
+    # one shape, the second of them with another country (FR): DE, however the input is cut
+    pad = "y" * 400
+    for extra, country in (({"a": 1}, "x1"), ({"b": 1}, "DE"), ({"a": 1}, "FR")):
+        props = {"distinct_id": "late-1", "pad": pad, "mp_country_code": country, **extra}
+        lines.append(orjson.dumps({"event": "Late", "properties": props}))
     for i in range(700):
         user = rng.randrange(60)
         props: dict[str, Any] = {
@@ -92,6 +98,7 @@ def _scenario(dest: Path) -> tuple[Path, Path]:
     for user in range(0, 60, 2):
         mfa = ["true", "false", ""][user % 3]
         users.append(f"p{user},person{user}@example.com,P {user},en,,{mfa},active,,")
+    users.append("late-1,late@example.com,Late,en,,true,active,,")
     (directory / "users.csv").write_text("\n".join(users) + "\n")
     return export, directory
 
@@ -155,6 +162,8 @@ def test_spark_writes_the_embedded_engines_workspace(
     lines = [r.split(",")[1] for r in (spark / "rejected.csv").read_text().splitlines()[1:]]
     assert max(map(int, lines)) > 700
     assert impact["by_country"]
+    late = [r for r in (spark / "affected_users.csv").read_text().splitlines() if "late-1" in r]
+    assert late and late[0].split(",")[5] == "DE"
     assert "acme-key" in (spark / "findings.csv").read_text()
 
 
@@ -175,3 +184,80 @@ def test_embedded_results_do_not_depend_on_where_the_input_is_cut(
     for name in want:
         assert got[name] == want[name], name
     shutil.rmtree(tmp_path / "in")
+
+
+def _rows(ws: Path, name: str) -> list[list[str]]:
+    """A CSV's rows, findings without their fingerprints (keyed per workspace)."""
+    rows = [r.split(",") for r in (ws / name).read_text().splitlines()]
+    return [r[:7] + r[8:] for r in rows] if name == "findings.csv" else rows
+
+
+@pytest.mark.spark
+def test_spark_reads_inputs_at_hadoop_uris(tmp_path: Path, spark_local: object) -> None:
+    """Inputs named by URI are listed, recognised and hashed through Hadoop's client (here its
+    local file system, as ``file://``); the results are those of the same files named by path."""
+    export, directory = build_small_export(tmp_path / "in")
+    local = tmp_path / "local"
+    assess(AssessRequest([export], local, directory=directory, workers=1))
+    remote = tmp_path / "remote"
+    uri, folder = export.absolute().as_uri(), directory.absolute().as_uri()
+    ran = CliRunner().invoke(
+        app, ["assess", uri, "--out", str(remote), "--directory", folder, "--engine", "spark"]
+    )
+    assert ran.exit_code == 1, ran.output
+    for name in ("affected_users.csv", "affected_organizations.csv", "unmatched.csv",
+                 "findings.csv", "rejected.csv", "skipped.csv"):  # fmt: skip
+        assert _rows(remote, name) == _rows(local, name), name
+    got = json.loads((remote / "impact.json").read_text())["provenance"]["inputs"]
+    want = json.loads((local / "impact.json").read_text())["provenance"]["inputs"]
+    assert [(i["bytes"], i["sha256"], i["reader"]) for i in got] == [
+        (i["bytes"], i["sha256"], i["reader"]) for i in want
+    ]
+    assert all(i["path"].startswith("file:") for i in got)
+    assert any(i["path"].endswith("more.zip!inner/people2.jsonl") for i in got)
+    # the directory was copied into the workspace byte for byte: the same digest
+    provenance = [
+        json.loads((ws / "impact.json").read_text())["provenance"] for ws in (remote, local)
+    ]
+    assert provenance[0]["directory"]["sha256"] == provenance[1]["directory"]["sha256"]
+    assert provenance[0]["directory"]["source"] == folder
+    assert provenance[0]["directory"]["path"] == str((remote / "directory").resolve())
+
+
+@pytest.mark.spark
+def test_spark_reads_the_directory_from_catalog_tables(tmp_path: Path, spark_local: Any) -> None:
+    """``--directory table:NAMESPACE``: three tables of the Spark catalog, snapshotted into the
+    workspace (0600 Parquet) and matched as the same directory's files are."""
+    import pyarrow.csv as pacsv
+
+    export, directory = build_small_export(tmp_path / "in")
+    local = tmp_path / "local"
+    assess(AssessRequest([export], local, directory=directory, workers=1))
+    for stem in ("users", "organizations", "memberships"):
+        columns = pacsv.read_csv(directory / f"{stem}.csv").column_names
+        table = pacsv.read_csv(
+            directory / f"{stem}.csv",
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(columns, "string"), strings_can_be_null=False
+            ),
+        )
+        spark_local.createDataFrame(table).createOrReplaceGlobalTempView(stem)
+    tables = tmp_path / "tables"
+    result = assess(
+        AssessRequest(
+            [export], tables, directory_location="table:global_temp", workers=1, engine="spark"
+        )
+    )
+    assert result.exit_code == 1
+    for name in ("affected_users.csv", "affected_organizations.csv", "unmatched.csv"):
+        assert _rows(tables, name) == _rows(local, name), name
+    snapshot = tables / "directory" / "users.parquet"
+    assert snapshot.stat().st_mode & 0o777 == 0o600
+    assert result.impact["provenance"]["directory"]["source"] == "table:global_temp"
+
+
+def test_a_uri_needs_the_spark_engine(tmp_path: Path) -> None:
+    ran = CliRunner().invoke(app, ["assess", "s3a://bucket/export/", "--out", str(tmp_path / "w")])
+    assert ran.exit_code == 2
+    assert "s3a://bucket/export/: a URI input needs --engine spark" in ran.output
+    assert not (tmp_path / "w").exists()

@@ -208,8 +208,12 @@ def assess(
         Path, typer.Option("--out", help="The incident workspace to write (created if needed).")
     ],
     directory: Annotated[
-        Path | None,
-        typer.Option(help="Folder with users, organizations and memberships (.csv or .parquet)."),
+        str | None,
+        typer.Option(
+            help="Folder with users, organizations and memberships (.csv or .parquet); with "
+            "--engine spark also at a Hadoop URI, or table:NAMESPACE for three catalog tables.",
+            show_default=False,
+        ),
     ] = None,
     allow_duplicate_emails: Annotated[
         bool,
@@ -249,13 +253,16 @@ def assess(
     from breachdesk.services.assess import assess as run_assess
 
     _logging(verbose)
+    from breachdesk.engine.spark.directory import is_directory_location
     from breachdesk.engine.spark.hadoop import is_uri
 
+    elsewhere = directory is not None and is_directory_location(directory)
     request = AssessRequest(
         exports=[Path(e) for e in exports if not is_uri(e)],
         locations=[e for e in exports if is_uri(e)],
         out=out_dir,
-        directory=directory,
+        directory=Path(directory) if directory is not None and not elsewhere else None,
+        directory_location=directory if elsewhere else None,
         allow_duplicate_emails=allow_duplicate_emails,
         reveal=reveal,
         workers=workers,

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,9 @@ class AssessRequest:
     engine: str = "embedded"  # embedded (DuckDB, this machine) | spark
     master: str | None = None  # the Spark master URL (default: spark-submit's, else local)
     locations: Sequence[str] = ()  # inputs at Hadoop-compatible URIs (Spark), after exports
+    # the directory at a Hadoop URI or as tables (table:NAMESPACE); Spark snapshots it into
+    # the workspace, which then stands as ``directory``
+    directory_location: str | None = None
 
 
 @dataclass
@@ -139,6 +142,8 @@ def assess(
     )
     directory: Directory | None = None
     directory_sha: str | None = None
+    if request.directory_location is not None:
+        request = replace(request, directory=_snapshot_directory(request))
     if request.directory is not None:
         with _stage("directory", report):
             allow = request.allow_duplicate_emails or settings.allow_duplicate_emails
@@ -227,7 +232,11 @@ def _run(
                 for e in entries
             ],
             "directory": (
-                {"path": str(request.directory.resolve()), "sha256": directory_sha}
+                {
+                    "path": str(request.directory.resolve()),
+                    "sha256": directory_sha,
+                    **({"source": source} if (source := request.directory_location) else {}),
+                }
                 if request.directory is not None
                 else None
             ),
@@ -327,6 +336,17 @@ def _hash(hasher: ThreadPoolExecutor, item: InputFile, tables: Engine) -> Future
         assert isinstance(tables, SparkEngine)
         return hasher.submit(remote_sha256, tables.session, item.uri)
     return hasher.submit(_sha256_file, item.path)
+
+
+def _snapshot_directory(request: AssessRequest) -> Path:
+    """The directory named by URI or as tables, copied into the workspace by Spark."""
+    location = str(request.directory_location)
+    if request.engine != "spark":
+        raise InputError(f"{location}: a directory there needs --engine spark")
+    from breachdesk.engine.spark import spark_session
+    from breachdesk.engine.spark.directory import snapshot_directory
+
+    return snapshot_directory(spark_session(request.master), location, request.out / "directory")
 
 
 def _remote(request: AssessRequest) -> list[InputFile]:

@@ -131,9 +131,11 @@ def remote_inputs(session: Any, uris: list[str]) -> list[InputFile]:
 
 
 def _as_path(uri: str) -> Any:
+    """A stand-in path for a remote file (its name and folders; never opened as a path)."""
     from pathlib import PurePosixPath
+    from urllib.parse import urlsplit
 
-    return PurePosixPath(uri.split("://", 1)[1])
+    return PurePosixPath(urlsplit(uri).path)
 
 
 def _open(session: Any, uri: str) -> IO[bytes]:

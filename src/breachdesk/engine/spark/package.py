@@ -34,6 +34,10 @@ def build_zip(out: Path | None = None) -> Path:
         for path in sorted(root.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 archive.write(path, Path("breachdesk") / path.relative_to(root))
+            elif path.is_dir() and any(path.glob("*.py")) and not (path / "__init__.py").exists():
+                # zipimport knows no namespace packages: such a folder becomes a plain one
+                name = Path("breachdesk") / path.relative_to(root) / "__init__.py"
+                archive.writestr(str(name), "")
     return target
 
 

@@ -39,10 +39,13 @@ class SparkEngine:
         self.tok: Any = None
         self.hashed = False  # whether any signature holds a hashed email
         self._held: list[Any] = []
+        self._views: set[str] = set()
 
     def view(self, name: str) -> str:
-        """A temporary view's name, unique to this run."""
-        return f"bd_{self.run}_{name}"
+        """A temporary view's name, unique to this run (dropped by ``close``)."""
+        found = f"bd_{self.run}_{name}"
+        self._views.add(found)
+        return found
 
     def split_ref(self, source: int, part: int) -> bytes:
         """The reference a split's aggregate carries in place of its pairs (next rank)."""
@@ -169,5 +172,7 @@ class SparkEngine:
             with contextlib.suppress(Exception):  # a stopped session has nothing to release
                 frame.unpersist()
         self._held.clear()
-        for name in ("sig", "tok"):
-            self.session.catalog.dropTempView(self.view(name))
+        for name in sorted(self._views):
+            with contextlib.suppress(Exception):
+                self.session.catalog.dropTempView(name)
+        self._views.clear()
