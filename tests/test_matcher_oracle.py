@@ -120,5 +120,7 @@ def test_engine_agrees_with_reference(
 
 
 def test_device_ids_are_anonymous() -> None:
-    token = user_id_token("$device:abc")
-    assert token == Token(TokenKind.DEVICE_ID, "$device:abc")
+    """Mixpanel's ``$device:``-prefixed distinct_id is the device id it holds, so it is the
+    same device as the ``$device_id`` beside it."""
+    assert user_id_token("$device:abc") == Token(TokenKind.DEVICE_ID, "abc")
+    assert user_id_token("$device: ") is None

@@ -53,10 +53,6 @@ from breachdesk.taxonomy import Category
 ProgressFn = Callable[[str, int, int | None], None]
 log = logging.getLogger("breachdesk.assess")
 
-TIME_KEYS = {"mixpanel.events": "time", "mixpanel.events_array": "time"}
-COUNTRY_KEYS = ("mp_country_code", "$country_code", "country_code")
-
-
 @dataclass(frozen=True)
 class AssessRequest:
     exports: Sequence[Path]
@@ -345,8 +341,6 @@ def _scan(
     )
     config = ScanConfig(
         keys={r.name: r.keys.extended(extra_keys) for r in readers()},
-        time_keys=TIME_KEYS,
-        country_keys=COUNTRY_KEYS,
         hmac_key=key,
         max_record=settings.max_record_bytes,
         rule_files=tuple(rule_files(settings, workspace)),
