@@ -46,6 +46,9 @@ class AssessOutputs:
     skipped: list[tuple[str, str]]
     sources: list[str]
     reveal: bool = False
+    # records whose only identifiers are device ids: tied to a person (stitched) or not
+    stitched: int = 0
+    anonymous: int | None = None  # None: every record without a user id or email
 
 
 @dataclass
@@ -85,8 +88,10 @@ def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
         "lines": total.read + rejected + total.blank,
         "read": total.read,
         "rejected": rejected,
-        "anonymous": total.anonymous,
+        "anonymous": total.anonymous if out.anonymous is None else out.anonymous,
         "unmatched_records": out.impact.unmatched_records if out.impact else None,
+        "stitched": out.stitched,
+        "country_unmapped": total.country_unmapped,
     }
     fields = [
         {

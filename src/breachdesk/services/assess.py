@@ -53,6 +53,7 @@ from breachdesk.taxonomy import Category
 ProgressFn = Callable[[str, int, int | None], None]
 log = logging.getLogger("breachdesk.assess")
 
+
 @dataclass(frozen=True)
 class AssessRequest:
     exports: Sequence[Path]
@@ -216,6 +217,11 @@ def _run(
                 else None
             ),
         }
+        stitched, anonymous = (
+            (impact.stitched_records, impact.anonymous_records)
+            if impact is not None
+            else tables.device_only_records()
+        )
         outputs = AssessOutputs(
             folder=folder,
             provenance=provenance,
@@ -228,6 +234,8 @@ def _run(
             skipped=skipped,
             sources=[e.item.name for e in entries],
             reveal=request.reveal,
+            stitched=stitched,
+            anonymous=anonymous,
         )
         with _stage("outputs", report):
             written = write_outputs(outputs, finished=_now())

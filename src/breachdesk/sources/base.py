@@ -127,7 +127,6 @@ def record_maker(reader: Reader) -> Callable[[Any], dict[str, Any] | None]:
     return make
 
 
-
 @dataclass(slots=True)
 class SourceStats:
     """Counts per input file, filled while it is read."""

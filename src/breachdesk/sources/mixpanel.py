@@ -82,8 +82,7 @@ class EventsReader:
 
     def sniff(self, head: list[Any]) -> bool:
         return any(
-            self.to_record(obj) is not None and not _OTHER_VENDORS.intersection(obj)
-            for obj in head
+            self.to_record(obj) is not None and not _OTHER_VENDORS.intersection(obj) for obj in head
         )
 
     def to_record(self, obj: Any) -> dict[str, Any] | None:
