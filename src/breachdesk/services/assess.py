@@ -43,9 +43,10 @@ from breachdesk.services.workspace import (
     start_run,
 )
 from breachdesk.settings import Settings, load_settings, write_settings
-from breachdesk.sources.base import IdentityKeys
+from breachdesk.sources.base import IdentityKeys, Reader, declared
 from breachdesk.sources.files import InputFile, find_inputs, open_inputs
 from breachdesk.sources.framing import WorkUnit, frame, recognise
+from breachdesk.sources.mapping import load_mapping
 from breachdesk.sources.registry import get_reader, readers
 from breachdesk.store import append_event
 from breachdesk.taxonomy import Category
@@ -63,12 +64,14 @@ class AssessRequest:
     reveal: bool = False
     workers: int | None = None
     command: str = "breachdesk assess"
+    mapping: Path | None = None  # a mapping file (TOML) making a reader of any export
 
 
 @dataclass
 class InputEntry:
     item: InputFile
     reader: str  # a reader name, or "none" for an empty file
+    found: Reader | None = None  # the reader itself
 
 
 @dataclass
@@ -139,7 +142,8 @@ def assess(
             directory = load_directory(request.directory, allow_duplicate_emails=allow)
             directory_sha = directory_digest(request.directory)
 
-    entries, skipped = _recognise(request.exports)
+    extra = [load_mapping(request.mapping)] if request.mapping is not None else []
+    entries, skipped = _recognise(request.exports, extra)
     if not entries:
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped[:3]) or "no file found"
         more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
@@ -188,7 +192,7 @@ def _run(
                 )
             input_hashes = {path: fut.result() for path, fut in hashes.items()}
         with _stage("inventory", report):
-            inventory = build_inventory(aggregate.total)
+            inventory = build_inventory(aggregate.total, _field_hints(entries))
             tables.finish(*_masks(aggregate, inventory))
         signature_ids = tables.signature_ids([f.signature for f in aggregate.total.findings])
         impact: Impact | None = None
@@ -217,6 +221,11 @@ def _run(
                 else None
             ),
         }
+        if request.mapping is not None:
+            provenance["mapping"] = {
+                "path": str(request.mapping.resolve()),
+                "sha256": _sha256_file(request.mapping),
+            }
         stitched, anonymous = (
             (impact.stitched_records, impact.anonymous_records)
             if impact is not None
@@ -243,6 +252,7 @@ def _run(
         shutil.rmtree(folder / ".engine-tmp", ignore_errors=True)
         settings.inputs = [str(p.resolve()) for p in request.exports]
         settings.directory = str(request.directory.resolve()) if request.directory else None
+        settings.mapping = str(request.mapping.resolve()) if request.mapping else None
         write_settings(workspace, settings)
         run = publish_run(workspace, folder)
     except BaseException as exc:
@@ -313,18 +323,32 @@ def _display_path(item: InputFile) -> str:
     return resolved
 
 
-def _recognise(exports: Sequence[Path]) -> tuple[list[InputEntry], list[tuple[str, str]]]:
+def _field_hints(entries: list[InputEntry]) -> dict[str, Category]:
+    """The categories the run's readers state for their fields; a field two readers state
+    differently is left to the classifier."""
+    hints: dict[str, Category] = {}
+    clashes: set[str] = set()
+    for reader in {id(e.found): e.found for e in entries if e.found is not None}.values():
+        for path, category in declared(reader, "field_categories").items():
+            if hints.setdefault(path, Category(category)) is not Category(category):
+                clashes.add(path)
+    return {path: c for path, c in hints.items() if path not in clashes}
+
+
+def _recognise(
+    exports: Sequence[Path], extra: Sequence[Reader] = ()
+) -> tuple[list[InputEntry], list[tuple[str, str]]]:
     entries: list[InputEntry] = []
     found = find_inputs(exports)
     skipped = found.skipped
     for item in open_inputs(found.files, found.hidden):
         try:
-            recognised = recognise(item)
+            recognised = recognise(item, extra)
         except (OSError, EOFError) as exc:
             skipped.append((item.name, f"unreadable: {type(exc).__name__}"))
             continue
         if recognised.reader is not None:
-            entries.append(InputEntry(item, recognised.reader.name))
+            entries.append(InputEntry(item, recognised.reader.name, recognised.reader))
         elif item.hidden:  # .DS_Store, ._name, .keep: listed, never an input of its own
             skipped.append((item.name, f"hidden file of no known shape ({recognised.reason})"))
         elif recognised.empty:
@@ -347,8 +371,12 @@ def _scan(
     extra_keys = IdentityKeys(
         tuple(extra.user_ids), tuple(extra.emails), tuple(extra.device_ids), tuple(extra.org_keys)
     )
+    registered = {r.name for r in readers()}
+    used = {e.found.name: e.found for e in entries if e.found is not None}
+    mapped = tuple(r for name, r in used.items() if name not in registered)
     config = ScanConfig(
-        keys={r.name: r.keys.extended(extra_keys) for r in readers()},
+        keys={r.name: r.keys.extended(extra_keys) for r in (*readers(), *mapped)},
+        readers=mapped,
         hmac_key=key,
         max_record=settings.max_record_bytes,
         rule_files=tuple(rule_files(settings, workspace)),
@@ -360,7 +388,7 @@ def _scan(
     def units() -> Iterator[WorkUnit]:
         for index, entry in enumerate(entries):
             if entry.reader != "none":
-                reader = get_reader(entry.reader)
+                reader = entry.found or get_reader(entry.reader)
                 yield from frame(entry.item, index, reader, settings.max_record_bytes)
 
     aggregate = RunAggregate(tables)
