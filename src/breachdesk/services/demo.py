@@ -75,6 +75,7 @@ def ground_truth(
     writer: ExportWriter, users: list[DemoUser], orgs: list[DemoOrg]
 ) -> dict[str, Any]:
     truth = writer.truth
+    truth.finish()
     by_id = {u.user_id: u for u in users}
     known = {o.org_id for o in orgs}
     affected = set(truth.users)
@@ -98,6 +99,8 @@ def ground_truth(
         "unmatched_identities": len(truth.unmatched),
         "unmatched_records": truth.unmatched_records,
         "anonymous": truth.anonymous,
+        "stitched": truth.stitched,
+        "country_unmapped": truth.country_unmapped,
         "read": truth.read,
         "rejected": truth.rejected,
         "users_without_mfa": sum(1 for uid in affected if by_id[uid].mfa is False),
