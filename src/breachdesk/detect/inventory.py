@@ -29,7 +29,8 @@ def build_inventory(
     hints = hints or {}
     entries = []
     for path in sorted(paths):
-        found = classify_field(path, total.samples.get(path, []), hints.get(path))
+        hint = hints.get(path) or hints.get(path.replace("[]", ""))  # list items: same field
+        found = classify_field(path, total.samples.get(path, []), hint)
         entries.append(
             FieldEntry(
                 path, found.category, found.shares, found.confidence, total.present.get(path, 0)
