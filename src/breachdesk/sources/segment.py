@@ -31,8 +31,10 @@ FIELD_CATEGORIES = {
     "type": "system.operations",
     "channel": "system.operations",
     "writeKey": "system.operations",
-    "context.page.title": "user.behavior.browsing_history",
-    "context.page.search": "user.behavior.browsing_history",
+    # a page message's properties describe the page (Segment's spec: path, referrer, search,
+    # title, url)
+    "properties.title": "user.behavior.browsing_history",
+    "properties.search": "user.behavior.browsing_history",
     "context.screen.density": "user.device.user_agent",
     "context.device.advertisingId": "user.device.cookie_id",
     "context.device.token": "user.device.cookie_id",
