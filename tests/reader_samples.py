@@ -65,9 +65,7 @@ def assess_sample(
 ) -> tuple[Path, dict[str, Any]]:
     export = pack(vendor, dest)
     ws = dest / "ws"
-    result = assess(
-        AssessRequest([export], ws, directory=DIRECTORY, workers=1, mapping=mapping)
-    )
+    result = assess(AssessRequest([export], ws, directory=DIRECTORY, workers=1, mapping=mapping))
     return ws, result.impact
 
 

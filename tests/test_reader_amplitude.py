@@ -18,9 +18,8 @@ import csv
 import gzip
 from pathlib import Path
 
-from reader_samples import SAMPLES, assess_sample, check_golden
-
 from breachdesk import AssessRequest, assess
+from reader_samples import SAMPLES, assess_sample, check_golden
 
 
 def test_amplitude_export_zip_matches_golden(tmp_path: Path) -> None:

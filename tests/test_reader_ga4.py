@@ -33,7 +33,7 @@ def test_ga4_export_matches_golden(tmp_path: Path) -> None:
     # key/value arrays are plain fields, named as a person knows them
     assert fields["event_params.page_location"]["category"] == "user.behavior.browsing_history"
     assert fields["user_properties.plan"]["present"] == 2
-    assert not any("string_value" in path or "[]" in path and "event_params" in path
+    assert not any("string_value" in path or ("[]" in path and "event_params" in path)
                    for path in fields)  # fmt: skip
     assert fields["geo.country"]["category"] == "user.location.imprecise"
     with (ws / "affected_organizations.csv").open(newline="") as fh:

@@ -16,9 +16,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from reader_samples import assess_sample, check_golden
-
 from breachdesk.sources.posthog import parse_elements_chain
+from reader_samples import assess_sample, check_golden
 
 
 def test_posthog_batch_export_matches_golden(tmp_path: Path) -> None:
