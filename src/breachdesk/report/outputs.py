@@ -165,10 +165,10 @@ def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
         else None
     )
     keys = ["tool_version", "rules_version", "command", "started", "finished", "inputs",
-            "directory", "event_time"]  # fmt: skip
+            "directory", "mapping", "event_time"]  # fmt: skip
     return {
         "schema": IMPACT_SCHEMA,
-        "provenance": {k: provenance[k] for k in keys},
+        "provenance": {k: provenance[k] for k in keys if k in provenance},
         "records": records,
         "fields": fields,
         "scanned": scanned,

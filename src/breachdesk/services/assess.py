@@ -324,15 +324,32 @@ def _display_path(item: InputFile) -> str:
 
 
 def _field_hints(entries: list[InputEntry]) -> dict[str, Category]:
-    """The categories the run's readers state for their fields; a field two readers state
-    differently is left to the classifier."""
+    """The categories the run's readers state for their fields: those they name, and those
+    their identity declarations imply (a user-id key is ``user.unique_id``, a device-id key
+    ``user.device.cookie_id``…). A field two readers state differently is left to the
+    classifier."""
     hints: dict[str, Category] = {}
     clashes: set[str] = set()
     for reader in {id(e.found): e.found for e in entries if e.found is not None}.values():
-        for path, category in declared(reader, "field_categories").items():
-            if hints.setdefault(path, Category(category)) is not Category(category):
+        for path, category in _reader_hints(reader).items():
+            if hints.setdefault(path, category) is not category:
                 clashes.add(path)
     return {path: c for path, c in hints.items() if path not in clashes}
+
+
+def _reader_hints(reader: Reader) -> dict[str, Category]:
+    keys = reader.keys
+    implied = [
+        (keys.user_ids, Category.UNIQUE_ID),
+        (keys.emails, Category.EMAIL),
+        (keys.device_ids, Category.COOKIE_ID),
+        (keys.org_keys, Category.ORGANIZATION_ID),
+        (keys.countries, Category.LOCATION_IMPRECISE),
+        ((keys.time.path,) if keys.time is not None else (), Category.OPERATIONS),
+    ]
+    found = {path: category for paths, category in implied for path in paths if "*" not in path}
+    found.update((path, Category(c)) for path, c in declared(reader, "field_categories").items())
+    return found
 
 
 def _recognise(
