@@ -148,6 +148,19 @@ class VendorWriter:
         self.n_events = n_events
         self.write(folder, self.plan(exported, n_events, ghosts))
 
+    def export_plain(
+        self, path: Path, exported: list[DemoUser], n_events: int, ghosts: list[str]
+    ) -> None:
+        """The same events as one plain JSON Lines file (what the benchmarks compare: the
+        reader, without its vendor's packing)."""
+        self.n_events = n_events
+        with path.open("wb") as fh:
+            for _, run in self.lines(self.plan(exported, n_events, ghosts), 1, n_events):
+                for line, event, data in run:
+                    if event.plant:
+                        self.planted(event, path.name, line)
+                    fh.write(data)
+
     # -- what subclasses provide -----------------------------------------------------
     def event(self, event: Event) -> dict[str, Any]:
         """The event as the vendor writes it; also tells the truth about it."""
