@@ -139,16 +139,7 @@ def compare_tables(store: Store) -> list[Disagreement]:
             if any(actual_task[k] != v for k, v in logged.items()):
                 found.append(Disagreement("task", str(ident), "differs from the log"))
         decided = list(session.scalars(select(m.Decision).order_by(m.Decision.id)))
-        if len(decided) != len(want.decisions):
-            found.append(
-                Disagreement(
-                    "decision", "*", f"{len(decided)} rows, {len(want.decisions)} in the log"
-                )
-            )
-        for d, (logged_id, values) in zip(decided, want.decisions, strict=False):
-            actual_values = (d.subject, d.decision, d.rationale, d.decided_by)
-            if (logged_id is not None and logged_id != d.id) or actual_values != values:
-                found.append(Disagreement("decision", str(d.id), "differs from the log"))
+        found.extend(_decisions_against_log(decided, want.decisions))
     duties, filings = duty_store.tables(store)
     for table, rows, logged_rows in (("duty", duties, want.duties),
                                      ("duty_filing", filings, want.filings)):  # fmt: skip
@@ -158,4 +149,30 @@ def compare_tables(store: Store) -> list[Disagreement]:
                 found.append(Disagreement(table, str(key), "in one of table and log only"))
             elif row != logged:
                 found.append(Disagreement(table, str(key), "differs from the log"))
+    return found
+
+
+def _decisions_against_log(
+    decided: list[m.Decision], logged: list[tuple[int | None, tuple[str, ...]]]
+) -> list[Disagreement]:
+    """Rows against entries by the id each entry names (on PostgreSQL two writers may take
+    ids in one order and append their entries in the other); entries from before ids were
+    logged pair with rows in order."""
+    found: list[Disagreement] = []
+    if len(decided) != len(logged):
+        found.append(
+            Disagreement("decision", "*", f"{len(decided)} rows, {len(logged)} in the log")
+        )
+    by_id = {ident: values for ident, values in logged if ident is not None}
+    unnamed = iter(values for ident, values in logged if ident is None)
+    for d in decided:
+        values = by_id.pop(d.id, None)
+        if values is None:
+            values = next(unnamed, None)
+        actual = (d.subject, d.decision, d.rationale, d.decided_by)
+        if values is None:
+            found.append(Disagreement("decision", str(d.id), "in one of table and log only"))
+        elif actual != values:
+            found.append(Disagreement("decision", str(d.id), "differs from the log"))
+    found.extend(Disagreement("decision", str(i), "in one of table and log only") for i in by_id)
     return found
