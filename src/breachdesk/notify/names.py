@@ -1,4 +1,5 @@
-"""Whether a name from the directory may be echoed in a greeting.
+"""Whether a name from the directory may be echoed in a notice: a greeting, an organization's
+name, the members an admin should ask to turn on MFA.
 
 A name is text an attacker may control (a sign-up form, a synced profile). It is echoed only
 when it plainly looks like a person's name: letters of one script (Han, Hiragana and Katakana
@@ -28,13 +29,14 @@ def _script(char: str) -> str:
     return script
 
 
-def safe_name(raw: str) -> str | None:
-    """The name to greet with, normalised, or None when it must not be echoed."""
+def safe_name(raw: str, max_words: int = MAX_WORDS) -> str | None:
+    """The name to greet with, normalised, or None when it must not be echoed.
+    ``max_words``: an organization's name may be longer than a person's."""
     if any(c != " " and (c.isspace() or unicodedata.category(c)[0] == "C") for c in raw):
         return None  # line breaks, tabs, controls, bidi overrides: not from a name form
     name = " ".join(unicodedata.normalize("NFC", raw).split(" "))
     name = " ".join(name.split())
-    if not name or len(name) > MAX_LENGTH or len(name.split(" ")) > MAX_WORDS:
+    if not name or len(name) > MAX_LENGTH or len(name.split(" ")) > max_words:
         return None
     scripts: set[str] = set()
     previous = " "
