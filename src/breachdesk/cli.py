@@ -989,7 +989,7 @@ def notify_plan(
     table.add_row("already planned", f"{summary.existing:,}")
     out.print(table)
     for reason, n in sorted(summary.held.items()):
-        out.print(f"held: {n:,} — {reason}", markup=False, highlight=False)
+        out.print(f"held: {n:,} — {reason}", markup=False, highlight=False, soft_wrap=True)
 
 
 @notify_app.command("keys")

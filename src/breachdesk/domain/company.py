@@ -24,13 +24,13 @@ _ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,2
 MAX_NAME = 120
 MAX_TEXT = 500
 
-# what notices cannot go without, in the order a person is told (with the option that sets it)
+# what notices cannot go without, in the order a person is told: (field, option, in words)
 NOTICE_FIELDS = (
-    ("company", "--company"),
-    ("official_domains", "--official-domain"),
-    ("sender", "--sender"),
-    ("contact_email", "--contact-email"),
-    ("verify_url", "--verify-url"),
+    ("company", "--company", "company"),
+    ("official_domains", "--official-domain", "official domain"),
+    ("sender", "--sender", "sender"),
+    ("contact_email", "--contact-email", "contact email"),
+    ("verify_url", "--verify-url", "verify URL"),
 )
 
 
@@ -44,9 +44,10 @@ class CompanyIdentity:
     sender: str = ""
     verify_url: str = ""
 
-    def missing_for_notices(self) -> list[str]:
-        """The options of ``incident set`` still needed before notices can be made."""
-        return [option for name, option in NOTICE_FIELDS if not getattr(self, name)]
+    def missing_for_notices(self) -> list[tuple[str, str]]:
+        """(option of ``incident set``, in words) of each detail notices still need."""
+        return [(option, words) for name, option, words in NOTICE_FIELDS
+                if not getattr(self, name)]  # fmt: skip
 
     def problems(self) -> list[str]:
         """Every inconsistency among the details that are set (a missing one is no problem

@@ -38,6 +38,7 @@ from breachdesk.errors import EXIT_FINDINGS, EXIT_OK, ExportError, InputError
 from breachdesk.impact import Impact
 from breachdesk.private import write_private
 from breachdesk.report.outputs import AssessOutputs, write_outputs
+from breachdesk.services.briefing import brief
 from breachdesk.services.changes import (
     CHANGES_CSV,
     CHANGES_JSON,
@@ -272,15 +273,17 @@ def _run(
             sources=[e.item.name for e in entries],
             reveal=request.reveal,
         )
-        with _stage("outputs", report):
-            written = write_outputs(outputs, finished=_now())
         changes: Changes | None = None
         kept: dict[str, str] = {}
+        number = next_run_number(workspace)
         if previous is not None:
-            number = next_run_number(workspace)
-            changes = compare_runs(store, previous, previous_run, folder, number)
-            written.hashes.update(write_changes(folder, changes))
+            changes = compare_runs(store, previous, previous_run, impact, number)
             kept = _hashes(previous)
+        outputs.briefing = brief(ws, impact, aggregate, request.directory, number, changes)
+        with _stage("outputs", report):
+            written = write_outputs(outputs, finished=_now())
+            if changes is not None:
+                written.hashes.update(write_changes(folder, changes))
         tables.close()
         shutil.rmtree(folder / ".engine-tmp", ignore_errors=True)
         settings.inputs = [str(p.resolve()) for p in request.exports]

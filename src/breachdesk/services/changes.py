@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from breachdesk.errors import InputError, SchemaError
-from breachdesk.impact import read_impact
+from breachdesk.impact import Impact, read_impact
 from breachdesk.report.files import csv_bytes, write_private
 from breachdesk.report.tables import affected_organizations, affected_users
 from breachdesk.services.workspace import CURRENT, RUNS
@@ -184,26 +184,36 @@ class Changes:
         ]
 
 
+_PAIR = pa.schema([("user_id", pa.string()), ("exposed", pa.string())])
+
+
 def _user_table(run: Path) -> pa.Table:
+    """A run's affected users and their exposed categories (``;``-joined, as the engine's)."""
     rows = [(u.user_id, ";".join(u.exposed)) for u in affected_users(run)]
-    return pa.table(
-        {"user_id": [r[0] for r in rows], "exposed": [r[1] for r in rows]},
-        schema=pa.schema([("user_id", pa.string()), ("exposed", pa.string())]),
-    )
+    return pa.table({"user_id": [r[0] for r in rows], "exposed": [r[1] for r in rows]}, _PAIR)
 
 
 def compare_runs(
-    store: Store, previous: Path, previous_run: int | None, new: Path, run: int
+    store: Store,
+    previous: Path,
+    previous_run: int | None,
+    impact: Impact | None,
+    run: int,
 ) -> Changes:
-    """The differences between the typed tables of two run folders, with notice states."""
+    """The differences between the run in force (its typed tables) and the new run's impact
+    (None: no directory matched), with the state of the notices of whom they concern."""
     changes = Changes(previous_run, run)
     try:
-        before, now = _user_table(previous), _user_table(new)
+        before = _user_table(previous)
         orgs_before = {o.org_id: o.affected_members for o in affected_organizations(previous)}
     except InputError:
         changes.note = "the run replaced has no typed tables (written by an older version)"
         return changes
-    orgs_now = {o.org_id: o.affected_members for o in affected_organizations(new)}
+    if impact is not None:
+        now = impact.users.select(["user_id", "exposed"]).cast(_PAIR)
+        orgs_now = {o.org_id: o.affected_members for o in impact.organizations}
+    else:
+        now, orgs_now = _PAIR.empty_table(), {}
     joined = before.join(now, keys="user_id", join_type="full outer",
                          left_suffix="_before", right_suffix="_now")  # fmt: skip
     was, is_ = joined.column("exposed_before"), joined.column("exposed_now")

@@ -140,14 +140,15 @@ def ready_for_notices(view: IncidentView, settings: Settings, workspace: Path) -
     found = resolve_identity(view, settings)
     missing = found.missing_for_notices()
     if not view.vendor.strip():
-        missing.insert(0, "--vendor")
+        missing.insert(0, ("--vendor", "vendor"))
     steps = []
     if missing:
-        steps.append(f"breachdesk incident set {workspace} " + " ".join(f"{m} …" for m in missing))
+        options = " ".join(f"{option} …" for option, _ in missing)
+        steps.append(f"breachdesk incident set {workspace} {options}")
     if not view.measures:
         steps.append(f"breachdesk incident event {workspace} --measure --at TIME --summary …")
     if steps:
-        what = [m.removeprefix("--").replace("-", " ") for m in missing]
+        what = [words for _, words in missing]
         what += [] if view.measures else ["a measure taken (notices say what was done)"]
         raise InputError(
             f"notices need the incident's details first; missing: {', '.join(what)}; "
