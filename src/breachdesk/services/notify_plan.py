@@ -57,11 +57,11 @@ def plan_notices(
     ``readdress``: notices not sent yet go to the address the directory now gives (without
     it they keep their address and are held, for a person to check)."""
     workspace = ws.path
-    require_for_notices(ws)
     impact = read_impact(ws.output("impact.json"))
     recorded = impact["provenance"]["directory"]
     if recorded is None:
         raise InputError(f"{workspace}: assessed without a directory; run assess --directory first")
+    require_for_notices(ws)
     folder = Path(recorded["path"])
     if not folder.is_dir():
         raise InputError(f"{folder}: the directory recorded by assess is gone")
