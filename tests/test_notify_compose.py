@@ -212,6 +212,10 @@ def test_the_lint_refuses_what_breaks_the_rules() -> None:
     assert "outside the official domains" in _refusals(_edit(good, html=link))
     fewer = good.html.replace("<li>email addresses</li>", "")
     assert "disagree on the exposed categories" in _refusals(_edit(good, html=fewer))
+    # every other list too: what to do, what was done
+    for item in ("We revoked the vendor&#39;s access", "Distrust unexpected messages"):
+        cut, n = re.subn(r"<li>[^\n]*" + re.escape(item) + r"[^\n]*</li>\n", "", good.html)
+        assert n == 1 and "disagree on a list" in _refusals(_edit(good, html=cut)), item
     assert "no DKIM key" in _refusals(good, dkim_ready=False)
     raw = _wire(good)
     injected = raw.replace(b"Auto-Submitted:", b"Bcc: victim@example.org\r\nAuto-Submitted:")
