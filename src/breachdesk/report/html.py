@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from breachdesk.display import finalize
-from breachdesk.notify.compose import LABELS
 from breachdesk.report.svg import bar_chart
-from breachdesk.taxonomy import Category, FindingKind
+from breachdesk.taxonomy import FindingKind, label
 
 if TYPE_CHECKING:
     from breachdesk.report.outputs import AssessOutputs
@@ -113,10 +112,8 @@ FILES = ("affected_users.csv", "affected_organizations.csv", "findings.csv", "un
 
 
 def plain_category(key: str) -> str:
-    """A data category in plain words, as notices name it (the key when it has no label)."""
-    if key == Category.OPERATIONS:
-        return "timestamps and event names (not personal)"
-    return LABELS.get(key, key)
+    """A data category in plain words."""
+    return label(key)
 
 
 def _org_label(org_id: str, names: dict[str, str]) -> str:

@@ -15,20 +15,21 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from breachdesk.directory import read_organization_names
+from breachdesk.domain.duties import DutyState
 from breachdesk.engine.aggregate import RunAggregate
 from breachdesk.errors import BreachdeskError
 from breachdesk.impact import Impact
-from breachdesk.notify.compose import LABELS
-from breachdesk.obligations.evaluate import PeopleGroup
+from breachdesk.obligations.evaluate import ACTIONABLE, PeopleGroup
 from breachdesk.report.briefing import Briefing, DutyLine
 from breachdesk.services.changes import CHANGES_CSV, Changes
+from breachdesk.services.duties import join
 from breachdesk.services.incident import resolve_identity
 from breachdesk.services.obligations import obligations_of
 from breachdesk.services.workspace import RUNS, Workspace
+from breachdesk.store import duties as store_duties
 from breachdesk.store import incident as record
 from breachdesk.store.outbox import counts as notice_counts
-
-ACT_ON = ("required", "likely")
+from breachdesk.taxonomy import Category, label
 
 
 def brief(
@@ -60,21 +61,22 @@ def brief(
     duties: list[DutyLine] = []
     other = 0
     duties_note = ""
+    uncovered: list[str] = []
     if impact is not None:
-        report = obligations_of(ws.store, _groups(impact))
-        for r in sorted(report.results, key=lambda r: (r.deadline_utc is None, r.deadline_utc)):
-            if r.outcome not in ACT_ON:
+        groups = _groups(impact)
+        listed = join(obligations_of(ws.store, groups), store_duties.records(ws.store), now)
+        for d in listed.duties:  # overdue first, then by deadline
+            r = d.result
+            if r.outcome not in ACTIONABLE or d.state is DutyState.NOT_REQUIRED:
                 other += 1
                 continue
-            note = _plain(r.reason)
-            if r.undecided:
-                note = "; ".join(r.undecided)
+            note = "; ".join(r.undecided) if r.undecided else _plain(r.reason)
             deadline = r.deadline_local or (
                 "without undue delay" if r.deadline_kind == "without_undue_delay" else ""
             )
-            overdue = r.deadline_utc is not None and r.deadline_utc < now
             duties.append(DutyLine(r.title, r.jurisdiction, r.outcome, r.triggering, deadline,
-                                   overdue, note))  # fmt: skip
+                                   d.overdue, note, d.state.value.replace("_", " ")))  # fmt: skip
+        uncovered = [f"{u.place or 'unknown'} {u.people:,} ({u.why})" for u in listed.not_covered]
         if not view.awareness:
             duties_note = (
                 "No awareness time is recorded, so no deadline can be computed: record when the "
@@ -100,14 +102,15 @@ def brief(
         steps=tuple(_steps(ws, impact, aggregate, changes, run)),
         changes=tuple(changes.lines()) if changes is not None else (),
         org_names=names,
+        not_covered=tuple(uncovered),
     )
 
 
 def _plain(reason: str) -> str:
     """A rule's reason with data category keys in plain words (``user.contact.email`` is
     "email addresses")."""
-    for key, label in sorted(LABELS.items(), key=lambda kv: -len(kv[0])):
-        reason = reason.replace(key, label)
+    for key in sorted((c.value for c in Category), key=len, reverse=True):
+        reason = reason.replace(key, label(key))
     return reason
 
 
