@@ -198,7 +198,7 @@ def test_after_notices_were_sent_a_changed_directory_reports_and_keeps_them(
     }
     # the duties still rest on the people affected: Art. 33 did not become "not required"
     duties = runner.invoke(app, ["obligations", str(ws), "--json"])
-    results = {r["rule"]: r["outcome"] for r in json.loads(duties.stdout)["results"]}
+    results = {r["rule"]: r["outcome"] for r in json.loads(duties.stdout)["duties"]}
     assert results["gdpr-art33"] == "required"
     # a plan now adds the newly affected one's notice and drops none
     planned = runner.invoke(app, ["notify", "plan", str(ws)])
