@@ -100,6 +100,7 @@ _CREDENTIALS = {
     ),
 }
 MAX_NAMED = 50  # members without MFA named in one admin notice; the rest are counted
+ORG_PUNCTUATION = ",&"  # allowed in an organization's name beyond a person's ("Smith, Jones & Co.")
 
 
 @dataclass(frozen=True)
@@ -265,6 +266,10 @@ class Composer:
             "members_without_mfa": without_mfa,
             "members_without_mfa_n": number(without_mfa),
             "without_mfa_names": format_list(named, locale=language) if named else "",
+            # the list ending a sentence: "…, Scott Garcia Jr." takes no second full stop
+            "without_mfa_names_end": (
+                format_list(named, locale=language) if named else ""
+            ).removesuffix("."),
             "without_mfa_unnamed": max(0, without_mfa - len(named)),
             "without_mfa_unnamed_n": number(max(0, without_mfa - len(named))),
         }
@@ -307,7 +312,9 @@ class Composer:
 def _org_label(org_id: str, name: str) -> str:
     """How an admin notice names the organization: its name from the directory when it reads
     as a name, else its id when plain, else nothing (the notice says "your organization")."""
-    return safe_name(name, max_words=8) or (org_id if _ORG_ID.match(org_id) else "")
+    return safe_name(name, max_words=8, also=ORG_PUNCTUATION) or (
+        org_id if _ORG_ID.match(org_id) else ""
+    )
 
 
 def template_version(folder: str) -> str:

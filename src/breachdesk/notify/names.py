@@ -29,9 +29,10 @@ def _script(char: str) -> str:
     return script
 
 
-def safe_name(raw: str, max_words: int = MAX_WORDS) -> str | None:
+def safe_name(raw: str, max_words: int = MAX_WORDS, also: str = "") -> str | None:
     """The name to greet with, normalised, or None when it must not be echoed.
-    ``max_words``: an organization's name may be longer than a person's."""
+    ``max_words`` and ``also`` (more punctuation allowed between words): an organization's
+    name may be longer than a person's and hold "," or "&" ("Smith, Jones & Co.")."""
     if any(c != " " and (c.isspace() or unicodedata.category(c)[0] == "C") for c in raw):
         return None  # line breaks, tabs, controls, bidi overrides: not from a name form
     name = " ".join(unicodedata.normalize("NFC", raw).split(" "))
@@ -51,6 +52,9 @@ def safe_name(raw: str, max_words: int = MAX_WORDS) -> str | None:
             # initials ("J. R. Smith", "Jr.") but never a dot between letters: example.com
             if unicodedata.category(previous)[0] != "L":
                 return None
+        elif char in also:
+            if previous in also:
+                return None  # "Smith, Jones & Co": one at a time, never first or last (below)
         elif char not in _JOINERS:
             return None  # digits, symbols, @ : / < > and every control or format character
         if char in _JOINERS and previous in _JOINERS:
@@ -58,7 +62,9 @@ def safe_name(raw: str, max_words: int = MAX_WORDS) -> str | None:
         if previous == "." and char != " ":
             return None
         previous = char
-    if len(scripts) != 1 or name[0] in _JOINERS or name[-1] in "-'’":
+    if len(scripts) != 1 or name[0] in _JOINERS or name[-1] in "-'’" or name[0] in also:
+        return None
+    if name[-1] in also:
         return None
     lowered = name.casefold()
     if lowered.startswith(("www", "http")) or " www" in lowered:

@@ -70,7 +70,8 @@ def brief(
             if r.outcome not in ACTIONABLE or d.state is DutyState.NOT_REQUIRED:
                 other += 1
                 continue
-            note = "; ".join(r.undecided) if r.undecided else _plain(r.reason)
+            # without any awareness time the note under the table says it once for all
+            note = "; ".join(r.undecided) if r.undecided and view.awareness else _plain(r.reason)
             deadline = r.deadline_local or (
                 "without undue delay" if r.deadline_kind == "without_undue_delay" else ""
             )

@@ -152,6 +152,9 @@ def build_demo(request: DemoRequest, progress: ProgressFn) -> tuple[Path, Path, 
 def run_demo(request: DemoRequest, progress: ProgressFn | None = None) -> DemoResult:
     report = progress or (lambda stage, done, total: None)
     export_dir, directory_dir, truth_path = build_demo(request, report)
+    # the incident's record first, so that the report assess writes has its dates and duties
+    with Workspace.create(request.out / "workspace") as ws:
+        _record_incident(ws)
     result = assess(
         AssessRequest(
             exports=[export_dir],
@@ -164,8 +167,6 @@ def run_demo(request: DemoRequest, progress: ProgressFn | None = None) -> DemoRe
         ),
         report,
     )
-    with Workspace.open(request.out / "workspace") as ws:
-        _record_incident(ws)
     return DemoResult(export_dir, directory_dir, truth_path, result)
 
 
@@ -200,7 +201,7 @@ def _record_incident(workspace: Workspace) -> None:
             workspace,
             iso(now - timedelta(hours=20)),
             "We removed the analytics SDK from our website and apps and revoked the vendor's "
-            "access",
+            "access.",
             "demo",
             measure=True,
         )

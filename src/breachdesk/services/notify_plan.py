@@ -25,7 +25,7 @@ from breachdesk.directory import directory_digest, read_contacts, read_organizat
 from breachdesk.domain.impact import AffectedUser
 from breachdesk.errors import InputError
 from breachdesk.impact import read_impact
-from breachdesk.notify.compose import MAX_NAMED
+from breachdesk.notify.compose import MAX_NAMED, ORG_PUNCTUATION
 from breachdesk.notify.names import safe_name
 from breachdesk.report.tables import affected_organizations, affected_users, findings
 from breachdesk.services.assess import AssessRequest, AssessResult, assess
@@ -122,7 +122,7 @@ def plan_notices(
             # by name, for the admin of their own organization (who can act on it): never
             # an address, and only names that read as names
             "without_mfa_names": named[:MAX_NAMED],
-            "org_name": safe_name(org_names.get(org.org_id, ""), max_words=8) or "",
+            "org_name": safe_name(org_names.get(org.org_id, ""), 8, ORG_PUNCTUATION) or "",
         }
         if rotate:
             facts["credentials"] = {kind: len(found) for kind, found in sorted(rotate.items())}
