@@ -3,7 +3,7 @@ details: company, controller, DPO, contact address, verify URL; the vendor's inc
 and whether the company's own systems were breached; timeline events marked as measures.
 
 Revision ID: 0103_identity
-Revises: 0104_vendor_reviews (0103 was reserved for it; 0104 landed first)
+Revises: 0104_vendor_reviews
 """
 
 import sqlalchemy as sa
