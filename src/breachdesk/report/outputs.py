@@ -17,6 +17,7 @@ from breachdesk.directory.model import Directory
 from breachdesk.domain.identity import Token, TokenKind, mask_token
 from breachdesk.engine.aggregate import RunAggregate, decode_signature, is_personal
 from breachdesk.impact import IMPACT_SCHEMA, USER_COLUMNS, Impact
+from breachdesk.report.briefing import Briefing
 from breachdesk.report.files import csv_bytes, write_private, write_private_csv
 from breachdesk.report.html import render_report
 from breachdesk.report.tables import (
@@ -46,6 +47,7 @@ class AssessOutputs:
     skipped: list[tuple[str, str]]
     sources: list[str]
     reveal: bool = False
+    briefing: Briefing | None = None  # what report.html says first
 
 
 @dataclass

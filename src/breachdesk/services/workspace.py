@@ -203,11 +203,18 @@ def abandon_run(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def next_run_number(workspace: Path) -> int:
+    """The number the run being written will get (stable while the assess lock is held)."""
+    runs = workspace / RUNS
+    return 1 + max((int(p.name) for p in runs.iterdir() if p.name.isdigit()), default=0)
+
+
 def publish_run(workspace: Path, folder: Path) -> int:
     """Number the run, then switch ``current`` to it in one rename: a reader sees the old
-    outputs or the new ones, never a mix. Earlier runs stay under ``runs/``."""
+    outputs or the new ones, never a mix. Earlier runs stay under ``runs/``, each a complete
+    snapshot of what its assess wrote (never changed afterwards)."""
     runs = workspace / RUNS
-    number = 1 + max((int(p.name) for p in runs.iterdir() if p.name.isdigit()), default=0)
+    number = next_run_number(workspace)
     final = runs / str(number)
     _sync(folder)
     folder.rename(final)
