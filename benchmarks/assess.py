@@ -103,10 +103,12 @@ def main() -> None:
             for i, path in enumerate((events,) if args.events_only else (events, people))
         )
         parse = measure([python, "-c", sql])
+        # --replace: a workspace left by an earlier run of the benchmark is assessed again
         cmd = [bd, "assess", str(events), str(args.work / "people.jsonl"),
-               "--out", str(args.work / f"ws-{size}m")]  # fmt: skip
+               "--out", str(args.work / f"ws-{size}m"), "--replace"]  # fmt: skip
         if args.events_only:
-            cmd = [bd, "assess", str(events), "--out", str(args.work / f"ws-{size}m-events")]
+            cmd = [bd, "assess", str(events), "--out", str(args.work / f"ws-{size}m-events"),
+                   "--replace"]  # fmt: skip
         elif not args.no_directory:
             cmd += ["--directory", str(args.work / "directory")]
         run = measure(cmd)

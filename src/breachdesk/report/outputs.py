@@ -17,6 +17,7 @@ from breachdesk.directory.model import Directory
 from breachdesk.domain.identity import Token, TokenKind, mask_token
 from breachdesk.engine.aggregate import RunAggregate, decode_signature, is_personal
 from breachdesk.impact import IMPACT_SCHEMA, USER_COLUMNS, Impact
+from breachdesk.report.briefing import Briefing
 from breachdesk.report.files import csv_bytes, write_private, write_private_csv
 from breachdesk.report.html import render_report
 from breachdesk.report.tables import (
@@ -49,6 +50,7 @@ class AssessOutputs:
     # records whose only identifiers are device ids: tied to a person (stitched) or not
     stitched: int = 0
     anonymous: int | None = None  # None: every record without a user id or email
+    briefing: Briefing | None = None  # what report.html says first
 
 
 @dataclass

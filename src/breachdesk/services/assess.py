@@ -1,5 +1,12 @@
 """The assess use case: from export files (and optionally the directory) to a complete
-impact workspace — inventory, findings, match, report — recorded in the audit log."""
+impact workspace — inventory, findings, match, report — recorded in the audit log.
+
+A workspace that already holds an incident is refused (and left untouched) unless the
+request says ``replace``: then the run in force stays under ``runs/<n>/`` as it was, the
+new run gets the differences (:mod:`breachdesk.services.changes`), and the log records
+both runs with their files' hashes. A run without a directory into a workspace whose run
+matched one is refused either way: it would forget every affected person.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +38,17 @@ from breachdesk.errors import EXIT_FINDINGS, EXIT_OK, ExportError, InputError
 from breachdesk.impact import Impact
 from breachdesk.private import write_private
 from breachdesk.report.outputs import AssessOutputs, write_outputs
+from breachdesk.services.briefing import brief
+from breachdesk.services.changes import (
+    CHANGES_CSV,
+    CHANGES_JSON,
+    Changes,
+    Holding,
+    compare_runs,
+    holding,
+    refuse_forgetting,
+    write_changes,
+)
 from breachdesk.services.rules import rule_files
 from breachdesk.services.workspace import (
     LOCK_FILE,
@@ -38,6 +56,7 @@ from breachdesk.services.workspace import (
     Workspace,
     abandon_run,
     current_run,
+    next_run_number,
     prepare_workspace,
     publish_run,
     start_run,
@@ -65,6 +84,9 @@ class AssessRequest:
     workers: int | None = None
     command: str = "breachdesk assess"
     mapping: Path | None = None  # a mapping file (TOML) making a reader of any export
+    # into a workspace that already holds an incident: keep its run in force as a snapshot,
+    # report what changed; without it such a workspace is refused and left untouched
+    replace: bool = False
 
 
 @dataclass
@@ -80,6 +102,8 @@ class AssessResult:
     impact: dict[str, Any]
     exit_code: int
     notes: list[str] = field(default_factory=list)
+    run: int = 0
+    changes: Changes | None = None  # against the run replaced (--replace)
 
 
 def rules_version(extra: Sequence[Path] = ()) -> str:
@@ -129,6 +153,7 @@ def assess(
     started = _now()
     report = progress or (lambda stage, done, total: None)
     workspace = request.out
+    _may_write(workspace, request)  # first, so that a refusal leaves everything as it was
     settings = (
         ws.settings
         if ws is not None
@@ -151,13 +176,24 @@ def assess(
 
     prepare_workspace(workspace)
     with assess_lock(workspace):
+        found = _may_write(workspace, request)  # again: another assess may have finished since
         opened = ws or Workspace.create(workspace, settings)
         try:
             return _run(request, opened, entries, skipped, directory, directory_sha, started,
-                        report)  # fmt: skip
+                        report, found)  # fmt: skip
         finally:
             if ws is None:
                 opened.close()
+
+
+def _may_write(workspace: Path, request: AssessRequest) -> Holding | None:
+    """What the workspace holds; InputError when this assess may not replace it."""
+    found = holding(workspace)
+    if found is not None:
+        if not request.replace:
+            raise InputError(found.refusal())
+        refuse_forgetting(found, request.directory)
+    return found
 
 
 def _run(
@@ -169,13 +205,17 @@ def _run(
     directory_sha: str | None,
     started: str,
     report: ProgressFn,
+    found: Holding | None,
 ) -> AssessResult:
     workspace, settings, store = ws.path, ws.settings, ws.store
+    previous = current_run(workspace) if found is not None else None
+    previous_run = found.current if found is not None else None
     append_event(
         store,
         "assess.started",
-        {"inputs": len(entries), "skipped": len(skipped), "directory": directory_sha},
-    )
+        {"inputs": len(entries), "skipped": len(skipped), "directory": directory_sha,
+         "replace": request.replace, "previous_run": previous_run},
+    )  # fmt: skip
     running = workspace / RUNNING
     write_private(running, f"{started} pid {os.getpid()}\n".encode())
     folder = start_run(workspace)
@@ -246,8 +286,17 @@ def _run(
             stitched=stitched,
             anonymous=anonymous,
         )
+        changes: Changes | None = None
+        kept: dict[str, str] = {}
+        number = next_run_number(workspace)
+        if previous is not None:
+            changes = compare_runs(store, previous, previous_run, impact, number)
+            kept = _hashes(previous)
+        outputs.briefing = brief(ws, impact, aggregate, request.directory, number, changes)
         with _stage("outputs", report):
             written = write_outputs(outputs, finished=_now())
+            if changes is not None:
+                written.hashes.update(write_changes(folder, changes))
         tables.close()
         shutil.rmtree(folder / ".engine-tmp", ignore_errors=True)
         settings.inputs = [str(p.resolve()) for p in request.exports]
@@ -273,12 +322,33 @@ def _run(
             "outputs": written.hashes,
             "records": written.impact["records"],
             "affected": written.impact["affected"],
+            # the run replaced stays under runs/, unchanged: its files' hashes, as kept
+            "previous_run": previous_run,
+            "previous_outputs": kept,
         },
     )
+    if changes is not None:
+        append_event(
+            store,
+            "assess.changes",
+            {"run": run, "previous_run": previous_run, "counts": changes.counts(),
+             "note": changes.note or None,
+             "files": {k: written.hashes[k] for k in (CHANGES_JSON, CHANGES_CSV)}},
+        )  # fmt: skip
     running.unlink()
     sensitive = any(f.kind.sensitive for f in aggregate.total.findings)
     notes = list(directory.notes) if directory else []
-    return AssessResult(workspace, written.impact, EXIT_FINDINGS if sensitive else EXIT_OK, notes)
+    code = EXIT_FINDINGS if sensitive else EXIT_OK
+    return AssessResult(workspace, written.impact, code, notes, run, changes)
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file of a run folder, by its path in the folder."""
+    return {
+        str(path.relative_to(folder)): _sha256_file(path)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 @contextmanager

@@ -188,6 +188,9 @@ def _finish_export(
 def run_demo(request: DemoRequest, progress: ProgressFn | None = None) -> DemoResult:
     report = progress or (lambda stage, done, total: None)
     export_dir, directory_dir, truth_path = build_demo(request, report)
+    # the incident's record first, so that the report assess writes has its dates and duties
+    with Workspace.create(request.out / "workspace") as ws:
+        _record_incident(ws, VENDOR_NAMES.get(request.vendor, request.vendor))
     result = assess(
         AssessRequest(
             exports=[export_dir],
@@ -195,12 +198,11 @@ def run_demo(request: DemoRequest, progress: ProgressFn | None = None) -> DemoRe
             directory=directory_dir,
             workers=request.workers,
             command=f"breachdesk assess {export_dir} --directory {directory_dir} "
-            f"--out {request.out / 'workspace'}",
+            f"--out {request.out / 'workspace'} --replace",
+            replace=True,  # the demo run again replaces its own demo incident's run
         ),
         report,
     )
-    with Workspace.open(request.out / "workspace") as ws:
-        _record_incident(ws, VENDOR_NAMES.get(request.vendor, request.vendor))
     return DemoResult(export_dir, directory_dir, truth_path, result)
 
 
@@ -209,7 +211,8 @@ VENDOR_NAMES = {"mixpanel": "Mixpanel", "segment": "Segment", "amplitude": "Ampl
 
 
 def _record_incident(workspace: Workspace, vendor: str = "Mixpanel") -> None:
-    """The demo incident's record: who became aware when, so duties get their deadlines."""
+    """The demo incident's record: who became aware when (so duties get their deadlines), the
+    demo company's identity (its own values: a new workspace has none) and a measure taken."""
     from breachdesk.domain.incident import iso
     from breachdesk.services import incident
 
@@ -224,13 +227,24 @@ def _record_incident(workspace: Workspace, vendor: str = "Mixpanel") -> None:
         dataset_arrived=iso(now - timedelta(hours=6)),
         official_domains=["example.com"],
         sender="security@example.com",
+        company="Example Demo Ltd",
+        controller="Example Demo Ltd, 1 Demo Street, Bucharest, Romania",
+        dpo="Dana Demo, data protection officer, dpo@example.com",
+        contact_email="privacy@example.com",
+        verify_url="https://example.com/security/notice",
+        vendor_incident_start=iso(now - timedelta(days=12)),
+        vendor_incident_end=iso(now - timedelta(days=4)),
+        own_systems_breached=False,
     )
-    incident.add_event(
-        workspace,
-        iso(now - timedelta(hours=20)),
-        "Analytics SDK removed from the front end; the vendor's access revoked",
-        "demo",
-    )
+    if not incident.show(workspace).measures:  # a demo run again keeps the one it recorded
+        incident.add_event(
+            workspace,
+            iso(now - timedelta(hours=20)),
+            "We removed the analytics SDK from our website and apps and revoked the vendor's "
+            "access.",
+            "demo",
+            measure=True,
+        )
 
 
 @dataclass
