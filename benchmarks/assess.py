@@ -15,6 +15,10 @@ process tree.
 With --web it runs ``assess_web.py`` instead: events shaped like real Mixpanel web events
 (every one with ``$current_url`` and ``$referrer``), CPU seconds, per-stage rows/s and the
 planted corpus's recall and precision per finding kind.
+    .venv/bin/python benchmarks/assess.py --readers --events 1 --users 100000
+
+With --readers it runs ``readers.py`` instead: each reader (Mixpanel, Segment, Amplitude,
+PostHog, GA4) on a file of its vendor's shape, rows/s against DuckDB's read_json of it.
 Heavy: run by hand, never from the test suite.
 """
 
@@ -61,6 +65,12 @@ def main() -> None:
 
         sys.argv.remove("--web")
         assess_web.main()
+        return
+    if "--readers" in sys.argv:
+        import readers
+
+        sys.argv.remove("--readers")
+        readers.main()
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", default="1,5,10", help="sizes in millions of events")

@@ -229,6 +229,13 @@ def assess(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log each stage and its time (no values).")
     ] = False,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            help="A mapping (TOML) naming the identity fields of a JSON Lines or CSV export "
+            "of a vendor breachdesk has no reader for."
+        ),
+    ] = None,
 ) -> None:
     """Inventory, scan and (with --directory) match a vendor's export into a workspace.
 
@@ -249,6 +256,7 @@ def assess(
         reveal=reveal,
         workers=workers,
         command=shlex.join(["breachdesk", *sys.argv[1:]]),
+        mapping=mapping,
         replace=replace,
     )
     with _Bars(enabled=not json_out and err.is_terminal) as progress:

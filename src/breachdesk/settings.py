@@ -103,6 +103,7 @@ class Settings(BaseSettings):
 
     inputs: list[str] = Field(default_factory=list)
     directory: str | None = None
+    mapping: str | None = Field(default=None, description="the --mapping file of the inputs")
     store_url: str = "sqlite:///desk.db"
     hmac_key_path: str = "keys/hmac.key"
     # no demo values: the incident record holds the company's identity (incident set); these

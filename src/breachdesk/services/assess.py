@@ -62,18 +62,16 @@ from breachdesk.services.workspace import (
     start_run,
 )
 from breachdesk.settings import Settings, load_settings, write_settings
-from breachdesk.sources.base import IdentityKeys
+from breachdesk.sources.base import IdentityKeys, Reader, declared
 from breachdesk.sources.files import InputFile, find_inputs, open_inputs
 from breachdesk.sources.framing import WorkUnit, frame, recognise
+from breachdesk.sources.mapping import load_mapping
 from breachdesk.sources.registry import get_reader, readers
 from breachdesk.store import append_event
 from breachdesk.taxonomy import Category
 
 ProgressFn = Callable[[str, int, int | None], None]
 log = logging.getLogger("breachdesk.assess")
-
-TIME_KEYS = {"mixpanel.events": "time", "mixpanel.events_array": "time"}
-COUNTRY_KEYS = ("mp_country_code", "$country_code", "country_code")
 
 
 @dataclass(frozen=True)
@@ -85,6 +83,7 @@ class AssessRequest:
     reveal: bool = False
     workers: int | None = None
     command: str = "breachdesk assess"
+    mapping: Path | None = None  # a mapping file (TOML) making a reader of any export
     # into a workspace that already holds an incident: keep its run in force as a snapshot,
     # report what changed; without it such a workspace is refused and left untouched
     replace: bool = False
@@ -94,6 +93,7 @@ class AssessRequest:
 class InputEntry:
     item: InputFile
     reader: str  # a reader name, or "none" for an empty file
+    found: Reader | None = None  # the reader itself
 
 
 @dataclass
@@ -167,7 +167,8 @@ def assess(
             directory = load_directory(request.directory, allow_duplicate_emails=allow)
             directory_sha = directory_digest(request.directory)
 
-    entries, skipped = _recognise(request.exports)
+    extra = [load_mapping(request.mapping)] if request.mapping is not None else []
+    entries, skipped = _recognise(request.exports, extra)
     if not entries:
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped[:3]) or "no file found"
         more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
@@ -231,7 +232,7 @@ def _run(
                 )
             input_hashes = {path: fut.result() for path, fut in hashes.items()}
         with _stage("inventory", report):
-            inventory = build_inventory(aggregate.total)
+            inventory = build_inventory(aggregate.total, _field_hints(entries))
             tables.finish(*_masks(aggregate, inventory))
         signature_ids = tables.signature_ids([f.signature for f in aggregate.total.findings])
         impact: Impact | None = None
@@ -260,6 +261,16 @@ def _run(
                 else None
             ),
         }
+        if request.mapping is not None:
+            provenance["mapping"] = {
+                "path": str(request.mapping.resolve()),
+                "sha256": _sha256_file(request.mapping),
+            }
+        stitched, anonymous = (
+            (impact.stitched_records, impact.anonymous_records)
+            if impact is not None
+            else tables.device_only_records()
+        )
         outputs = AssessOutputs(
             folder=folder,
             provenance=provenance,
@@ -272,6 +283,8 @@ def _run(
             skipped=skipped,
             sources=[e.item.name for e in entries],
             reveal=request.reveal,
+            stitched=stitched,
+            anonymous=anonymous,
         )
         changes: Changes | None = None
         kept: dict[str, str] = {}
@@ -288,6 +301,7 @@ def _run(
         shutil.rmtree(folder / ".engine-tmp", ignore_errors=True)
         settings.inputs = [str(p.resolve()) for p in request.exports]
         settings.directory = str(request.directory.resolve()) if request.directory else None
+        settings.mapping = str(request.mapping.resolve()) if request.mapping else None
         write_settings(workspace, settings)
         run = publish_run(workspace, folder)
     except BaseException as exc:
@@ -379,18 +393,49 @@ def _display_path(item: InputFile) -> str:
     return resolved
 
 
-def _recognise(exports: Sequence[Path]) -> tuple[list[InputEntry], list[tuple[str, str]]]:
+def _field_hints(entries: list[InputEntry]) -> dict[str, Category]:
+    """The categories the run's readers state for their fields: those they name, and those
+    their identity declarations imply (a user-id key is ``user.unique_id``, a device-id key
+    ``user.device.cookie_id``…). A field two readers state differently is left to the
+    classifier."""
+    hints: dict[str, Category] = {}
+    clashes: set[str] = set()
+    for reader in {id(e.found): e.found for e in entries if e.found is not None}.values():
+        for path, category in _reader_hints(reader).items():
+            if hints.setdefault(path, category) is not category:
+                clashes.add(path)
+    return {path: c for path, c in hints.items() if path not in clashes}
+
+
+def _reader_hints(reader: Reader) -> dict[str, Category]:
+    keys = reader.keys
+    implied = [
+        (keys.user_ids, Category.UNIQUE_ID),
+        (keys.emails, Category.EMAIL),
+        (keys.device_ids, Category.COOKIE_ID),
+        (keys.org_keys, Category.ORGANIZATION_ID),
+        (keys.countries, Category.LOCATION_IMPRECISE),
+        ((keys.time.path,) if keys.time is not None else (), Category.OPERATIONS),
+    ]
+    found = {path: category for paths, category in implied for path in paths if "*" not in path}
+    found.update((path, Category(c)) for path, c in declared(reader, "field_categories").items())
+    return found
+
+
+def _recognise(
+    exports: Sequence[Path], extra: Sequence[Reader] = ()
+) -> tuple[list[InputEntry], list[tuple[str, str]]]:
     entries: list[InputEntry] = []
     found = find_inputs(exports)
     skipped = found.skipped
     for item in open_inputs(found.files, found.hidden):
         try:
-            recognised = recognise(item)
+            recognised = recognise(item, extra)
         except (OSError, EOFError) as exc:
             skipped.append((item.name, f"unreadable: {type(exc).__name__}"))
             continue
         if recognised.reader is not None:
-            entries.append(InputEntry(item, recognised.reader.name))
+            entries.append(InputEntry(item, recognised.reader.name, recognised.reader))
         elif item.hidden:  # .DS_Store, ._name, .keep: listed, never an input of its own
             skipped.append((item.name, f"hidden file of no known shape ({recognised.reason})"))
         elif recognised.empty:
@@ -413,10 +458,12 @@ def _scan(
     extra_keys = IdentityKeys(
         tuple(extra.user_ids), tuple(extra.emails), tuple(extra.device_ids), tuple(extra.org_keys)
     )
+    registered = {r.name for r in readers()}
+    used = {e.found.name: e.found for e in entries if e.found is not None}
+    mapped = tuple(r for name, r in used.items() if name not in registered)
     config = ScanConfig(
-        keys={r.name: r.keys.extended(extra_keys) for r in readers()},
-        time_keys=TIME_KEYS,
-        country_keys=COUNTRY_KEYS,
+        keys={r.name: r.keys.extended(extra_keys) for r in (*readers(), *mapped)},
+        readers=mapped,
         hmac_key=key,
         max_record=settings.max_record_bytes,
         rule_files=tuple(rule_files(settings, workspace)),
@@ -428,7 +475,7 @@ def _scan(
     def units() -> Iterator[WorkUnit]:
         for index, entry in enumerate(entries):
             if entry.reader != "none":
-                reader = get_reader(entry.reader)
+                reader = entry.found or get_reader(entry.reader)
                 yield from frame(entry.item, index, reader, settings.max_record_bytes)
 
     aggregate = RunAggregate(tables)

@@ -77,6 +77,7 @@ def plan_notices(
                 exports=[Path(p) for p in ws.settings.inputs],
                 out=workspace,
                 directory=folder,
+                mapping=Path(ws.settings.mapping) if ws.settings.mapping else None,
                 command="breachdesk notify plan --rematch",
                 replace=True,
             ),
