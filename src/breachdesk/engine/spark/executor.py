@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 
 from breachdesk.engine.aggregate import RunAggregate, UnitResult
 from breachdesk.engine.scan import ScanConfig, Worker, scan_with
+from breachdesk.sources.base import Reader
 from breachdesk.sources.files import GZIP_MAGIC, InputFile
 from breachdesk.sources.framing import LineBlock, frame
 from breachdesk.sources.registry import get_reader
@@ -240,9 +241,18 @@ def scan_files(batches: Iterator[pa.RecordBatch], job: ScanJob) -> Iterator[pa.R
                     _Open(content, entry.compression, entry.member),
                 )
                 split = _Split(entry.source, 0)
-                for unit in frame(item, entry.source, get_reader(entry.reader), max_record):
+                reader = _reader(job.config, entry.reader)
+                for unit in frame(item, entry.source, reader, max_record):
                     yield from split.merge(scan_with(worker, unit))
                 yield split.finish()
+
+
+def _reader(config: ScanConfig, name: str) -> Reader:
+    """A registered reader, or the run's own (a ``--mapping``), by name."""
+    for extra in config.readers:
+        if extra.name == name:
+            return extra
+    return get_reader(name)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
-"""The Spark engine's matcher: the ``sig`` and ``tok`` tables joined to the directory in
-Spark SQL, statement for statement what :mod:`breachdesk.engine.match` does in DuckDB.
+"""The Spark engine's matcher: the ``sig``, ``tok`` and ``dev`` tables joined to the directory
+in Spark SQL, statement for statement what :mod:`breachdesk.engine.match` does in DuckDB,
+stitching included (a device id seen with a matched identity ties its users; a signature of
+device ids only identifies every user tied to any of them, one hop).
 
 Only results come back: the affected users (ordered on the driver by the embedded engine's
 own ordering, so both engines write the same rows in the same order), organizations,
@@ -38,7 +40,7 @@ def match_directory(
 ) -> Impact:
     spark = engine.session
     v = engine.view
-    sig, tok = v("sig"), v("tok")
+    sig, tok, dev = v("sig"), v("tok"), v("dev")
     users = directory.users.append_column("idx", pa.array(range(len(directory)), pa.int64()))
     spark.createDataFrame(users).createOrReplaceTempView(v("users"))
     spark.createDataFrame(directory.memberships).createOrReplaceTempView(v("mb"))
@@ -78,13 +80,29 @@ def match_directory(
         )
     )
     m.createOrReplaceTempView(v("m"))
+    stitched = engine.hold(
+        sql(
+            f"""
+            WITH ties AS (
+                SELECT DISTINCT d.device, m.idx FROM {v("m")} m JOIN {dev} d ON m.sig_id = d.sig_id
+            )
+            SELECT DISTINCT d.sig_id, t.idx
+            FROM {dev} d JOIN ties t ON d.device = t.device JOIN {sig} s ON d.sig_id = s.sig_id
+            WHERE NOT s.personal
+            """
+        )
+    )
+    stitched.createOrReplaceTempView(v("stitched"))
+    sql(
+        f"SELECT sig_id, idx FROM {v('m')} UNION ALL SELECT sig_id, idx FROM {v('stitched')}"
+    ).createOrReplaceTempView(v("m_all"))
     affected = engine.hold(
         sql(
             f"""
             SELECT m.idx, bit_or(s.mask) AS mask,
                    min_by(s.country, CASE WHEN s.country <> '' THEN s.sig_id END)
                        AS export_country
-            FROM {v("m")} m JOIN {sig} s ON m.sig_id = s.sig_id GROUP BY m.idx
+            FROM {v("m_all")} m JOIN {sig} s ON m.sig_id = s.sig_id GROUP BY m.idx
             """
         )
     )
@@ -159,6 +177,15 @@ def match_directory(
     unmatched_records = sql(
         f"SELECT coalesce(sum(records), 0) AS n FROM {v('unmatched_sigs')}"
     ).collect()[0]["n"]
+    counted = sql(
+        f"""
+        SELECT coalesce(sum(CASE WHEN st.sig_id IS NOT NULL THEN s.records END), 0) AS stitched,
+               coalesce(sum(CASE WHEN st.sig_id IS NULL THEN s.records END), 0) AS anonymous
+        FROM {sig} s LEFT JOIN (SELECT DISTINCT sig_id FROM {v("stitched")}) st
+          ON s.sig_id = st.sig_id
+        WHERE NOT s.personal
+        """
+    ).collect()[0]
     identities = sql(
         f"""
         SELECT t.kind, t.value, sum(u.records) AS n FROM {tok} t
@@ -180,7 +207,7 @@ def match_directory(
         for row in sql(
             f"""
             SELECT m.sig_id, array_sort(collect_list(u.user_id)) AS ids
-            FROM {v("m")} m JOIN {v("wanted")} w ON m.sig_id = w.sig_id
+            FROM {v("m_all")} m JOIN {v("wanted")} w ON m.sig_id = w.sig_id
             JOIN {v("users")} u ON u.idx = m.idx GROUP BY m.sig_id
             """
         ).collect():
@@ -191,4 +218,6 @@ def match_directory(
         unmatched=unmatched,
         unmatched_records=int(unmatched_records),
         users_by_signature=by_signature,
+        stitched_records=int(counted["stitched"]),
+        anonymous_records=int(counted["anonymous"]),
     )

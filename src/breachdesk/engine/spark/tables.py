@@ -1,5 +1,6 @@
 """The engine's tables in Spark: the identity pairs the executors made stay in the cluster and
-are grouped there into one row per signature (``sig``) and its tokens (``tok``).
+are grouped there into one row per signature (``sig``), its personal tokens (``tok``) and its
+device ids (``dev``, which the matcher stitches through).
 
 The grouping states what :class:`breachdesk.engine.tables.DuckDBEngine` does, on a cut of the
 input that differs: a pair's place in the input is its split's rank (known once the driver
@@ -37,6 +38,7 @@ class SparkEngine:
         self.scanned: Any = None  # the executors' output (pairs and aggregates), persisted
         self.sig: Any = None
         self.tok: Any = None
+        self.dev: Any = None
         self.hashed = False  # whether any signature holds a hashed email
         self._held: list[Any] = []
         self._views: set[str] = set()
@@ -122,15 +124,19 @@ class SparkEngine:
             (F.col("mask").bitwiseOR(F.coalesce("finding_mask", F.lit(0)))).alias("mask"),
         )
         self.sig = self.hold(sig)
-        tokens = (
-            self.sig.where("personal")
-            .select("sig_id", F.explode(F.from_json("signature", _TOKENS)).alias("t"))
-            .select("sig_id", F.col("t")[0].alias("kind"), F.col("t")[1].alias("value"))
-            .where(F.col("kind") != "device_id")
+        # one pass over the signatures: personal tokens to ``tok``, device ids to ``dev``
+        tokens = self.hold(
+            self.sig.select(
+                "sig_id", F.explode(F.from_json("signature", _TOKENS)).alias("t")
+            ).select("sig_id", F.col("t")[0].alias("kind"), F.col("t")[1].alias("value"))
         )
-        self.tok = self.hold(tokens)
+        self.tok = tokens.where(F.col("kind") != "device_id")
+        self.dev = tokens.where(F.col("kind") == "device_id").select(
+            "sig_id", F.col("value").alias("device")
+        )
         self.sig.createOrReplaceTempView(self.view("sig"))
         self.tok.createOrReplaceTempView(self.view("tok"))
+        self.dev.createOrReplaceTempView(self.view("dev"))
         counted = self.sig.agg(
             F.count(F.lit(1)).alias("n"),
             F.bool_or(F.col("signature").contains('["hashed_email",')).alias("hashed"),
@@ -155,6 +161,26 @@ class SparkEngine:
         )
         rows = self.sig.join(wanted, "signature").select("signature", "sig_id").collect()
         return {str(r["signature"]): int(r["sig_id"]) for r in rows}
+
+    def device_only_records(self) -> tuple[int, int]:
+        """Without a directory: (records whose only identifiers are device ids seen in some
+        record with a user id or email, the other records with no user id or email)."""
+        sig, dev = self.view("sig"), self.view("dev")
+        row = self.session.sql(
+            f"""
+            WITH tied_devices AS (
+                SELECT DISTINCT d.device FROM {dev} d JOIN {sig} s ON d.sig_id = s.sig_id
+                WHERE s.personal
+            ),
+            tied_sigs AS (
+                SELECT DISTINCT d.sig_id FROM {dev} d JOIN tied_devices t ON d.device = t.device
+            )
+            SELECT coalesce(sum(CASE WHEN t.sig_id IS NOT NULL THEN s.records END), 0) AS tied,
+                   coalesce(sum(CASE WHEN t.sig_id IS NULL THEN s.records END), 0) AS untied
+            FROM {sig} s LEFT JOIN tied_sigs t ON s.sig_id = t.sig_id WHERE NOT s.personal
+            """  # noqa: S608 - only this run's view names are interpolated
+        ).collect()[0]
+        return int(row["tied"]), int(row["untied"])
 
     def export_countries(self) -> dict[str, int]:
         rows = self.sig.where("personal AND country <> ''").groupBy("country").count().collect()
