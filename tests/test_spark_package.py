@@ -36,7 +36,9 @@ def test_the_zip_holds_an_importable_breachdesk(tmp_path: Path) -> None:
         "from breachdesk.settings import Settings\n"
         "from breachdesk.sources.framing import LineBlock\n"
         "assert breachdesk.__file__.startswith(sys.argv[1]), breachdesk.__file__\n"
-        "config = _scan_config(Path(), Settings(), b'k' * 32)\n"
+        "config = _scan_config([], Path(), Settings(), b'k' * 32)\n"
+        "from breachdesk.sources.countries import country_code\n"
+        "assert country_code('United States') == 'US'\n"
         'line = b\'{"event": "a", "properties": {"distinct_id": "u1", '
         '"u": "https://x.example/?password=hunter22"}}\\n\'\n'
         "found = scan_with(Worker(config), LineBlock(0, 'mixpanel.events', 1, line))\n"
