@@ -11,6 +11,7 @@ making each split's line numbers absolute from the line counts of the splits bef
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial, reduce
@@ -33,6 +34,7 @@ from breachdesk.sources.base import Framing
 
 ProgressFn = Callable[[str, int, int | None], None]
 log = logging.getLogger("breachdesk.assess")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 BLOCK_BYTES = 4 << 20  # the lines an executor scans at once (the embedded engine's unit size)
 
 
@@ -131,7 +133,9 @@ def scan_on_spark(
 
 
 def _uri(location: str) -> str:
-    return location if "://" in location else Path(location).absolute().as_uri()
+    """A location as a URI: an absolute path becomes ``file://``; a URI (Hadoop lists local
+    files as ``file:/a/b``, with one slash) stays as it is."""
+    return location if _SCHEME.match(location) else Path(location).absolute().as_uri()
 
 
 def _whole(inputs: Sequence[SparkInput]) -> dict[str, tuple[WholeEntry, ...]]:
