@@ -201,6 +201,9 @@ def test_spark_reads_inputs_at_hadoop_uris(tmp_path: Path, spark_local: object) 
     """Inputs named by URI are listed, recognised and hashed through Hadoop's client (here its
     local file system, as ``file://``); the results are those of the same files named by path."""
     export, directory = build_small_export(tmp_path / "in")
+    # a name Spark's file sources skip unasked (``_`` or ``.`` first): read all the same
+    late = {"event": "Late", "properties": {"distinct_id": "u3", "token": "ghp_" + "a1" * 18}}
+    (export / "_late.jsonl").write_bytes(orjson.dumps(late) + b"\n")
     local = tmp_path / "local"
     assess(AssessRequest([export], local, directory=directory, workers=1))
     remote = tmp_path / "remote"
@@ -218,6 +221,7 @@ def test_spark_reads_inputs_at_hadoop_uris(tmp_path: Path, spark_local: object) 
         (i["bytes"], i["sha256"], i["reader"]) for i in want
     ]
     assert all(i["path"].startswith("file:") for i in got)
+    assert any(i["path"].endswith("/_late.jsonl") for i in got)
     assert any(i["path"].endswith("more.zip!inner/people2.jsonl") for i in got)
     # the directory was copied into the workspace byte for byte: the same digest
     provenance = [
