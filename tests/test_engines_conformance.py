@@ -17,6 +17,7 @@ import json
 import random
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from typer.testing import CliRunner
 
 from breachdesk import AssessRequest, assess
 from breachdesk.cli import app
+from breachdesk.directory import directory_digest
+from breachdesk.errors import InputError
 from conftest import build_small_export
 from planted import cases, plant
 from reader_samples import DIRECTORY, SAMPLES, pack
@@ -229,7 +232,30 @@ def test_spark_reads_inputs_at_hadoop_uris(tmp_path: Path, spark_local: object) 
     ]
     assert provenance[0]["directory"]["sha256"] == provenance[1]["directory"]["sha256"]
     assert provenance[0]["directory"]["source"] == folder
-    assert provenance[0]["directory"]["path"] == str((remote / "directory").resolve())
+    sha = provenance[0]["directory"]["sha256"]
+    assert provenance[0]["directory"]["path"] == str((remote / "directories" / sha[:16]).resolve())
+
+
+@pytest.mark.spark
+def test_a_directory_snapshot_stays_as_its_run_matched(tmp_path: Path, spark_local: object) -> None:
+    """Assessing again (--replace) with a directory at a URI that has changed: the new
+    snapshot goes beside the first, which the replaced run's provenance still names with its
+    digest; without --replace the workspace is refused and left as it was."""
+    export, directory = build_small_export(tmp_path / "in")
+    uri, ws = directory.absolute().as_uri(), tmp_path / "ws"
+    first = assess(
+        AssessRequest([export], ws, directory_location=uri, workers=1, engine="spark")
+    ).impact["provenance"]["directory"]
+    users = (directory / "users.csv").read_text().splitlines()
+    (directory / "users.csv").write_text("\n".join(users[:-1]) + "\n")  # one user fewer
+    again = AssessRequest([export], ws, directory_location=uri, workers=1, engine="spark")
+    with pytest.raises(InputError, match="already holds an incident"):
+        assess(again)
+    assert sorted(p.name for p in (ws / "directories").iterdir()) == [first["sha256"][:16]]
+    second = assess(replace(again, replace=True)).impact["provenance"]["directory"]
+    assert second["path"] != first["path"] and second["sha256"] == directory_digest(directory)
+    assert directory_digest(Path(first["path"])) == first["sha256"]  # never altered
+    assert not [p for p in (ws / "directories").iterdir() if p.name.startswith(".")]
 
 
 @pytest.mark.spark
@@ -259,7 +285,7 @@ def test_spark_reads_the_directory_from_catalog_tables(tmp_path: Path, spark_loc
     assert result.exit_code == 1
     for name in ("affected_users.csv", "affected_organizations.csv", "unmatched.csv"):
         assert _rows(tables, name) == _rows(local, name), name
-    snapshot = tables / "directory" / "users.parquet"
+    snapshot = Path(result.impact["provenance"]["directory"]["path"]) / "users.parquet"
     assert snapshot.stat().st_mode & 0o777 == 0o600
     assert result.impact["provenance"]["directory"]["source"] == "table:global_temp"
 

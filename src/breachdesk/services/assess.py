@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -200,7 +201,8 @@ def _may_write(workspace: Path, request: AssessRequest) -> Holding | None:
     if found is not None:
         if not request.replace:
             raise InputError(found.refusal())
-        refuse_forgetting(found, request.directory)
+        given = request.directory_location or request.directory
+        refuse_forgetting(found, Path(given) if given is not None else None)
     return found
 
 
@@ -423,14 +425,29 @@ def _hash(hasher: ThreadPoolExecutor, item: InputFile, tables: Engine) -> Future
 
 
 def _snapshot_directory(request: AssessRequest) -> Path:
-    """The directory named by URI or as tables, copied into the workspace by Spark."""
+    """The directory named by URI or as tables, copied into the workspace by Spark, under
+    ``directories/`` by its digest: a snapshot never changes once a run matched against it
+    (a run replaced keeps its own, and a second assess starting meanwhile cannot alter it)."""
     location = str(request.directory_location)
     if request.engine != "spark":
         raise InputError(f"{location}: a directory there needs --engine spark")
     from breachdesk.engine.spark import spark_session
     from breachdesk.engine.spark.directory import snapshot_directory
 
-    return snapshot_directory(spark_session(request.master), location, request.out / "directory")
+    folder = prepare_workspace(request.out) / "directories"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".copying-", dir=folder))
+    try:
+        snapshot_directory(spark_session(request.master), location, staging)
+        final = folder / directory_digest(staging)[:16]
+        if final.exists():  # the same directory, snapshotted before
+            shutil.rmtree(staging)
+        else:
+            staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
 
 
 def _remote(request: AssessRequest) -> list[InputFile]:
