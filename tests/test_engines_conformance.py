@@ -29,7 +29,8 @@ from breachdesk import AssessRequest, assess
 from breachdesk.cli import app
 from breachdesk.directory import directory_digest
 from breachdesk.errors import InputError
-from conftest import build_small_export
+from conftest import build_small_export, record_identity
+from helpers import open_ws
 from planted import cases, plant
 from reader_samples import DIRECTORY, SAMPLES, pack
 
@@ -403,3 +404,26 @@ def test_spark_reads_lines_through_a_mapping_cut_into_splits(
         impact = _on_both(base, [tmp_path / "tickets.ndjson"], directory, mapping)
         assert impact["provenance"]["inputs"][0]["reader"] == "mapping.helpdesk"
         assert impact["records"]["stitched"] > 0 and impact["records"]["country_unmapped"] > 0
+
+
+@pytest.mark.spark
+def test_notify_rematch_assesses_again_on_spark(tmp_path: Path, spark_local: object) -> None:
+    """``notify plan --rematch`` after a Spark run over an input at a URI: the run again on
+    Spark, with that input (the embedded engine cannot read a URI)."""
+    export, directory = build_small_export(tmp_path / "in")
+    ws = tmp_path / "ws"
+    ran = CliRunner().invoke(
+        app, ["assess", export.absolute().as_uri(), "--out", str(ws), "--directory",
+              str(directory), "--engine", "spark"],
+    )  # fmt: skip
+    assert ran.exit_code == 1, ran.output
+    with open_ws(ws) as opened:
+        record_identity(opened)
+    users = directory / "users.csv"
+    users.write_text(users.read_text() + "u12,new@example.com,New,en,US,true,active,,\n")
+    rematched = CliRunner().invoke(app, ["notify", "plan", str(ws), "--rematch"])
+    assert rematched.exit_code == 0, rematched.output
+    impact = json.loads((ws / "impact.json").read_text())
+    assert impact["provenance"]["engine"] == "spark"
+    assert impact["provenance"]["command"] == "breachdesk notify plan --rematch"
+    assert all(i["path"].startswith("file:") for i in impact["provenance"]["inputs"])
