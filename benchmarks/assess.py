@@ -15,6 +15,10 @@ process tree.
 With --web it runs ``assess_web.py`` instead: events shaped like real Mixpanel web events
 (every one with ``$current_url`` and ``$referrer``), CPU seconds, per-stage rows/s and the
 planted corpus's recall and precision per finding kind.
+    .venv/bin/python benchmarks/assess.py --readers --events 1 --users 100000
+
+With --readers it runs ``readers.py`` instead: each reader (Mixpanel, Segment, Amplitude,
+PostHog, GA4) on a file of its vendor's shape, rows/s against DuckDB's read_json of it.
 Heavy: run by hand, never from the test suite.
 """
 
@@ -62,6 +66,12 @@ def main() -> None:
         sys.argv.remove("--web")
         assess_web.main()
         return
+    if "--readers" in sys.argv:
+        import readers
+
+        sys.argv.remove("--readers")
+        readers.main()
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", default="1,5,10", help="sizes in millions of events")
     parser.add_argument("--users", type=int, default=3_000_000)
@@ -93,10 +103,12 @@ def main() -> None:
             for i, path in enumerate((events,) if args.events_only else (events, people))
         )
         parse = measure([python, "-c", sql])
+        # --replace: a workspace left by an earlier run of the benchmark is assessed again
         cmd = [bd, "assess", str(events), str(args.work / "people.jsonl"),
-               "--out", str(args.work / f"ws-{size}m")]  # fmt: skip
+               "--out", str(args.work / f"ws-{size}m"), "--replace"]  # fmt: skip
         if args.events_only:
-            cmd = [bd, "assess", str(events), "--out", str(args.work / f"ws-{size}m-events")]
+            cmd = [bd, "assess", str(events), "--out", str(args.work / f"ws-{size}m-events"),
+                   "--replace"]  # fmt: skip
         elif not args.no_directory:
             cmd += ["--directory", str(args.work / "directory")]
         run = measure(cmd)

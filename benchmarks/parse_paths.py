@@ -114,8 +114,6 @@ def main() -> None:
     timed("orjson.loads of a block made one array", n, as_array)
     config = ScanConfig(
         keys={r.name: r.keys for r in readers()},
-        time_keys={"mixpanel.events": "time"},
-        country_keys=("mp_country_code", "$country_code"),
         hmac_key=b"k" * 32,
         max_record=1 << 20,
     )

@@ -119,7 +119,7 @@ def main() -> None:
     with Workspace.open(_workspace(args.work)) as ws:
         genuine = [p.eml.read_bytes() for p in preview(ws, sample=10)]
         message_checker = checker(ws)
-    altered = [g.replace(b"We stopped", b"We paused", 1) for g in genuine]
+    altered = [g.replace(b"We removed", b"We paused!", 1) for g in genuine]
     phishing = [_phish(i) for i in range(10)]
     messages = [m for trio in zip(genuine, altered, phishing, strict=True) for m in trio]
     batch = [messages[i % len(messages)] for i in range(args.checks)]

@@ -66,7 +66,7 @@ FAMILIES = {
 def run_assess(path: Path, ws: Path) -> dict[int, set[str]]:
     """Findings of breachdesk assess on ``path``: line -> rule ids."""
     subprocess.run(
-        [BD, "assess", str(path), "--out", str(ws), "--json"],
+        [BD, "assess", str(path), "--out", str(ws), "--json", "--replace"],
         stdout=subprocess.DEVNULL,
         check=False,
     )

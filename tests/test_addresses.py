@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from breachdesk.cli import app
 from breachdesk.domain.hostname import DomainError, ascii_domain
 from breachdesk.notify.message import recipient
+from conftest import record_identity
 from helpers import store_of, within
 from smtp_sink import Sink, start
 
@@ -92,7 +93,6 @@ def _incident(tmp_path: Path) -> Path:
     """Three directory users, each named by the export: two deliverable as written, one
     whose domain is only deliverable after a mapping that changes it."""
     from breachdesk import AssessRequest, assess
-    from breachdesk.services.incident import update
     from breachdesk.services.notify import ensure_dkim_key
     from breachdesk.services.notify_plan import plan_notices
 
@@ -117,7 +117,7 @@ def _incident(tmp_path: Path) -> Path:
     )
     workspace = tmp_path / "ws"
     assess(AssessRequest([export], workspace, directory=directory, workers=1))
-    within(workspace, update, "test", vendor="Mixpanel", aware={"company": "2026-11-20T14:05:00Z"})
+    within(workspace, record_identity)
     within(workspace, ensure_dkim_key)
     within(workspace, plan_notices)
     return workspace

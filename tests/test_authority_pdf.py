@@ -71,8 +71,8 @@ def assessed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ws = str(root / "ws")
     for args in (
         ["incident", "set", ws, "--title", "Analytics vendor breach " + LONG, "--vendor",
-         "Mixpanel", "--aware", "company=2026-11-24T09:00:00Z", "--sender",
-         "security@example.com"],
+         "Mixpanel", "--aware", "company=2026-11-24T09:00:00Z", "--official-domain",
+         "example.com", "--sender", "security@example.com"],
         ["incident", "event", ws, "--at", "2026-11-24T12:00:00Z", "--summary", "SDK removed"],
         ["incident", "decide", ws, "--subject", "gdpr-art34", "--decision", "required",
          "--rationale", "a reset token leaked: " + LONG + " and a very long rationale " * 30,

@@ -33,7 +33,7 @@ def test_demo_matches_ground_truth(tmp_path: Path) -> None:
         "users_mfa_unknown",
     ):
         assert impact["affected"][key] == truth[key], key
-    for key in ("unmatched_records", "anonymous", "read", "rejected"):
+    for key in ("unmatched_records", "anonymous", "stitched", "read", "rejected"):
         assert impact["records"][key] == truth[key], key
     found = {(f["kind"], f["count"]) for f in impact["findings"] if f["count"]}
     planted: dict[str, int] = {}

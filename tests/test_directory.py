@@ -93,3 +93,28 @@ def test_parquet_gives_the_same_directory(tmp_path: Path) -> None:
     from_csv = load_directory(_copy(tmp_path / "again"))
     assert from_parquet.users.equals(from_csv.users)
     assert from_parquet.memberships.equals(from_csv.memberships)
+
+
+@pytest.mark.parametrize(
+    ("content", "expect"),
+    [
+        ('org_id,name\no1,Acme\no2,"Globex, Inc."\n', {"o1": "Acme", "o2": "Globex, Inc."}),
+        ("org_id,name\no1,  Acme  \n", {"o1": "Acme"}),
+        ("name,org_id\nAcme,o1\n", {"o1": "Acme"}),  # columns in any order
+        ("org_id,name\no1,Acme,extra\n", "organizations.csv:2: 3 fields, the header has 2"),
+        ("org_id\no1\n", "organizations.csv:1: missing column name"),
+    ],
+)  # fmt: skip
+def test_organization_names(tmp_path: Path, content: str, expect: object) -> None:
+    from breachdesk.directory import read_organization_names
+
+    (tmp_path / "organizations.csv").write_text(content)
+    if isinstance(expect, str):
+        with pytest.raises(DirectoryError, match=expect):
+            read_organization_names(tmp_path)
+        return
+    assert read_organization_names(tmp_path) == expect
+    (tmp_path / "organizations.csv").unlink()
+    pq.write_table(pa.table({"org_id": list(expect), "name": list(expect.values())}),  # type: ignore[attr-defined]
+                   tmp_path / "organizations.parquet")  # fmt: skip
+    assert read_organization_names(tmp_path) == expect

@@ -17,8 +17,6 @@ from breachdesk.sources.registry import get_reader
 READER = get_reader("mixpanel.events")
 CONFIG = ScanConfig(
     keys={READER.name: READER.keys},
-    time_keys={},
-    country_keys=(),
     hmac_key=b"k" * 32,
     max_record=1 << 20,
 )

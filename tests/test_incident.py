@@ -91,3 +91,104 @@ def test_not_a_workspace(tmp_path: Path) -> None:
     result = runner.invoke(app, ["incident", "show", str(tmp_path)])
     assert result.exit_code == 2
     assert "not a workspace" in result.output
+
+
+# the company's identity, validated together (issue 12, item 2): (arguments, the one line)
+IDENTITY_REFUSED = [
+    (["--sender", "security@example.com"],
+     "sender 'security@example.com' is not on an official domain (none recorded"),
+    (["--official-domain", "example.com", "--sender", "security@evil.example"],
+     "sender 'security@evil.example' is not on an official domain (example.com)"),
+    (["--official-domain", "example.com", "--contact-email", "dpo@gmail.com"],
+     "contact email 'dpo@gmail.com' is not on an official domain"),
+    (["--official-domain", "example.com", "--sender", "no-at-sign"], "is not an email address"),
+    (["--official-domain", "example.com", "--verify-url", "http://example.com/check"],
+     "must start with https://"),
+    (["--official-domain", "example.com", "--verify-url", "https://evil.example/check"],
+     "the verify URL 'https://evil.example/check' is not on an official domain"),
+    (["--official-domain", "example.com", "--verify-url", "https://example.com.evil.example/"],
+     "is not on an official domain"),
+    (["--company", "Example.io"], "names the host Example.io, which is not an official domain"),
+    (["--company", "Example \u202eInc"], "holds a line break or control character"),
+    (["--company", "x" * 121], "longer than 120 characters"),
+    (["--vendor-incident-start", "2026-11-08T00:00:00Z", "--vendor-incident-end",
+      "2026-11-01T00:00:00Z"], "the vendor's incident ends before it starts"),
+    (["--vendor-incident-start", "2026-11-08"], "has no time zone"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("args", "expect"), IDENTITY_REFUSED)
+def test_the_identity_is_refused_when_inconsistent(
+    workspace: Path, args: list[str], expect: str
+) -> None:
+    result = runner.invoke(app, ["incident", "set", str(workspace), *args])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and expect in lines[0], result.output
+    shown = json.loads(_ok(["incident", "show", str(workspace), "--json"]))
+    assert (shown["company"], shown["sender"], shown["official_domains"]) == ("", "", [])
+
+
+def test_a_domain_change_that_strands_the_sender_is_refused(workspace: Path) -> None:
+    ws = str(workspace)
+    _ok(["incident", "set", ws, "--official-domain", "example.com", "--sender",
+         "security@example.com"])  # fmt: skip
+    result = runner.invoke(app, ["incident", "set", ws, "--official-domain", "example.org"])
+    assert result.exit_code == 2
+    assert "sender 'security@example.com' is not on an official domain (example.org)" in (
+        result.output
+    )
+    both = ["--official-domain", "example.org", "--sender", "security@mail.example.org"]
+    _ok(["incident", "set", ws, *both])  # a subdomain of an official domain is on it
+
+
+def test_a_new_workspace_holds_no_demo_values(workspace: Path) -> None:
+    shown = json.loads(_ok(["incident", "show", str(workspace), "--json"]))
+    assert shown["company"] == "" and shown["official_domains"] == [] and shown["sender"] == ""
+    assert shown["verify_url"] == "" and shown["contact_email"] == ""
+    settings = (workspace / "breachdesk.toml").read_text()
+    assert "example.com" not in settings and "Example" not in settings
+
+
+def test_the_identity_measures_and_facts_are_recorded_audited_and_replayed(
+    workspace: Path,
+) -> None:
+    ws = str(workspace)
+    _ok(["incident", "set", ws, "--company", "Acme Cloud", "--controller",
+         "Acme Cloud SRL, Str. Exemplu 1, București", "--dpo", "Dana Pop, dpo@acme.ro",
+         "--official-domain", "example.com", "--sender", "security@example.com",
+         "--contact-email", "privacy@example.com", "--verify-url",
+         "https://example.com/security/notice", "--vendor-incident-start",
+         "2026-11-01T08:00:00Z", "--vendor-incident-end", "2026-11-08T18:00:00+02:00",
+         "--own-systems-breached", "false", "--by", "ana"])  # fmt: skip
+    measured = runner.invoke(app, ["incident", "event", ws, "--measure", "--at",
+                                   "2026-11-10T08:00:00Z", "--summary",
+                                   "We removed the   SDK\nfrom our website."])  # fmt: skip
+    assert measured.exit_code == 0 and "measure at" in measured.output
+    _ok(["incident", "event", ws, "--at", "2026-11-10T09:00:00Z", "--summary", "Call with vendor"])
+    shown = json.loads(_ok(["incident", "show", ws, "--json"]))
+    assert shown["company"] == "Acme Cloud" and shown["dpo"] == "Dana Pop, dpo@acme.ro"
+    assert shown["own_systems_breached"] is False
+    assert shown["vendor_incident_end"].startswith("2026-11-08T16:00:00")
+    assert [m["summary"] for m in shown["measures"]] == ["We removed the SDK from our website."]
+    timeline = json.loads(_ok(["incident", "timeline", ws, "--json"]))
+    assert {e["kind"] for e in timeline} >= {"measure", "event"}
+    assert _ok(["audit", "verify", ws])
+    # a row edited behind breachdesk's back disagrees with the log
+    import sqlite3
+
+    with sqlite3.connect(workspace / "desk.db") as db:
+        db.execute("UPDATE incident SET company = 'Other', own_systems_breached = 1")
+        db.execute("UPDATE timeline_event SET measure = 0")
+    verdict = runner.invoke(app, ["audit", "verify", ws])
+    assert verdict.exit_code == 1
+    for what in ("incident company", "incident own_systems_breached", "timeline_event"):
+        assert what in verdict.output, verdict.output
+
+
+def test_a_measure_naming_another_host_is_refused(workspace: Path) -> None:
+    result = runner.invoke(app, ["incident", "event", str(workspace), "--measure", "--at",
+                                 "2026-11-10T08:00:00Z", "--summary",
+                                 "We blocked evil.example"])  # fmt: skip
+    assert result.exit_code == 2
+    assert "names the host evil.example" in result.output

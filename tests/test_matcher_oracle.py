@@ -1,5 +1,6 @@
 """The engine's matcher (DuckDB) against the reference matcher (plain Python), on random
-directories and records that mix every kind of identity."""
+directories and records that mix every kind of identity, device ids included: stitching
+(ties, shared devices, one hop, namespaces), exposed categories and record counts."""
 
 from __future__ import annotations
 
@@ -20,7 +21,13 @@ from breachdesk.domain.identity import (
     user_id_token,
 )
 from breachdesk.domain.matching import match_reference
-from breachdesk.engine.match import SignatureRow, match_impact
+from breachdesk.engine.match import CATEGORY_BITS, SignatureRow, categories_of, match_impact
+from breachdesk.taxonomy import Category
+
+# a few devices in two vendors' namespaces: the same raw id in both is two devices
+DEVICES = [Token(TokenKind.DEVICE_ID, f"{ns}:{d}") for ns in ("mixpanel", "segment") for d in "abc"]
+MASKS = [CATEGORY_BITS[c] for c in (Category.EMAIL, Category.COOKIE_ID, Category.BROWSING_HISTORY)]
+Record = tuple[frozenset[Token], frozenset[str]]
 
 EMAILS = [
     "a@x.org",
@@ -34,7 +41,7 @@ EMAILS = [
 
 
 @st.composite
-def incidents(draw: st.DrawFn) -> tuple[Directory, list[tuple[frozenset[Token], frozenset[str]]]]:
+def incidents(draw: st.DrawFn) -> tuple[Directory, list[Record], list[int]]:
     n_users = draw(st.integers(1, 8))
     user_ids = [f"u{i}" for i in range(n_users)]
     pool = list(dict.fromkeys(normalize_email(e) for e in EMAILS))
@@ -73,7 +80,8 @@ def incidents(draw: st.DrawFn) -> tuple[Directory, list[tuple[frozenset[Token], 
         st.integers(0, 3),
     )
     records = []
-    for _ in range(draw(st.integers(0, 12))):
+    masks = []
+    for _ in range(draw(st.integers(0, 14))):
         tokens = set()
         for value in draw(st.lists(values, max_size=3)):
             token = user_id_token(value)
@@ -83,28 +91,39 @@ def incidents(draw: st.DrawFn) -> tuple[Directory, list[tuple[frozenset[Token], 
             token = email_token(draw(st.sampled_from(EMAILS)))
             assert token is not None
             tokens.add(token)
+        tokens |= set(draw(st.lists(st.sampled_from(DEVICES), max_size=2)))
         org_keys = frozenset(draw(st.lists(st.sampled_from([*orgs, "o-x"]), max_size=2)))
         records.append((frozenset(tokens), org_keys))
-    return directory, records
+        masks.append(draw(st.sampled_from(MASKS)))
+    return directory, records, masks
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(incidents())
-def test_engine_agrees_with_reference(
-    case: tuple[Directory, list[tuple[frozenset[Token], frozenset[str]]]],
-) -> None:
-    directory, records = case
+def test_engine_agrees_with_reference(case: tuple[Directory, list[Record], list[int]]) -> None:
+    directory, records, masks = case
     expected = match_reference(
         records, list(directory.iter_users()), list(directory.iter_memberships()), directory.org_ids
     )
-    grouped: dict[tuple[Token, ...], int] = defaultdict(int)
+    grouped: dict[tuple[Token, ...], list[int]] = defaultdict(lambda: [0, 0])
     orgs_seen: set[str] = set()
-    for tokens, org_keys in records:
-        grouped[tuple(sorted(tokens))] += 1
+    for (tokens, org_keys), mask in zip(records, masks, strict=True):
+        row = grouped[tuple(sorted(tokens))]
+        row[0] += 1
+        row[1] |= mask
         orgs_seen |= org_keys
-    rows = [SignatureRow(sig, n, 0, "") for sig, n in grouped.items()]
+    rows = [SignatureRow(sig, n, mask, "") for sig, (n, mask) in grouped.items()]
     got = match_impact(rows, orgs_seen, directory, list(range(len(rows))))
     assert set(got.users.column("user_id").to_pylist()) == set(expected.affected_users)
+    assert got.stitched_records == expected.stitched_records
+    assert got.anonymous_records == expected.anonymous_records
+    exposed: dict[str, int] = defaultdict(int)
+    for users, mask in zip(expected.users_by_record, masks, strict=True):
+        for user in users:
+            exposed[user] |= mask
+    got_exposed = dict(zip(got.users.column("user_id").to_pylist(),
+                           got.users.column("exposed").to_pylist(), strict=True))  # fmt: skip
+    assert got_exposed == {u: ";".join(categories_of(m)) for u, m in exposed.items()}
     assert {o.org_id for o in got.organizations} == set(expected.affected_orgs)
     assert {o.org_id: frozenset(o.admins_to_notify) for o in got.organizations} == dict(
         expected.admins_to_notify
@@ -120,5 +139,55 @@ def test_engine_agrees_with_reference(
 
 
 def test_device_ids_are_anonymous() -> None:
-    token = user_id_token("$device:abc")
-    assert token == Token(TokenKind.DEVICE_ID, "$device:abc")
+    """Mixpanel's ``$device:``-prefixed distinct_id is the device id it holds, so it is the
+    same device as the ``$device_id`` beside it."""
+    assert user_id_token("$device:abc") == Token(TokenKind.DEVICE_ID, "abc")
+    assert user_id_token("$device: ") is None
+
+
+def test_stitching_cases() -> None:
+    """Ties, a shared device, one hop only, namespaces and an unmatched owner, by hand."""
+    users = [
+        DirectoryUser(f"u{i}", (f"u{i}@x.org",), "en", "", "", None, True) for i in range(1, 4)
+    ]
+    directory = Directory.from_records(users, [], [], Path("."))
+
+    def dev(name: str) -> Token:
+        return Token(TokenKind.DEVICE_ID, name)
+
+    def uid(name: str) -> Token:
+        return Token(TokenKind.USER_ID, name)
+
+    none: frozenset[str] = frozenset()
+    records: list[Record] = [
+        (frozenset({uid("u1"), dev("mp:laptop")}), none),  # ties laptop to u1
+        (frozenset({uid("u2"), dev("mp:family")}), none),  # family is shared …
+        (frozenset({uid("u3"), dev("mp:family")}), none),  # … by u2 and u3
+        (frozenset({dev("mp:laptop")}), none),  # stitched to u1
+        (frozenset({dev("mp:family")}), none),  # stitched to u2 and u3
+        (frozenset({dev("mp:laptop"), dev("mp:phone")}), none),  # u1 (phone untied)
+        (frozenset({dev("mp:phone")}), none),  # no hop through the record above
+        (frozenset({dev("seg:laptop")}), none),  # another vendor's "laptop"
+        (frozenset({uid("ghost"), dev("mp:tablet")}), none),  # unmatched owner
+        (frozenset({dev("mp:tablet")}), none),  # tied to nobody in the directory
+        (frozenset(), none),  # no identifier at all
+    ]
+    expected = match_reference(records, users, [])
+    assert expected.users_by_record[3:] == (
+        frozenset({"u1"}),
+        frozenset({"u2", "u3"}),
+        frozenset({"u1"}),
+        none,
+        none,
+        none,
+        none,
+        none,
+    )
+    assert (expected.stitched_records, expected.anonymous_records) == (3, 4)
+    assert expected.unmatched_records == 1
+    rows = [SignatureRow(tuple(sorted(t)), 1, 0, "") for t, _ in records]
+    got = match_impact(rows, set(), directory, list(range(len(rows))))
+    assert (got.stitched_records, got.anonymous_records, got.unmatched_records) == (3, 4, 1)
+    assert {i: set(u) for i, u in got.users_by_signature.items()} == {
+        i: set(u) for i, u in enumerate(expected.users_by_record) if u
+    }

@@ -1,10 +1,14 @@
 """Composing, linting and signing notices: every language, hostile names, each lint refusal,
-DKIM signatures checked by dkimpy, the catalogs complete, golden notices per language."""
+DKIM signatures checked by dkimpy, the catalogs complete, golden notices per language; what
+a notice states of this incident (measures, contact, the vendor's dates, own systems), admin
+notices (organization by name, members affected or only the id, members without MFA by
+name, credentials to replace, counts in the reader's locale) and workspace templates."""
 
 from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +19,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from breachdesk.errors import NoticeError
-from breachdesk.notify.compose import LABELS, Composed, Composer, Context, NoticeRow
+from breachdesk.notify.compose import (
+    LABELS,
+    TEMPLATE_VERSION,
+    Composed,
+    Composer,
+    Context,
+    NoticeRow,
+)
 from breachdesk.notify.dkim import Signer, create_key
 from breachdesk.notify.lint import lint
 from breachdesk.notify.locales import LANGUAGES, negotiate, translations
@@ -33,7 +44,14 @@ CONTEXT = Context(
     learned_at=datetime(2026, 11, 20, 14, 5, tzinfo=UTC),
     timezone="Europe/Bucharest",
     incident_id=1,
-)
+    contact_email="privacy@example.com",
+    measures=("We removed the analytics SDK from our website and apps.",
+              "We revoked the vendor's access to our data."),
+    vendor_aware_at=datetime(2026, 11, 9, 10, 0, tzinfo=UTC),
+    vendor_incident_start=datetime(2026, 11, 1, 8, 0, tzinfo=UTC),
+    vendor_incident_end=datetime(2026, 11, 8, 18, 0, tzinfo=UTC),
+    own_systems_breached=False,
+)  # fmt: skip
 HOSTILE = [
     "Click http://evil.example to keep your account",
     "<script>alert(1)</script>",
@@ -56,11 +74,12 @@ def _user(name: str = "Maria Popescu", locale: str = "ro-RO", **facts: object) -
                      base | facts)  # fmt: skip
 
 
-def _admin(locale: str = "en") -> NoticeRow:
-    facts = {"categories": ["user.contact.email", "user.name"], "affected_members": 3,
-             "members_without_mfa": 2, "without_mfa_sample": ["a***@e***.org", "b***@e***.net"]}  # fmt: skip
-    return NoticeRow(2, "admin", "u2", "org_1", "admin@example.net", "Ion Ionescu", locale,
-                     "BD-Q2WXR-M4N8P", facts)  # fmt: skip
+def _admin(locale: str = "en", org_id: str = "org_1", **changes: object) -> NoticeRow:
+    facts = {"categories": ["user.contact.email", "user.name"], "affected_members": 1234,
+             "members_without_mfa": 3, "without_mfa_names": ["Ana Pop", "Bob O'Brien"],
+             "org_name": "Acme Kunden GmbH", "credentials": {"api_key": 2, "credential": 1}}  # fmt: skip
+    return NoticeRow(2, "admin", "u2", org_id, "admin@example.net", "Ion Ionescu", locale,
+                     "BD-Q2WXR-M4N8P", facts | changes)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +176,7 @@ def test_catalogs_translate_every_message() -> None:
     package = Path(__file__).parents[1] / "src" / "breachdesk" / "notify"
     method_map = [("**/templates/**.j2", "jinja2.ext:babel_extract"), ("**/compose.py", "python")]
     options = {"**/templates/**.j2": {"extensions": "jinja2.ext.i18n"}}
-    keywords = {"_": None, "N_": None, "ngettext": (1, 2)}
+    keywords = {"_": None, "N_": None, "ngettext": (1, 2), "N_plural": (1, 2)}
     ids = {
         (msg if isinstance(msg, str) else msg[0])
         for _, _, msg, _, _ in extract_from_dir(package, method_map, options, keywords)
@@ -174,8 +193,6 @@ def _refusals(composed: Composed, raw: bytes | None = None, dkim_ready: bool = T
 
 
 def _edit(composed: Composed, **changes: object) -> Composed:
-    from dataclasses import replace
-
     return replace(composed, **changes)  # type: ignore[arg-type]
 
 
@@ -195,6 +212,10 @@ def test_the_lint_refuses_what_breaks_the_rules() -> None:
     assert "outside the official domains" in _refusals(_edit(good, html=link))
     fewer = good.html.replace("<li>email addresses</li>", "")
     assert "disagree on the exposed categories" in _refusals(_edit(good, html=fewer))
+    # every other list too: what to do, what was done
+    for item in ("We revoked the vendor&#39;s access", "Distrust unexpected messages"):
+        cut, n = re.subn(r"<li>[^\n]*" + re.escape(item) + r"[^\n]*</li>\n", "", good.html)
+        assert n == 1 and "disagree on a list" in _refusals(_edit(good, html=cut)), item
     assert "no DKIM key" in _refusals(good, dkim_ready=False)
     raw = _wire(good)
     injected = raw.replace(b"Auto-Submitted:", b"Bcc: victim@example.org\r\nAuto-Submitted:")
@@ -233,8 +254,6 @@ def test_headers_cannot_be_injected() -> None:
 
 
 def _edit_to(address: str) -> NoticeRow:
-    from dataclasses import replace
-
     return replace(_user(locale="en"), email=address)
 
 
@@ -257,8 +276,170 @@ def test_body_canonicalization_matches_the_rfc_line_by_line(pieces: list[bytes])
 
 def test_a_template_error_is_named(tmp_path: Path) -> None:
     (tmp_path / "user.txt.j2").write_text("{{ no_such_value }}")
-    (tmp_path / "user.html.j2").write_text("<p></p>")
-    composer = Composer(CONTEXT)
-    composer._folder = str(tmp_path)
+    composer = Composer(replace(CONTEXT, templates=str(tmp_path)))
     with pytest.raises(NoticeError, match="template user"):
         composer.compose(_user(locale="en"))
+
+
+def _text(notice: NoticeRow, context: Context = CONTEXT) -> str:
+    composed = Composer(context).compose(notice)
+    assert lint(composed, render(composed, context, WHEN), context.official_domains, True) == []
+    return composed.text
+
+
+# what the incident record says, and what a notice then states (English)
+INCIDENT_FACTS = [
+    ({}, ["The incident at Mixpanel took place from November 1, 2026 to November 8, 2026.",
+          "Mixpanel became aware of it on November 9, 2026.",
+          "Our own systems were not breached: the data was taken from Mixpanel.",
+          "What we did\n- We removed the analytics SDK from our website and apps.\n"
+          "- We revoked the vendor's access to our data.\n",
+          "write to us at privacy@example.com."], []),
+    ({"own_systems_breached": None}, [], ["Our own systems"]),
+    ({"own_systems_breached": True}, [], ["Our own systems"]),
+    ({"vendor_incident_end": None}, ["The incident at Mixpanel began on November 1, 2026."],
+     ["took place from"]),
+    ({"vendor_incident_start": None}, ["The incident at Mixpanel ended on November 8, 2026."],
+     ["began on"]),
+    ({"vendor_incident_start": None, "vendor_incident_end": None, "vendor_aware_at": None},
+     [], ["The incident at", "became aware"]),
+    ({"measures": ()}, [], ["What we did"]),
+    ({"contact_email": ""}, [], ["Questions", "write to us"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("changes", "says", "never"), INCIDENT_FACTS)
+@pytest.mark.parametrize("kind", ["user", "admin"])
+def test_a_notice_states_what_the_incident_record_holds(
+    changes: dict[str, object], says: list[str], never: list[str], kind: str
+) -> None:
+    context = replace(CONTEXT, **changes)  # type: ignore[arg-type]
+    text = _text(_user(locale="en") if kind == "user" else _admin(), context)
+    for sentence in says:
+        assert sentence in text
+    for fragment in [*never, "We stopped sending"]:  # no fixed claim about what was done
+        assert fragment not in text
+
+
+def test_no_catalog_holds_the_fixed_measure_any_more() -> None:
+    folder = Path(__file__).parents[1] / "src" / "breachdesk" / "notify"
+    for path in [*folder.rglob("*.po"), *folder.rglob("*.pot"), *folder.rglob("*.j2")]:
+        assert "We stopped sending" not in path.read_text(encoding="utf-8"), path
+
+
+# (facts of an admin notice, what it says, what it never says)
+ADMIN_CASES = [
+    ({}, ["administrator of the organization Acme Kunden GmbH.",
+          "involves data about members of your organization.",
+          "1,234 members of your organization are affected.",
+          "3 of them have not turned on two-factor authentication (MFA).",
+          "Among them: Ana Pop and Bob O'Brien, and 1 more whose name we cannot show here.",
+          "replaced: 2 API keys and 1 password, access token or private key."],
+     ["org_1", "appeared in it", "0 members"]),
+    ({"affected_members": 1, "members_without_mfa": 1, "without_mfa_names": ["Ana Pop"]},
+     ["1 member of your organization is affected.", "1 of them has not turned",
+      "Their name: Ana Pop."], ["Among them"]),
+    ({"members_without_mfa": 2}, ["Their names: Ana Pop and Bob O'Brien."], ["Among them"]),
+    ({"members_without_mfa": 0, "without_mfa_names": []}, [], ["two-factor authentication (MFA)."
+                                                               "\n", "Among", "Their name"]),
+    ({"affected_members": 0, "members_without_mfa": 0, "without_mfa_names": [],
+      "categories": ["user.account.organization_id"], "credentials": {}},
+     ["involves your organization's ID.",
+      "No member's data was found in the exported data, but your organization's ID appeared",
+      "What was exposed\n- organization IDs"],
+     ["members of your organization are affected", "0 members", "What was exposed about them",
+      "replaced:"]),
+    ({"org_name": "Evil Corp http://evil.example"}, ["the organization org_1."], ["Evil"]),
+    ({"org_name": "support@evil.example"}, ["the organization org_1."], ["evil"]),
+    ({"org_name": "<b>Acme</b>"}, ["the organization org_1."], ["Acme", "<b>"]),
+    ({"org_name": "Call 0800 123 456"}, ["the organization org_1."], ["0800"]),
+    ({"org_name": "Smith, Jones & Brown Ltd."}, ["the organization Smith, Jones & Brown Ltd."],
+     []),
+    ({"org_name": ", Evil"}, ["the organization org_1."], ["Evil"]),
+    ({"org_name": "Evil,, Corp"}, ["the organization org_1."], ["Evil"]),
+    ({"org_name": "Evil &"}, ["the organization org_1."], ["Evil"]),
+    ({"members_without_mfa": 2, "without_mfa_names": ["Ana Pop", "Scott Garcia Jr."]},
+     ["Their names: Ana Pop and Scott Garcia Jr.\n"], ["Jr.."]),
+    ({"org_name": "Institutul Național de Statistică și Studii Economice"},
+     ["the organization Institutul Național de Statistică și Studii Economice."], []),
+    ({"without_mfa_names": ["Ana Pop", "ana@evil.example", "Bob\u202eO", "https://x.example"]},
+     ["Among them: Ana Pop, and 2 more whose names we cannot show here."],
+     ["evil", "x.example", "\u202e"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("facts", "says", "never"), ADMIN_CASES)
+def test_what_an_admin_notice_says(
+    facts: dict[str, object], says: list[str], never: list[str]
+) -> None:
+    text = _text(_admin(**facts))
+    for sentence in says:
+        assert sentence in text
+    for fragment in never:
+        assert fragment not in text
+    assert "@" not in text.split("Questions")[0]  # no address before the contact line
+
+
+def test_an_admin_notice_without_a_usable_name_or_id_says_your_organization() -> None:
+    text = _text(_admin(org_id="org id with spaces", org_name=""))
+    assert "You receive this as an administrator of your organization." in text
+    assert "spaces" not in text
+
+
+@pytest.mark.parametrize(
+    ("language", "members", "without"),
+    [("en", "1,234 members", "3 of them"), ("de", "1.234 Mitglieder", "3 davon"),
+     ("ro", "1.234 de membri", "3 dintre ei"), ("ja", "メンバー 1,234 人", "そのうち 3 人")],
+)  # fmt: skip
+def test_counts_are_grouped_in_the_readers_locale(
+    language: str, members: str, without: str
+) -> None:
+    text = _text(_admin(locale=language))
+    assert members in text and without in text
+
+
+CREDENTIALS = [
+    ({"api_key": 1}, "replace the credentials found in the data about you: 1 API key."),
+    ({"api_key": 2, "credential": 1},
+     "replace the credentials found in the data about you: 2 API keys and 1 password, access "
+     "token or private key."),
+    ({"credential": 3}, "about you: 3 passwords, access tokens or private keys."),
+    ({}, "Change your password and replace any API keys or access tokens you use with us."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("found", "sentence"), CREDENTIALS)
+def test_a_user_is_told_which_credentials_to_replace(found: dict[str, int], sentence: str) -> None:
+    notice = _user(locale="en", categories=["user.contact.email", "user.authorization.credentials"],
+                   credentials=found)  # fmt: skip
+    assert sentence in _text(notice)
+
+
+def test_no_credential_sentence_when_none_was_exposed() -> None:
+    assert "replace" not in _text(_user(locale="en")).split("What we did")[0]
+
+
+def test_a_workspace_template_overrides_the_built_in_one_and_is_still_linted(
+    tmp_path: Path,
+) -> None:
+    builtin = Path(__file__).parents[1] / "src" / "breachdesk" / "notify" / "templates"
+    source = (builtin / "user.txt.j2").read_text()
+    (tmp_path / "user.txt.j2").write_text(
+        source.replace('{% include "_facts.txt.j2" %}', "Our own words about {{ vendor }}.\n")
+    )
+    context = replace(CONTEXT, templates=str(tmp_path))
+    composer = Composer(context)
+    assert composer.version.startswith(TEMPLATE_VERSION + "+ws.")
+    assert Composer(CONTEXT).version == TEMPLATE_VERSION
+    composed = composer.compose(_user(locale="en"))
+    assert "Our own words about Mixpanel." in composed.text
+    assert "What happened" in composed.html  # the HTML part is still the built-in one
+    assert lint(composed, render(composed, context, WHEN), context.official_domains, True) == []
+    # an override that links elsewhere is refused like any notice
+    (tmp_path / "user.txt.j2").write_text(source + "\nSee https://evil.example/login\n")
+    bad = Composer(context).compose(_user(locale="en"))
+    assert "outside the official domains" in _refusals(bad, render(bad, context, WHEN))
+    # and it cannot reach into Python (sandboxed)
+    (tmp_path / "user.txt.j2").write_text("{{ company.__class__.__mro__ }}")
+    with pytest.raises(NoticeError, match="template user"):
+        Composer(context).compose(_user(locale="en"))

@@ -1,10 +1,10 @@
 """Planning notices: one per affected user, one per organization for each admin, held where
-a person must decide, idempotent, refused when the directory changed since assess."""
+a person must decide, idempotent, refused when the directory changed since assess and until
+the company's identity and a measure are recorded; never dropped or re-addressed by a plan."""
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,8 @@ from breachdesk import AssessRequest, assess
 from breachdesk.cli import app
 from breachdesk.store import models as m
 from breachdesk.store import read_events
-from helpers import store_of
+from conftest import IDENTITY_ARGS, record_identity
+from helpers import open_ws, store_of
 
 runner = CliRunner()
 
@@ -28,6 +29,8 @@ def workspace(small: tuple[Path, Path], tmp_path: Path) -> Path:
     users.write_text(users.read_text().replace("u7,grace@example.com,Grace,en-US,US,true,active",
                                                "u7,grace@example.com,Grace,en-US,US,true,deactivated"))  # fmt: skip
     assess(AssessRequest([export], tmp_path / "ws", directory=directory, workers=1))
+    with open_ws(tmp_path / "ws") as ws:
+        record_identity(ws)
     return tmp_path / "ws"
 
 
@@ -63,12 +66,15 @@ def test_plan_is_complete_held_and_idempotent(workspace: Path) -> None:
     facts = json.loads(admins[("u1", "o1")].facts)
     assert facts["affected_members"] == 3 and facts["members_without_mfa"] == 1
     assert "user.contact.email" in facts["categories"]
-    # counts, categories and a few masked addresses of members without MFA, never a real one
-    assert facts["without_mfa_sample"] and all(
-        re.fullmatch(r"\w\*\*\*@\w\*\*\*\.\w+", a) for a in facts["without_mfa_sample"]
-    )
-    assert "bob.builder" not in admins[("u1", "o1")].facts
-    assert "example.org" not in admins[("u1", "o1")].facts
+    # the organization by its name; members without MFA by name, for their own admin only;
+    # never an address
+    assert facts["org_name"] == "Acme" and facts["without_mfa_names"] == ["Bob Builder"]
+    assert "@" not in admins[("u1", "o1")].facts
+    # credentials to replace, counted per kind from the findings tied to the recipient
+    assert json.loads(users["42"].facts)["credentials"] == {"credential": 1}
+    assert "credentials" not in json.loads(users["u9"].facts)  # a card is not rotated
+    assert json.loads(admins[("u5", "o2")].facts)["credentials"] == {"credential": 1}
+    assert json.loads(admins[("u11", "o6")].facts)["affected_members"] == 0
     assert len({n.reference for n in notices}) == len(notices)
     assert all(n.reference.startswith("BD-") and len(n.reference) == 14 for n in notices)
     second = runner.invoke(app, ["notify", "plan", str(workspace)])
@@ -80,6 +86,38 @@ def test_plan_is_complete_held_and_idempotent(workspace: Path) -> None:
     store = store_of(workspace)
     assert [e.action for e in read_events(store)].count("notify.planned") == 3
     store.close()
+
+
+MISSING = [
+    ([], "missing: a measure taken"),
+    (["--company", ""], "missing: company"),
+    (["--contact-email", ""], "missing: contact email"),
+    (["--verify-url", ""], "missing: verify URL"),
+    (["--sender", ""], "missing: sender"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("unset", "named"), MISSING)
+@pytest.mark.parametrize("command", [["plan"], ["preview"], ["send"]])
+def test_notices_wait_for_the_incidents_details(
+    small: tuple[Path, Path], tmp_path: Path, unset: list[str], named: str, command: list[str]
+) -> None:
+    export, directory = small
+    ws = tmp_path / "ws"
+    assess(AssessRequest([export], ws, directory=directory, workers=1))
+    nothing = runner.invoke(app, ["notify", *command, str(ws)])
+    assert nothing.exit_code == 2
+    assert "missing: vendor, company, official domain, sender, contact email, verify URL, a "\
+           "measure taken" in nothing.output  # fmt: skip
+    ok = runner.invoke(app, ["incident", "set", str(ws), "--vendor", "Mixpanel", *IDENTITY_ARGS])
+    assert ok.exit_code == 0, ok.output
+    if unset:
+        runner.invoke(app, ["incident", "set", str(ws), *unset])
+        runner.invoke(app, ["incident", "event", str(ws), "--measure", "--at",
+                            "2026-11-20T15:00:00Z", "--summary", "SDK removed"])  # fmt: skip
+    refused = runner.invoke(app, ["notify", *command, str(ws)])
+    assert refused.exit_code == 2 and named in refused.output, refused.output
+    assert len([line for line in refused.output.splitlines() if line.strip()]) == 1
 
 
 def test_a_changed_directory_is_refused_unless_rematched(

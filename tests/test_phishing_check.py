@@ -33,15 +33,15 @@ VERIFY_URL = "https://example.com/security/notice"
 def make_workspace(root: Path) -> Path:
     """The small incident assessed, its vendor recorded, a DKIM key made, notices planned."""
     from breachdesk import AssessRequest, assess
-    from breachdesk.services.incident import update
     from breachdesk.services.notify import ensure_dkim_key
     from breachdesk.services.notify_plan import plan_notices
+    from conftest import record_identity
 
     export, directory = build_small_export(root)
     workspace = root / "ws"
     assess(AssessRequest([export], workspace, directory=directory, workers=1))
     with open_ws(workspace) as ws:
-        update(ws, "test", vendor="Mixpanel", aware={"company": "2026-11-20T14:05:00Z"})
+        record_identity(ws)
         ensure_dkim_key(ws)
         plan_notices(ws)
     return workspace
@@ -192,7 +192,7 @@ def test_one_link_swapped_for_another_host(desk: tuple[Path, list[bytes]], notic
 
 
 def test_the_body_altered(desk: tuple[Path, list[bytes]], notice: bytes) -> None:
-    forged = edit_body(notice, "We stopped sending any data", "We kept sending all data")
+    forged = edit_body(notice, "We removed the analytics SDK", "We kept the analytics SDK")
     assert forged != notice
     result = check(desk[0], forged)
     assert result.verdict == "unauthenticated"

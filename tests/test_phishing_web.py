@@ -153,7 +153,7 @@ def test_the_dashboard_page(signed: tuple[Path, bytes]) -> None:
     checked = client.post("/phishing/check", files={"message": ("n.eml", notice)},
                           data={"csrf": csrf})  # fmt: skip
     assert checked.status_code == 200 and "Verdict: authentic" in checked.text
-    altered = notice.replace(b"We stopped", b"We paused")
+    altered = notice.replace(b"We removed", b"We paused!")
     answer = client.post("/phishing/check", files={"message": ("n.eml", altered)},
                          data={"csrf": csrf})  # fmt: skip
     assert "Verdict: unauthenticated" in answer.text and "body was changed" in answer.text

@@ -22,8 +22,6 @@ from test_scan_reference import assert_same
 
 CONFIG = ScanConfig(
     keys={r.name: r.keys for r in readers()},
-    time_keys={"mixpanel.events": "time"},
-    country_keys=("mp_country_code",),
     hmac_key=b"k" * 32,
     max_record=1 << 20,
 )

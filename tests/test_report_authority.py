@@ -36,7 +36,8 @@ def workspace(small: tuple[Path, Path], tmp_path: Path) -> Path:
     ws = str(tmp_path / "ws")
     for args in (
         ["incident", "set", ws, "--title", "Analytics vendor breach", "--vendor", "Mixpanel",
-         "--aware", "company=2026-11-24T09:00:00Z", "--sender", "security@example.com"],
+         "--aware", "company=2026-11-24T09:00:00Z", "--official-domain", "example.com",
+         "--sender", "security@example.com"],
         ["incident", "event", ws, "--at", "2026-11-24T12:00:00Z", "--summary", "SDK removed"],
         ["incident", "decide", ws, "--subject", "gdpr-art34", "--decision", "required",
          "--rationale", "a reset token leaked", "--by", "dpo"],

@@ -23,8 +23,6 @@ from breachdesk.sources.registry import get_reader, readers
 
 CONFIG = ScanConfig(
     keys={r.name: r.keys for r in readers()},
-    time_keys={"mixpanel.events": "time"},
-    country_keys=("mp_country_code", "$country_code"),
     hmac_key=b"k" * 32,
     max_record=4096,
 )

@@ -31,7 +31,7 @@ def test_identity_keys_from_the_workspace_settings(tmp_path: Path) -> None:
     )
     settings = settings.replace("org_keys = []", 'org_keys = ["tenant"]')
     (ws / "breachdesk.toml").write_text(settings)
-    second = assess(AssessRequest([export], ws, directory=directory, workers=1))
+    second = assess(AssessRequest([export], ws, directory=directory, workers=1, replace=True))
     assert second.impact["affected"]["users"] == 1
     assert second.impact["affected"]["organizations"] == 1
 
@@ -77,7 +77,7 @@ def test_user_rule_file_named_in_settings(tmp_path: Path) -> None:
         .replace("rule_files = []", 'rule_files = ["acme.toml"]')
     )
     (ws / "breachdesk.toml").write_text(settings)
-    result = assess(AssessRequest([export], ws, workers=1))
+    result = assess(AssessRequest([export], ws, workers=1, replace=True))
     assert result.exit_code == 1
     assert result.impact["provenance"]["rules_version"].startswith("custom-")
     assert "acme-key" in (ws / "findings.csv").read_text()

@@ -151,7 +151,7 @@ def test_files_are_private_and_reruns_identical(small: tuple[Path, Path], tmp_pa
     ws = tmp_path / "ws"
     assess(AssessRequest([export], ws, directory=directory, workers=1))
     first = {p.name: p.read_bytes() for p in ws.glob("*.csv")}
-    assess(AssessRequest([export], ws, directory=directory, workers=2))
+    assess(AssessRequest([export], ws, directory=directory, workers=2, replace=True))
     second = {p.name: p.read_bytes() for p in ws.glob("*.csv")}
     assert first == second
     for path in ws.iterdir():

@@ -215,14 +215,31 @@ def assess(
     workers: Annotated[
         int | None, typer.Option(help="Scan processes (default: one per core).", min=1)
     ] = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Assess again into a workspace that already holds an incident: its run in "
+            "force stays under runs/N, notices are kept, what changed goes to changes.csv.",
+        ),
+    ] = False,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print impact.json instead of the summary.")
     ] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Log each stage and its time (no values).")
     ] = False,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            help="A mapping (TOML) naming the identity fields of a JSON Lines or CSV export "
+            "of a vendor breachdesk has no reader for."
+        ),
+    ] = None,
 ) -> None:
     """Inventory, scan and (with --directory) match a vendor's export into a workspace.
+
+    A workspace that already holds an incident is refused, untouched, unless --replace.
 
     Exit codes: 0 done, nothing sensitive found; 1 done, sensitive findings present;
     2 bad input or usage; 3 internal error.
@@ -239,6 +256,8 @@ def assess(
         reveal=reveal,
         workers=workers,
         command=shlex.join(["breachdesk", *sys.argv[1:]]),
+        mapping=mapping,
+        replace=replace,
     )
     with _Bars(enabled=not json_out and err.is_terminal) as progress:
         result = _run(lambda: run_assess(request, progress))
@@ -248,6 +267,8 @@ def assess(
         _summary(result.impact, result.workspace)
         for note in result.notes:
             _line(f"note: {note}")
+        for line in result.changes.lines() if result.changes else ():
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
 
 
@@ -417,8 +438,21 @@ def incident_show(
     table.add_row("dataset arrived", _when(view.dataset_arrived_at))
     for aware in view.awareness:
         table.add_row(f"{aware.party} aware", _when(aware.aware_at))
+    table.add_row("company", view.company or "—")
+    table.add_row("controller", view.controller or "—")
+    table.add_row("DPO", view.dpo or "—")
+    table.add_row("contact email", view.contact_email or "—")
     table.add_row("official domains", ", ".join(view.official_domains) or "—")
     table.add_row("sender", view.sender or "—")
+    table.add_row("verify URL", view.verify_url or "—")
+    window = (view.vendor_incident_start, view.vendor_incident_end)
+    table.add_row(
+        "vendor's incident", " to ".join(_when(w) for w in window) if any(window) else "—"
+    )
+    breached = {None: "not recorded", True: "yes", False: "no"}[view.own_systems_breached]
+    table.add_row("own systems breached", breached)
+    for measure in view.measures:
+        table.add_row("measure", f"{_when(measure.at)} {measure.summary}")
     table.add_row("decisions", str(view.decisions))
     for cut in view.vendor_cuts:
         since = cut.after_awareness
@@ -428,6 +462,11 @@ def incident_show(
     for task in view.open_tasks:
         table.add_row(f"task {task.id}", f"{task.title} ({task.owner}, due {_when(task.due_at)})")
     out.print(table)
+
+
+class TrueFalse(StrEnum):
+    TRUE = "true"
+    FALSE = "false"
 
 
 @incident_app.command("set")
@@ -447,9 +486,41 @@ def incident_set(
         list[str] | None,
         typer.Option(help="PARTY=TIME: when a party became aware (ISO 8601 with zone)."),
     ] = None,
+    company: Annotated[
+        str | None, typer.Option(help="The company's name, as notices are signed.")
+    ] = None,
+    controller: Annotated[
+        str | None, typer.Option(help="The controller: legal name and address.")
+    ] = None,
+    dpo: Annotated[
+        str | None, typer.Option(help="The data protection officer and how to reach them.")
+    ] = None,
+    contact_email: Annotated[
+        str | None,
+        typer.Option(help="Where readers of a notice ask questions (on an official domain)."),
+    ] = None,
+    verify_url: Annotated[
+        str | None,
+        typer.Option(help="The https page where a reader checks a notice (on an official domain)."),
+    ] = None,
+    vendor_incident_start: Annotated[
+        str | None, typer.Option(help="When the vendor's incident began (ISO 8601 with zone).")
+    ] = None,
+    vendor_incident_end: Annotated[
+        str | None, typer.Option(help="When the vendor's incident ended (ISO 8601 with zone).")
+    ] = None,
+    own_systems_breached: Annotated[
+        TrueFalse | None,
+        typer.Option(
+            help="Whether the company's own systems were breached (false: notices "
+            "say they were not)."
+        ),
+    ] = None,
     by: By = "",
 ) -> None:
-    """Set the incident's details; times need their zone and may not lie in the future."""
+    """Set the incident's details and the company's identity; times need their zone and may
+    not lie in the future. The sender, contact email and verify URL must be on an official
+    domain; notify refuses to plan or send until they are set."""
     from breachdesk.errors import InputError
     from breachdesk.services import incident
 
@@ -464,7 +535,11 @@ def incident_set(
         lambda ws: incident.update(
             ws, by or _who(), title=title, vendor=vendor, timezone=timezone,
             dataset_arrived=dataset_arrived, official_domains=official_domain, sender=sender,
-            aware=parties,
+            aware=parties, company=company, controller=controller, dpo=dpo,
+            contact_email=contact_email, verify_url=verify_url,
+            vendor_incident_start=vendor_incident_start, vendor_incident_end=vendor_incident_end,
+            own_systems_breached=None if own_systems_breached is None
+            else own_systems_breached is TrueFalse.TRUE,
         )
     )  # fmt: skip
     incident_show(workspace)
@@ -475,13 +550,17 @@ def incident_event(
     workspace: WorkspaceArg,
     at: Annotated[str, typer.Option(help="When it happened (ISO 8601 with zone).")],
     summary: Annotated[str, typer.Option(help="What happened.")],
+    measure: Annotated[
+        bool,
+        typer.Option("--measure", help="A measure taken: notices list it under What we did."),
+    ] = False,
     by: By = "",
 ) -> None:
-    """Add an event to the timeline."""
+    """Add an event to the timeline (--measure: a measure taken, stated in every notice)."""
     from breachdesk.services import incident
 
-    entry = _in(workspace, lambda ws: incident.add_event(ws, at, summary, by or _who()))
-    out.print(f"event at {_when(entry.at)} recorded", markup=False)
+    entry = _in(workspace, lambda ws: incident.add_event(ws, at, summary, by or _who(), measure))
+    out.print(f"{entry.kind} at {_when(entry.at)} recorded", markup=False)
 
 
 @incident_app.command("task")
@@ -881,17 +960,35 @@ def notify_plan(
     ] = False,
     rematch: Annotated[
         bool,
-        typer.Option("--rematch", help="If the directory changed since assess, assess again."),
+        typer.Option(
+            "--rematch",
+            help="If the directory changed since assess, assess again (as assess --replace).",
+        ),
+    ] = False,
+    readdress: Annotated[
+        bool,
+        typer.Option(
+            "--readdress",
+            help="Notices not sent yet go to the address the directory now gives (otherwise "
+            "they keep theirs and are held).",
+        ),
     ] = False,
     store: Annotated[
         str | None, typer.Option(help="Store URL (default: the one in breachdesk.toml).")
     ] = None,
 ) -> None:
     """One notice per affected user and one per affected organization for each admin;
-    planning twice adds nothing."""
+    planning twice adds nothing, and no notice is ever dropped or re-addressed by it.
+    Refused until the company's identity and a measure taken are recorded (incident set,
+    incident event --measure)."""
     from breachdesk.services.notify_plan import plan_notices
 
-    summary = _in(workspace, lambda ws: plan_notices(ws, include_deactivated, rematch), store)
+    summary = _in(
+        workspace, lambda ws: plan_notices(ws, include_deactivated, rematch, readdress), store
+    )
+    changes = summary.rematched.changes if summary.rematched is not None else None
+    for line in changes.lines() if changes else ():
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
     table = Table(title="notice plan", title_justify="left")
     table.add_column("notices")
     table.add_column("added", justify="right")
@@ -900,7 +997,7 @@ def notify_plan(
     table.add_row("already planned", f"{summary.existing:,}")
     out.print(table)
     for reason, n in sorted(summary.held.items()):
-        out.print(f"held: {n:,} — {reason}", markup=False, highlight=False)
+        out.print(f"held: {n:,} — {reason}", markup=False, highlight=False, soft_wrap=True)
 
 
 @notify_app.command("keys")

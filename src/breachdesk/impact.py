@@ -30,6 +30,8 @@ class Impact:
     unmatched: tuple[UnmatchedIdentity, ...]
     unmatched_records: int
     users_by_signature: dict[int, tuple[str, ...]]  # engine signature id -> matched user ids
+    stitched_records: int = 0  # records identified only through a device id tied to a user
+    anonymous_records: int = 0  # records without a user id or email, tied to no user
 
     @property
     def user_count(self) -> int:

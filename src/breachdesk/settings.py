@@ -7,10 +7,8 @@ Defaults are the safe ones: dry run on, values masked, the store inside the work
 from __future__ import annotations
 
 import tomllib
-import unicodedata
 from pathlib import Path
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit
 
 import tomli_w
 from pydantic import Field, ValidationError, field_validator
@@ -21,7 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from breachdesk.domain.hostname import DomainError, ascii_domain, is_ip_literal
+from breachdesk.domain.hostname import check_verify_url
 from breachdesk.errors import SettingsError
 from breachdesk.private import write_private
 
@@ -53,11 +51,13 @@ class SmtpSettings(BaseSettings):
 class NotifySettings(BaseSettings):
     """How notices read and how fast they go out."""
 
-    company: str = "Example"
+    company: str = Field(
+        default="", description="the company's name (an incident detail: incident set --company)"
+    )
     verify_url: str = Field(
-        default="https://example.com/security/notice",
+        default="",
         description="the official page where a reader checks a notice: https, a host name "
-        "on an official domain (checked when notices are made)",
+        "on an official domain (an incident detail: incident set --verify-url)",
     )
     per_second: float = Field(default=50.0, ge=0, description="overall pace; 0 = unpaced")
     per_domain_per_second: float = Field(
@@ -71,29 +71,9 @@ class NotifySettings(BaseSettings):
     @field_validator("verify_url")
     @classmethod
     def _official_page(cls, value: str) -> str:
-        check_verify_url(value)
+        if value:  # empty: not set here (the incident record holds it)
+            check_verify_url(value)
         return value
-
-
-def check_verify_url(url: str) -> None:
-    """ValueError unless ``url`` is an ``https://`` link to a host name: no other scheme
-    (``javascript:``, ``http:``, ``ftp:``), no user part, port, IP address, control character
-    or space, and a host that is a domain under IDNA 2008. Whether that host is on one of the
-    incident's official domains is checked where those are known (when notices are made)."""
-    if any(c.isspace() or unicodedata.category(c)[0] == "C" for c in url):
-        raise ValueError("the verify URL holds a space or control character")
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not url.startswith("https://"):
-        raise ValueError("the verify URL must start with https://")
-    if "@" in parts.netloc or parts.port is not None or parts.netloc.endswith(":"):
-        raise ValueError("the verify URL must name the host alone (no user part, no port)")
-    host = parts.hostname or ""
-    if not host or is_ip_literal(host):
-        raise ValueError("the verify URL must name a host on an official domain, not an address")
-    try:
-        ascii_domain(host)
-    except DomainError as exc:
-        raise ValueError(f"the verify URL's host: {exc}") from None
 
 
 SHORTENERS = (
@@ -123,10 +103,13 @@ class Settings(BaseSettings):
 
     inputs: list[str] = Field(default_factory=list)
     directory: str | None = None
+    mapping: str | None = Field(default=None, description="the --mapping file of the inputs")
     store_url: str = "sqlite:///desk.db"
     hmac_key_path: str = "keys/hmac.key"
-    official_domains: list[str] = Field(default_factory=lambda: ["example.com"])
-    sender: str = "security@example.com"
+    # no demo values: the incident record holds the company's identity (incident set); these
+    # are read only where the record has none
+    official_domains: list[str] = Field(default_factory=list)
+    sender: str = ""
     dkim_selectors: list[str] = Field(default_factory=lambda: ["bd2026"])
     dry_run: bool = True
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)

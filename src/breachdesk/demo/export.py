@@ -6,7 +6,9 @@ names, and a README the desk must skip. The bulk of events comes from per-user t
 ten million rows stay fast. Quirks: malformed lines, a too-large line, a value whose type
 changes late, a key first seen on the last line, emails used as ids, SHA-256 and MD5 ids,
 integer ids, decomposed Unicode emails, upper-case emails, anonymous device-only events,
-identities the directory does not know, and planted secrets in URLs.
+identities the directory does not know, and planted secrets in URLs. Stitching: events
+before sign-in (``distinct_id`` ``$device:<id>``) on a device the person's own events carry,
+devices two family members share, and anonymous devices nobody signs in on.
 
 The ground truth is computed from what the generator wrote, with its own field-to-category
 table, never by running breachdesk.
@@ -23,13 +25,13 @@ import string
 import unicodedata
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from breachdesk.demo.people import CITIES, DemoOrg, DemoUser
+from breachdesk.demo.truth import Truth, is_empty
 
 FIELD_CATEGORY = {
     "event": "system.operations", "time": "system.operations", "$insert_id": "system.operations",
@@ -62,49 +64,6 @@ EVENTS = ["Page View", "Sign In", "Project Created", "API Key Viewed", "Invite S
 SITE = "https://app.devplatform.example"
 
 
-@dataclass
-class Truth:
-    """What breachdesk must find, from what was written."""
-
-    users: dict[str, set[str]] = field(default_factory=dict)  # user id -> exposed categories
-    orgs_seen: set[str] = field(default_factory=set)
-    unmatched: set[tuple[str, str]] = field(default_factory=set)
-    unmatched_records: int = 0
-    anonymous: int = 0
-    read: int = 0
-    rejected: int = 0
-    planted: list[dict[str, Any]] = field(default_factory=list)
-
-    def record(
-        self,
-        user: DemoUser | None,
-        bag: dict[str, Any],
-        identities: list[tuple[str, str]],
-        extra: set[str] = frozenset(),  # type: ignore[assignment]
-    ) -> None:
-        self.read += 1
-        for key in ("org_id", "company_id"):
-            value = bag.get(key)
-            for item in value if isinstance(value, list) else [value]:
-                if item is not None and item != "":
-                    self.orgs_seen.add(str(item))
-        if user is None:
-            if identities:
-                self.unmatched_records += 1
-                self.unmatched.update(identities)
-            else:
-                self.anonymous += 1
-            return
-        exposed = self.users.setdefault(user.user_id, set())
-        for key, value in bag.items():
-            if value in (None, "", "$direct", [], {}):
-                continue
-            category = FIELD_CATEGORY.get(key)
-            if category:
-                exposed.add(category)
-        exposed |= extra
-
-
 def _nfd(text: str) -> str:
     return unicodedata.normalize("NFD", text)
 
@@ -116,6 +75,36 @@ class ExportWriter:
         self.orgs = orgs
         self.truth = Truth()
         self.templates: dict[str, dict[str, Any]] = {}
+
+    def record(
+        self,
+        user: DemoUser | None,
+        bag: dict[str, Any],
+        identities: list[tuple[str, str]],
+        extra: set[str] = frozenset(),  # type: ignore[assignment]
+    ) -> None:
+        """Tell the truth about one record written."""
+        categories = {FIELD_CATEGORY[k] for k, v in bag.items()
+                      if k in FIELD_CATEGORY and not is_empty(v)}  # fmt: skip
+        orgs: list[Any] = []
+        for key in ("org_id", "company_id"):
+            value = bag.get(key)
+            orgs.extend(value if isinstance(value, list) else [value])
+        devices = {f"mixpanel:{bag['$device_id']}"} if bag.get("$device_id") else set()
+        distinct = bag.get("distinct_id")
+        if isinstance(distinct, str) and distinct.startswith("$device:"):
+            devices.add(f"mixpanel:{distinct[8:]}")
+        self.truth.record(
+            user.user_id if user else None, categories | extra, orgs, identities, devices
+        )
+
+    def device_of(self, user: DemoUser) -> str:
+        """The device a person's events carry; two members of a family (ids 74k+1 and
+        74k+38) share one."""
+        n = int(user.user_id)
+        if n % 37 == 1:
+            return f"family-{n // 74:05d}"
+        return self.template(user)["$device_id"]  # type: ignore[no-any-return]
 
     # -- identities -------------------------------------------------------------------
     def export_email(self, user: DemoUser) -> str:
@@ -207,15 +196,24 @@ class ExportWriter:
                         "$current_url": SITE + "/pricing",
                         "mp_lib": "web", "$os": "Windows",
                     }  # fmt: skip
-                    self.truth.record(None, props, [])
+                    self.record(None, props, [])
                 elif roll < 0.06 and ghosts:
                     ghost = ghosts[rng.randrange(len(ghosts))]
                     props = {"time": stamp, "distinct_id": ghost, "$insert_id": f"{i:012x}",
                              "$current_url": SITE + "/dashboard", "mp_lib": "web"}  # fmt: skip
-                    self.truth.record(None, props, self.identities(ghost))
+                    self.record(None, props, self.identities(ghost))
+                elif roll < 0.09:
+                    # before sign-in: the person's own device, its id as the distinct_id
+                    device = self.device_of(exported[chosen[i]])
+                    props = {"time": stamp, "distinct_id": f"$device:{device}",
+                             "$device_id": device, "$insert_id": f"{rng.getrandbits(48):012x}",
+                             "$current_url": SITE + "/login", "$referrer": rng.choice(REFERRERS),
+                             "mp_lib": "web"}  # fmt: skip
+                    self.record(None, props, [])
                 else:
                     user = exported[chosen[i]]
                     props = dict(self.template(user))
+                    props["$device_id"] = self.device_of(user)
                     org = user.orgs[0] if user.orgs else ""
                     page = rng.choice(PAGES).replace("{org}", org or "none")
                     props.update(
@@ -247,7 +245,7 @@ class ExportWriter:
                         extra = self._plant(props, plants[i], path.name, line)
                     if i == n_events - 1:
                         props["$late_property"] = "first seen on the last line"
-                    self.truth.record(user, props, [], extra)
+                    self.record(user, props, [], extra)
                 event = {"event": rng.choice(EVENTS), "properties": props}
                 buf.write(orjson.dumps(event))
                 buf.write(b"\n")
@@ -317,12 +315,12 @@ class ExportWriter:
             n = int(user.user_id)
             distinct: str | int = n if n % 2 else user.user_id  # integer ids too
             props = self.profile(user)
-            self.truth.record(user, {"$distinct_id": distinct, **props}, [])
+            self.record(user, {"$distinct_id": distinct, **props}, [])
             lines.append(orjson.dumps({"$distinct_id": distinct, "$properties": props}))
         for ghost in ghosts[: len(ghosts) // 2]:
             email = f"former.{ghost}@gone.example"
             props = {"$email": email, "$name": "Former User", "$city": "Paris"}
-            self.truth.record(None, props, self.identities(ghost, email))
+            self.record(None, props, self.identities(ghost, email))
             lines.append(orjson.dumps({"$distinct_id": ghost, "$properties": props}))
         lines.append(b"")
         lines.append(b'{"$distinct_id": "broken", "$properties": {')  # truncated
@@ -335,7 +333,7 @@ class ExportWriter:
                 results = []
                 for user in people[start : start + page_size]:
                     props = self.profile(user)
-                    self.truth.record(user, {"$distinct_id": user.user_id, **props}, [])
+                    self.record(user, {"$distinct_id": user.user_id, **props}, [])
                     results.append({"$distinct_id": user.user_id, "$properties": props})
                 doc = {"page": page, "page_size": page_size, "session_id": "demo",
                        "status": "ok", "total": len(people), "results": results}  # fmt: skip
@@ -359,7 +357,7 @@ class ExportWriter:
                    "$city": p["$city"], "$region": p["$region"],
                    "$country_code": p["$country_code"], "$os": p["$os"],
                    "$browser": p["$browser"], "$last_seen": p["$last_seen"]}  # fmt: skip
-            self.truth.record(user, bag, [])
+            self.record(user, bag, [])
             writer.writerow(row)
         out.write("100000,only-three,fields\n")  # wrong field count
         self.truth.rejected += 1

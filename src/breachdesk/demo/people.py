@@ -98,7 +98,11 @@ def build_directory(rng: random.Random, n_users: int) -> tuple[list[DemoUser], l
             user.other_emails.append(f"alt.{i:06d}@old.example")
         users.append(user)
     n_orgs = max(5, n_users // 25)
-    orgs = [DemoOrg(f"org_{k:05d}", f"Org {k}") for k in range(n_orgs)]
+    # company names from a Faker of its own, seeded from the size: the people and everything
+    # drawn from ``rng`` stay what they were
+    companies = Faker("en_US")
+    companies.seed_instance(n_users)
+    orgs = [DemoOrg(f"org_{k:05d}", companies.company()) for k in range(n_orgs)]
     # very uneven sizes: a Pareto draw picks each user's organizations
     for user in users:
         for _ in range(1 if rng.random() < 0.8 else 2):

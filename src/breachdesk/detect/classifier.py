@@ -4,6 +4,13 @@ values, each with a share and a confidence. It feeds the inventory, never the ma
 Names give a prior; values confirm, overrule or fill in. A custom property full of emails
 is ``user.contact.email`` whatever its name; a property named ``email`` holding booleans
 is not.
+
+A name is read the way vendors write it: ``userAgent`` is ``user_agent``, Amplitude's
+``[Amplitude] Page URL`` is ``page_url``, PostHog's ``$geoip_city_name`` a place; and a field
+inside a known object takes that object's meaning (Segment's ``context.page.title`` is
+browsing history, ``context.library.name`` the SDK's, ``context.device.id`` a device id). A
+reader may state the category of a vendor field whose name misleads (a Segment page
+message's ``name`` is the page's); that hint replaces the name's prior.
 """
 
 from __future__ import annotations
@@ -48,6 +55,15 @@ _EXACT: dict[str, Category] = {
     "pathname": C.BROWSING_HISTORY, "page": C.BROWSING_HISTORY, "page_title": C.BROWSING_HISTORY,
     "current_page_title": C.BROWSING_HISTORY, "current_domain": C.BROWSING_HISTORY,
     "current_url_path": C.BROWSING_HISTORY, "host": C.BROWSING_HISTORY,
+    "page_location": C.BROWSING_HISTORY, "page_domain": C.BROWSING_HISTORY,
+    "link_domain": C.BROWSING_HISTORY, "page_counter": C.OPERATIONS,
+    "el_text": C.CONTENT, "element_text": C.CONTENT,
+    "message_id": C.OPERATIONS, "previous_id": C.UNIQUE_ID, "advertising_id": C.COOKIE_ID,
+    "idfa": C.COOKIE_ID, "idfv": C.COOKIE_ID, "adid": C.COOKIE_ID, "android_id": C.COOKIE_ID,
+    "user_pseudo_id": C.COOKIE_ID, "amplitude_id": C.COOKIE_ID, "window_id": C.COOKIE_ID,
+    "dma": C.LOCATION_IMPRECISE, "metro": C.LOCATION_IMPRECISE, "locale": C.LOCATION_IMPRECISE,
+    "street": C.LOCATION_PRECISE, "viewport_height": C.USER_AGENT,
+    "viewport_width": C.USER_AGENT, "event_type": C.OPERATIONS,
     "distinct_id": C.UNIQUE_ID, "user_id": C.UNIQUE_ID, "distinct_id_before_identity": C.UNIQUE_ID,
     "identified_id": C.UNIQUE_ID, "anon_distinct_id": C.COOKIE_ID, "userid": C.UNIQUE_ID,
     "org_id": C.ORGANIZATION_ID, "organization_id": C.ORGANIZATION_ID,
@@ -79,12 +95,23 @@ _WORDS: list[tuple[re.Pattern[str], Category]] = [
     (re.compile(r"e-?mail"), C.EMAIL),
     (re.compile(r"phone|mobile_number"), C.PHONE),
     (re.compile(r"(^|_)(first|last|full|display)_?name$"), C.NAME),
-    (re.compile(r"(^|_)(city|country|region|timezone)($|_)"), C.LOCATION_IMPRECISE),
     (re.compile(r"(^|_)(lat|lng|latitude|longitude|geo_?point)($|_)"), C.LOCATION_PRECISE),
+    (
+        re.compile(r"(^|_)(city|country|region|time_?zone|continent|subdivision|postal)($|_)"),
+        C.LOCATION_IMPRECISE,
+    ),
+    (re.compile(r"^geoip_"), C.LOCATION_IMPRECISE),
     (re.compile(r"(^|_)ip($|_)|ip_?address"), C.IP_ADDRESS),
     (re.compile(r"(^|_)(os|browser|device_model|user_agent|screen)($|_)"), C.USER_AGENT),
+    (
+        re.compile(r"^device_(brand|family|manufacturer|carrier|model|type|name|category)$"),
+        C.USER_AGENT,
+    ),
     (re.compile(r"(^|_)(device|anon|cookie)_?id$"), C.COOKIE_ID),
-    (re.compile(r"url|referr?er|referring|utm_|(^|_)path$|landing_page"), C.BROWSING_HISTORY),
+    (
+        re.compile(r"url|referr?er|referring|utm_|(^|_)(path|href)$|landing_page"),
+        C.BROWSING_HISTORY,
+    ),
     (
         re.compile(r"(^|_)(org|organi[sz]ation|company|team|workspace|group)_?ids?$"),
         C.ORGANIZATION_ID,
@@ -110,17 +137,66 @@ _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 _WORDS_RE = re.compile(r"[^\W\d_]{2,}")
 
 
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_VENDOR_PREFIX = re.compile(r"^\[[^\]]*\]\s*")  # "[Amplitude] Page URL"
+
+
+def _word(segment: str) -> str:
+    text = _VENDOR_PREFIX.sub("", segment.replace("[]", "").strip())
+    text = _CAMEL.sub("_", text).lower().lstrip("$")
+    if text.startswith("mp_"):
+        text = text[3:]
+    return text.replace(" ", "_").replace("-", "_")
+
+
 def base_name(path: str) -> str:
-    """``properties.$initial_referrer`` → ``initial_referrer``; list markers dropped."""
-    leaf = path.rsplit(".", 1)[-1].replace("[]", "").lower()
-    leaf = leaf.lstrip("$")
-    if leaf.startswith("mp_"):
-        leaf = leaf[3:]
-    return leaf.replace(" ", "_").replace("-", "_")
+    """``properties.$initial_referrer`` → ``initial_referrer``; ``userAgent`` → ``user_agent``;
+    ``[Amplitude] Page URL`` → ``page_url``; list markers dropped."""
+    return _word(path.rsplit(".", 1)[-1])
+
+
+# A field inside one of these objects takes the object's meaning (``context.page.title``);
+# the leaves listed with an object override it (``context.device.id`` is a device id).
+_PARENTS: dict[str, tuple[Category, dict[str, Category]]] = {
+    "page": (C.BROWSING_HISTORY, {}),
+    "campaign": (C.BROWSING_HISTORY, {}),
+    "traffic_source": (C.BROWSING_HISTORY, {}),
+    "collected_traffic_source": (C.BROWSING_HISTORY, {}),
+    "library": (C.OPERATIONS, {}),
+    "app": (C.OPERATIONS, {}),
+    "app_info": (C.OPERATIONS, {}),
+    "integrations": (C.OPERATIONS, {}),
+    "privacy_info": (C.OPERATIONS, {}),
+    "os": (C.USER_AGENT, {}),
+    "browser": (C.USER_AGENT, {}),
+    "screen": (C.USER_AGENT, {}),
+    "network": (C.USER_AGENT, {}),
+    "web_info": (C.USER_AGENT, {"hostname": C.BROWSING_HISTORY}),
+    "device": (
+        C.USER_AGENT,
+        {"id": C.COOKIE_ID, "advertising_id": C.COOKIE_ID, "vendor_id": C.COOKIE_ID,
+         "token": C.COOKIE_ID},
+    ),
+    "location": (C.LOCATION_IMPRECISE, {"latitude": C.LOCATION_PRECISE,
+                                        "longitude": C.LOCATION_PRECISE}),
+    "geo": (C.LOCATION_IMPRECISE, {}),
+    "address": (C.LOCATION_IMPRECISE, {"street": C.LOCATION_PRECISE,
+                                       "line1": C.LOCATION_PRECISE,
+                                       "line2": C.LOCATION_PRECISE}),
+    "groups": (C.ORGANIZATION_ID, {}),
+    "company": (C.OPERATIONS, {"id": C.ORGANIZATION_ID, "name": C.ORGANIZATION_ID}),
+}  # fmt: skip
 
 
 def category_from_name(path: str) -> Category | None:
     name = base_name(path)
+    if "." in path:
+        parent = _word(path.rsplit(".", 2)[-2])
+        found = _PARENTS.get(parent)
+        if found is not None:
+            default, leaves = found
+            if parent != "company" or name in leaves:
+                return leaves.get(name, default)
     if name in _EXACT:
         return _EXACT[name]
     if name == "e_mail":
@@ -208,9 +284,12 @@ class FieldCategories:
     confidence: float
 
 
-def classify_field(path: str, sample: Sequence[Any]) -> FieldCategories:
-    """The categories of one field, from its name and a sample of its non-empty values."""
-    by_name = category_from_name(path)
+def classify_field(
+    path: str, sample: Sequence[Any], hint: Category | None = None
+) -> FieldCategories:
+    """The categories of one field, from its name (or the reader's ``hint``) and a sample of
+    its non-empty values."""
+    by_name = hint or category_from_name(path)
     kinds = Counter(value_kind(v) for v in sample)
     total = sum(kinds.values())
     shares: dict[Category, float] = {}

@@ -1,6 +1,6 @@
 """Loading the company directory: users, organizations and memberships."""
 
-from breachdesk.directory.loader import load_directory, read_contacts
+from breachdesk.directory.loader import load_directory, read_contacts, read_organization_names
 from breachdesk.directory.model import Directory
 from breachdesk.directory.rows import directory_digest, read_directory_rows
 
@@ -10,4 +10,5 @@ __all__ = [
     "load_directory",
     "read_contacts",
     "read_directory_rows",
+    "read_organization_names",
 ]

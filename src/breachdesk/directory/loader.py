@@ -23,6 +23,7 @@ from breachdesk.directory.rows import (
     USERS_COLUMNS,
     USERS_OPTIONAL,
     check_duplicate_emails,
+    organization_rows,
     read_directory_rows,
     table_path,
     user_rows,
@@ -292,3 +293,15 @@ def _primary(email: str, others: str) -> str:
     """The address notices go to, as written: ``email``, else the first of ``other_emails``
     (the order of the normalised list the match used)."""
     return email or next((o.strip() for o in others.split(";") if o.strip()), "")
+
+
+def read_organization_names(folder: Path) -> dict[str, str]:
+    """Each organization's name as the directory writes it (trimmed), by org id. A name is
+    text someone typed: whoever shows it checks it first (notices echo only what reads as a
+    name; pages escape it)."""
+    path = table_path(folder, "organizations")
+    try:
+        columns = _columns(path, ORGS_COLUMNS)
+        return dict(zip(columns["org_id"].to_pylist(), columns["name"].to_pylist(), strict=True))
+    except _RowCheck:
+        return dict(organization_rows(path))

@@ -95,6 +95,12 @@ def _rows(
             raise DirectoryError(f"{path}:{last + 1}: unreadable CSV: {exc}") from None
 
 
+def organization_rows(path: Path) -> Iterator[tuple[str, str]]:
+    """(org_id, name) of each row of the organizations file, errors naming file and line."""
+    for _, row in _rows(path, ORGS_COLUMNS):
+        yield row["org_id"], row["name"]
+
+
 class _BadByte(Exception):
     def __init__(self, line: int, before: str) -> None:
         self.line, self.before = line, before

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
+from urllib.parse import urlsplit
 
 import idna
 
@@ -75,3 +76,24 @@ def is_ip_literal(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def check_verify_url(url: str) -> None:
+    """ValueError unless ``url`` is an ``https://`` link to a host name: no other scheme
+    (``javascript:``, ``http:``, ``ftp:``), no user part, port, IP address, control character
+    or space, and a host that is a domain under IDNA 2008. Whether that host is on one of the
+    incident's official domains is checked where those are known (when notices are made)."""
+    if any(c.isspace() or unicodedata.category(c)[0] == "C" for c in url):
+        raise ValueError("the verify URL holds a space or control character")
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not url.startswith("https://"):
+        raise ValueError("the verify URL must start with https://")
+    if "@" in parts.netloc or parts.port is not None or parts.netloc.endswith(":"):
+        raise ValueError("the verify URL must name the host alone (no user part, no port)")
+    host = parts.hostname or ""
+    if not host or is_ip_literal(host):
+        raise ValueError("the verify URL must name a host on an official domain, not an address")
+    try:
+        ascii_domain(host)
+    except DomainError as exc:
+        raise ValueError(f"the verify URL's host: {exc}") from None

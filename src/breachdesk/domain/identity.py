@@ -2,8 +2,9 @@
 
 A record identifies people through *identity tokens*: a kind and a normalised value.
 Ids compare as strings (an integer becomes its decimal form); emails are trimmed, NFC
-normalised and casefolded, with no removal of dots or ``+tags``. A user id that looks like
-an email is an email token; a 32- or 64-hex-digit id is a ``hashed_email`` token, which
+normalised and casefolded, with no removal of dots or ``+tags``. A user id prefixed
+``$device:`` (Mixpanel's anonymous id) is a device id, the prefix removed. A user id that looks
+like an email is an email token; a 32- or 64-hex-digit id is a ``hashed_email`` token, which
 matches a directory user id equal to it or the MD5 / SHA-256 of a directory email.
 """
 
@@ -93,8 +94,9 @@ def user_id_token(value: object) -> Token | None:
     text = normalize_id(value)
     if text is None:
         return None
-    if text.startswith(DEVICE_PREFIX):
-        return Token(TokenKind.DEVICE_ID, text)
+    if text.startswith(DEVICE_PREFIX):  # Mixpanel's anonymous id: the device id it holds
+        device = text[len(DEVICE_PREFIX) :].strip()
+        return Token(TokenKind.DEVICE_ID, device) if device else None
     if is_email_shaped(text):
         return Token(TokenKind.EMAIL, normalize_email(text))
     if is_hashed_shape(text):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from breachdesk.domain.company import CompanyIdentity
 from breachdesk.errors import InputError
 
 
@@ -73,7 +74,7 @@ class Decision:
 @dataclass(frozen=True, slots=True)
 class TimelineEntry:
     at: datetime
-    kind: str  # event | decision | task | assess | …
+    kind: str  # event | measure (an event recorded as a measure taken) | decision | task | …
     summary: str
     actor: str
 
@@ -102,3 +103,26 @@ class IncidentView:
     open_tasks: tuple[Task, ...]
     decisions: int
     vendor_cuts: tuple[VendorCut, ...] = ()
+    company: str = ""
+    controller: str = ""
+    dpo: str = ""
+    contact_email: str = ""
+    verify_url: str = ""
+    vendor_incident_start: datetime | None = None
+    vendor_incident_end: datetime | None = None
+    own_systems_breached: bool | None = None  # None: not recorded
+    measures: tuple[TimelineEntry, ...] = ()  # the measures taken, oldest first
+
+    def identity(self) -> CompanyIdentity:
+        return CompanyIdentity(
+            company=self.company,
+            controller=self.controller,
+            dpo=self.dpo,
+            contact_email=self.contact_email,
+            official_domains=self.official_domains,
+            sender=self.sender,
+            verify_url=self.verify_url,
+        )
+
+    def aware_at(self, party: str) -> datetime | None:
+        return next((a.aware_at for a in self.awareness if a.party == party), None)

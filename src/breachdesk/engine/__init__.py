@@ -31,6 +31,11 @@ class Engine(Protocol):
     def export_countries(self) -> dict[str, int]:
         """Identities per country the export gave (used without a directory)."""
 
+    def device_only_records(self) -> tuple[int, int]:
+        """Without a directory: records whose only identifiers are device ids tied to a user
+        id or email elsewhere in the export, and the other records without a user id or
+        email (anonymous)."""
+
     def match(
         self, org_ids_seen: set[str], directory: Directory, wanted_signatures: Sequence[int]
     ) -> Impact:

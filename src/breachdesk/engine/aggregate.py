@@ -79,7 +79,8 @@ class UnitResult:
     pairs: bytes = b""  # Arrow IPC: (signature, shape, records, country, personal)
     finding_kinds: dict[Signature, set[FindingKind]] = field(default_factory=dict)
     org_ids: set[str] = field(default_factory=set)
-    anonymous: int = 0
+    anonymous: int = 0  # records with no user id or email (device ids at most)
+    country_unmapped: int = 0  # records whose country name maps to no ISO code
     findings: list[RawFinding] = field(default_factory=list)
     time_first: float | None = None
     time_last: float | None = None
@@ -122,6 +123,7 @@ class RunAggregate:
             total.finding_kinds.setdefault(sig, set()).update(kinds)
         total.org_ids |= unit.org_ids
         total.anonymous += unit.anonymous
+        total.country_unmapped += unit.country_unmapped
         for finding in unit.findings:
             finding.record += base
             total.findings.append(finding)

@@ -3,7 +3,12 @@
 Signatures (the distinct identity sets the export's records carry, with their record
 counts and a bitmask of the categories their non-empty fields and findings expose) and the
 directory's columns go in as Arrow tables; affected users, organizations, admins and
-unmatched identities come out. The reference matcher in ``domain.matching`` states the
+unmatched identities come out.
+
+Stitching, as an attacker holding the file would do it, is joins here too: a device id seen
+in a signature that identifies directory users ties it to them (``ties``); a signature whose
+only identifiers are device ids identifies every user tied to any of them (one hop, so a
+shared device identifies each of its users). The reference matcher in ``domain.matching`` states the
 same rules in plain Python; property tests keep the two in agreement.
 """
 
@@ -86,10 +91,20 @@ def match_directory(
     )
     con.execute(
         """
+        CREATE TEMP TABLE stitched AS
+        WITH ties AS (SELECT DISTINCT d.device, m.idx FROM m JOIN dev d USING (sig_id))
+        SELECT DISTINCT d.sig_id, t.idx
+        FROM dev d JOIN ties t USING (device) JOIN sig s USING (sig_id)
+        WHERE NOT s.personal
+        """
+    )
+    con.execute("CREATE TEMP TABLE m_all AS SELECT * FROM m UNION ALL SELECT * FROM stitched")
+    con.execute(
+        """
         CREATE TEMP TABLE affected AS
         SELECT m.idx, bit_or(s.mask) AS mask,
                arg_min(s.country, s.sig_id) FILTER (WHERE s.country <> '') AS export_country
-        FROM m JOIN sig s USING (sig_id) GROUP BY m.idx
+        FROM m_all m JOIN sig s USING (sig_id) GROUP BY m.idx
         """
     )
     con.execute(
@@ -158,6 +173,13 @@ def match_directory(
     unmatched_records = con.execute(
         "SELECT coalesce(sum(records), 0) FROM unmatched_sigs"
     ).fetchall()[0]
+    stitched_records, anonymous_records = con.execute(
+        """
+        SELECT coalesce(sum(records) FILTER (WHERE sig_id IN (SELECT sig_id FROM stitched)), 0),
+               coalesce(sum(records) FILTER (WHERE sig_id NOT IN (SELECT sig_id FROM stitched)), 0)
+        FROM sig WHERE NOT personal
+        """
+    ).fetchall()[0]
     identities = con.execute(
         """
         SELECT t.kind, t.value, sum(u.records) FROM tok t JOIN unmatched_sigs u USING (sig_id)
@@ -176,7 +198,8 @@ def match_directory(
         for sig_id, ids in con.execute(
             """
             SELECT m.sig_id, list(u.user_id ORDER BY u.user_id)
-            FROM m JOIN wanted USING (sig_id) JOIN users u ON u.idx = m.idx GROUP BY m.sig_id
+            FROM m_all m JOIN wanted USING (sig_id) JOIN users u ON u.idx = m.idx
+            GROUP BY m.sig_id
             """
         ).fetchall():
             by_signature[int(sig_id)] = tuple(ids)
@@ -186,4 +209,6 @@ def match_directory(
         unmatched=unmatched,
         unmatched_records=int(unmatched_records[0]) if unmatched_records else 0,
         users_by_signature=by_signature,
+        stitched_records=int(stitched_records),
+        anonymous_records=int(anonymous_records),
     )

@@ -38,12 +38,12 @@ from breachdesk.engine.scan import (
     _pair,
     _plain_device_id,
     _plain_user_id,
-    _reader_to_record,
     _type_name,
     leaves,
 )
 from breachdesk.engine.tables import PAIRS_SCHEMA, pairs_to_ipc
 from breachdesk.sources.base import RejectReason
+from breachdesk.sources.countries import country_code
 from breachdesk.sources.framing import (
     BlankLines,
     LineBlock,
@@ -52,6 +52,8 @@ from breachdesk.sources.framing import (
     Reject,
     WorkUnit,
 )
+from breachdesk.sources.paths import path_getter
+from breachdesk.sources.times import bounds
 from breachdesk.taxonomy import FindingKind
 
 
@@ -74,12 +76,11 @@ class ReferenceScan:
         self.worker = worker
         self.unit = unit
         keys = worker.config.keys[unit.reader]
+        self.keys = keys
         self.user_keys = keys.user_ids
         self.email_keys = keys.emails
         self.device_keys = keys.device_ids
         self.org_keys = keys.org_keys
-        self.country_keys = worker.config.country_keys
-        self.time_key = worker.config.time_keys.get(unit.reader)
         self.result = UnitResult(source=unit.source)
         self.shape_ids: dict[tuple[str, ...], int] = {}
         self.shape_counts: list[int] = []
@@ -88,6 +89,9 @@ class ReferenceScan:
         self.identity_keys = (*self.user_keys, *self.email_keys, *self.device_keys)
         self.no_identity = (None,) * len(self.identity_keys)
         self.no_orgs = (None,) * len(self.org_keys)
+        self.identity_get = [path_getter(p) for p in self.identity_keys]
+        self.org_get = [path_getter(p) for p in self.org_keys]
+        self.country_get = [path_getter(p) for p in keys.countries]
         self.identities: dict[tuple[Any, ...], tuple[Signature, bool]] = {}
         # (signature, shape id) -> [records, first country, personal]
         self.stats: dict[tuple[Signature, int], list[Any]] = {}
@@ -137,7 +141,7 @@ class ReferenceScan:
         max_record = self.worker.config.max_record
         source = unit.source
         loads = orjson.loads
-        to_record = _reader_to_record(unit.reader)
+        to_record = self.worker.record_maker(unit.reader)
         number = 0
         for i, line in enumerate(lines):
             if not line or line.isspace():
@@ -183,36 +187,51 @@ class ReferenceScan:
     def _identify(self, raw: tuple[Any, ...]) -> tuple[Signature, bool]:
         """The signature of one combination of identity values, and whether it is personal."""
         pairs: list[tuple[str, str]] = []
-        personal = False
+        namespace = self.keys.namespace
         for role, value in zip(self.identity_roles, raw, strict=True):
-            if value is None:
-                continue
-            if role is _USER:
-                pair = _plain_user_id(value) or _pair(user_id_token(value))
-            elif role is _MAIL:
-                pair = _pair(email_token(value))
-            else:
-                pair = _plain_device_id(value) or _pair(device_token(value))
-            if pair is not None:
+            items = value if type(value) is list else [value]
+            for item in items:
+                if item is None:
+                    continue
+                if role is _USER:
+                    pair = _plain_user_id(item) or _pair(user_id_token(item))
+                elif role is _MAIL:
+                    pair = _pair(email_token(item))
+                else:
+                    pair = _plain_device_id(item) or _pair(device_token(item))
+                if pair is None:
+                    continue
+                if pair[0] == _DEVICE and namespace:
+                    pair = (_DEVICE, f"{namespace}:{pair[1]}")
                 pairs.append(pair)
-                personal = personal or pair[0] != _DEVICE
+        devices = [v for k, v in pairs if k == _DEVICE]
+        if self.keys.device_when_equal:
+            for i, (kind, value) in enumerate(pairs):
+                named = f"{namespace}:{value}" if namespace else value
+                if kind in ("user_id", "hashed_email") and named in devices:
+                    pairs[i] = (_DEVICE, named)
+        personal = any(kind != _DEVICE for kind, _ in pairs)
         if len(pairs) > 1:
             pairs = sorted(set(pairs))
         return orjson.dumps(pairs).decode(), personal
 
-    def _country(self, get: Any) -> str:
-        for key in self.country_keys:
-            code = get(key)
-            if type(code) is str and len(code) == 2 and code.isalpha():
-                return code.upper()
-        return ""
+    def _country(self, bag: dict[str, Any]) -> tuple[str, bool]:
+        unmapped = False
+        for get in self.country_get:
+            value = get(bag)
+            if type(value) is str:
+                code = country_code(value)
+                if code:
+                    return code, False
+                if code is None:
+                    unmapped = True
+        return "", unmapped
 
     def _record(
         self, source: int, line: int, number: int, bag: dict[str, Any], candidate: bool
     ) -> None:
         res = self.result
-        get = bag.get
-        raw = tuple(map(get, self.identity_keys))
+        raw = tuple(get(bag) for get in self.identity_get)
         if raw == self.no_identity:
             signature: Signature = _NO_IDENTITY
             personal = False
@@ -228,7 +247,7 @@ class ReferenceScan:
                 signature, personal = self._identify(raw)
         if not personal:
             res.anonymous += 1
-        orgs = tuple(map(get, self.org_keys))
+        orgs = tuple(get(bag) for get in self.org_get)
         if orgs != self.no_orgs:
             raw_orgs = self.raw_orgs
             for value in orgs:
@@ -236,14 +255,17 @@ class ReferenceScan:
                     raw_orgs.update(item for item in value if type(item) in _ID_TYPES)
                 elif value is not None and type(value) in _ID_TYPES:
                     raw_orgs.add(value)
-        if self.time_key is not None:
-            stamp = get(self.time_key)
-            if stamp.__class__ is int or stamp.__class__ is float:
-                seconds = stamp / 1000 if stamp > 1e11 else float(stamp)
-                if res.time_first is None or seconds < res.time_first:
-                    res.time_first = seconds
-                if res.time_last is None or seconds > res.time_last:
-                    res.time_last = seconds
+        time = self.keys.time
+        found = bounds([path_getter(time.path)(bag)], time.unit) if time is not None else None
+        if found is not None:
+            seconds = found[0]
+            if res.time_first is None or seconds < res.time_first:
+                res.time_first = seconds
+            if res.time_last is None or seconds > res.time_last:
+                res.time_last = seconds
+        country, unmapped = self._country(bag)
+        if unmapped:
+            res.country_unmapped += 1
 
         values = bag.values()
         if set(map(type, values)) <= _SCALARS:
@@ -271,11 +293,11 @@ class ReferenceScan:
         key = (signature, shape_id)
         stats = self.stats.get(key)
         if stats is None:
-            self.stats[key] = [1, self._country(get), personal]
+            self.stats[key] = [1, country, personal]
         else:
             stats[0] += 1
             if not stats[1]:
-                stats[1] = self._country(get)
+                stats[1] = country
         if candidate:
             self._scan_record(source, line, number, bag, signature)
 

@@ -40,7 +40,8 @@ from breachdesk.engine.aggregate import (
     encode_signature,
 )
 from breachdesk.engine.tables import PAIRS_SCHEMA, pairs_to_ipc
-from breachdesk.sources.base import IdentityKeys, RejectReason
+from breachdesk.sources.base import IdentityKeys, Reader, RejectReason, record_maker
+from breachdesk.sources.countries import country_code
 from breachdesk.sources.framing import (
     BlankLines,
     LineBlock,
@@ -49,21 +50,23 @@ from breachdesk.sources.framing import (
     Reject,
     WorkUnit,
 )
+from breachdesk.sources.paths import path_getter, values_getter
+from breachdesk.sources.times import bounds
 from breachdesk.taxonomy import FindingKind
 from breachdesk.workers import process_pool
 
-# Values that mean "nothing here" (besides null, "", [] and {}): vendor sentinels.
-SENTINELS = frozenset({"$direct"})
+# Values that mean "nothing here" (besides null, "", [] and {}): vendor sentinels
+# (Mixpanel's "$direct" referrer, GA4's "(not set)").
+SENTINELS = frozenset({"$direct", "(not set)"})
 
 
 @dataclass(frozen=True)
 class ScanConfig:
-    keys: dict[str, IdentityKeys]  # per reader, already extended by settings
-    time_keys: dict[str, str]  # per reader: the field holding the event time
-    country_keys: tuple[str, ...]  # fields holding an ISO country code
+    keys: dict[str, IdentityKeys]  # per reader, as declared and extended by settings
     hmac_key: bytes
     max_record: int
     rule_files: tuple[Path, ...] = ()
+    readers: tuple[Reader, ...] = ()  # readers the registry does not hold (a --mapping)
 
 
 @dataclass
@@ -79,17 +82,25 @@ class Worker:
     def __post_init__(self) -> None:
         self.scanner = Scanner(default_rules(self.config.rule_files), self.config.hmac_key)
 
+    def record_maker(self, reader: str) -> Any:
+        """The function turning one parsed object into ``reader``'s record."""
+        for extra in self.config.readers:
+            if extra.name == reader:
+                return record_maker(extra)
+        return _reader_to_record(reader)
+
     def identify(self, roles: tuple[str, ...], raw: tuple[Any, ...]) -> tuple[Signature, bool]:
         """The signature of one combination of identity values (hashable), cached."""
         found = self.identities.get(raw)
         if found is None:
-            found = self.identities[raw] = identify(roles, raw)
+            found = self.identities[raw] = self.identify_uncached(roles, raw)
         return found
 
     def identify_uncached(
         self, roles: tuple[str, ...], raw: tuple[Any, ...]
     ) -> tuple[Signature, bool]:
-        return identify(roles, raw)
+        keys = self.config.keys[self.reader]
+        return identify(roles, raw, keys.namespace, keys.device_when_equal)
 
     def for_reader(self, reader: str) -> None:
         """Cached signatures hold for one reader's identity keys: start afresh on another."""
@@ -144,14 +155,16 @@ class _UnitScan:
         worker.for_reader(unit.reader)
         config = worker.config
         keys = config.keys[unit.reader]
-        self.identity_keys = (*keys.user_ids, *keys.emails, *keys.device_ids)
-        self.org_keys = keys.org_keys
-        self.country_keys = config.country_keys
-        self.lookup_keys = (*self.identity_keys, *self.country_keys)
-        self.n_identity = len(self.identity_keys)
+        # the reader's declared paths, read by getters compiled once per unit
+        identity_paths = (*keys.user_ids, *keys.emails, *keys.device_ids)
+        self.identity_lookup = values_getter(identity_paths)
+        self.lookup = values_getter((*identity_paths, *keys.countries))
+        self.org_lookup = values_getter(keys.org_keys)
+        self.n_identity = len(identity_paths)
         self.no_identity = (None,) * self.n_identity
-        self.no_orgs = (None,) * len(self.org_keys)
-        self.time_key = config.time_keys.get(unit.reader)
+        self.no_orgs = (None,) * len(keys.org_keys)
+        self.time_get = path_getter(keys.time.path) if keys.time is not None else None
+        self.time_unit = keys.time.unit if keys.time is not None else None
         self.identity_roles = (
             *(_USER for _ in keys.user_ids),
             *(_MAIL for _ in keys.emails),
@@ -180,12 +193,14 @@ class _UnitScan:
         roles = self.identity_roles
         n = self.n_identity
         no_identity = self.no_identity
-        country_of: dict[tuple[Any, ...], str] = {}
-        anonymous = 0
+        country_of: dict[tuple[Any, ...], tuple[str, bool]] = {}
+        anonymous = unmapped = 0
+        identify_new = self.worker.identify_uncached
         for (raw, shape_id), count in self.groups.items():
             shape_counts[shape_id] += count
             if raw.__class__ is _Resolved:
-                signature, personal, country = raw.signature, raw.personal, raw.country
+                signature, personal = raw.signature, raw.personal
+                country, unknown = raw.country, raw.unmapped
             else:
                 ident = raw[:n]
                 if ident == no_identity:
@@ -193,12 +208,15 @@ class _UnitScan:
                 else:
                     found = cache.get(ident)
                     if found is None:
-                        found = cache[ident] = identify(roles, ident)
+                        found = cache[ident] = identify_new(roles, ident)
                     signature, personal = found
                 place = raw[n:]
-                country = country_of.get(place)  # type: ignore[assignment]
-                if country is None:
-                    country = country_of[place] = _country_of(place)
+                known = country_of.get(place)
+                if known is None:
+                    known = country_of[place] = _country_of(place)
+                country, unknown = known
+            if unknown:
+                unmapped += count
             if not personal:
                 anonymous += count
             key = (signature, shape_id)
@@ -212,6 +230,7 @@ class _UnitScan:
         if len(cache) > 250_000:  # bounded: a worker's memory stays flat
             cache.clear()
         res.anonymous = anonymous
+        res.country_unmapped = unmapped
         for shape, count in zip(res.shapes, shape_counts, strict=True):
             res.scanned_values += len(shape) * count
             for path in shape:
@@ -239,18 +258,11 @@ class _UnitScan:
         return res
 
     def _times(self) -> None:
-        res = self.result
-        stamps = [t for t in self.times if t.__class__ is int or t.__class__ is float]
-        if not stamps:
+        if self.time_unit is None:
             return
-        seconds = [s for s in stamps if s <= 1e11]
-        millis = [s for s in stamps if s > 1e11]
-        low = [float(min(seconds))] if seconds else []
-        high = [float(max(seconds))] if seconds else []
-        if millis:
-            low.append(min(millis) / 1000)
-            high.append(max(millis) / 1000)
-        res.time_first, res.time_last = min(low), max(high)
+        found = bounds(self.times, self.time_unit)
+        if found is not None:
+            self.result.time_first, self.result.time_last = found
 
     def _lines(self, unit: LineBlock) -> None:
         res = self.result
@@ -277,7 +289,7 @@ class _UnitScan:
         res = self.result
         max_record = self.worker.config.max_record
         loads = orjson.loads
-        to_record = _reader_to_record(unit.reader)
+        to_record = self.worker.record_maker(unit.reader)
         record = self._record
         first = unit.first_line
         number = 0
@@ -330,9 +342,8 @@ class _UnitScan:
         self.result.rejects.append(RejectRow(self.unit.source, line, reason, message))
 
     def _record(self, bag: dict[str, Any]) -> None:
-        get = bag.get
-        raw: Any = tuple(map(get, self.lookup_keys))
-        orgs = tuple(map(get, self.org_keys))
+        raw: Any = self.lookup(bag)
+        orgs = self.org_lookup(bag)
         if orgs != self.no_orgs:
             raw_orgs = self.raw_orgs
             for value in orgs:
@@ -340,8 +351,8 @@ class _UnitScan:
                     raw_orgs.update(item for item in value if type(item) in _ID_TYPES)
                 elif value is not None and type(value) in _ID_TYPES:
                     raw_orgs.add(value)
-        if self.time_key is not None:
-            self.times.append(get(self.time_key))
+        if self.time_get is not None:
+            self.times.append(self.time_get(bag))
         values = bag.values()
         try:  # an unhashable (nested) value raises: those records are walked
             if _EMPTY.isdisjoint(values):
@@ -375,7 +386,7 @@ class _UnitScan:
             signature, personal = _NO_IDENTITY, False
         else:
             signature, personal = self.worker.identify_uncached(self.identity_roles, ident)
-        return _Resolved(signature, personal, _country_of(raw[n:]))
+        return _Resolved(signature, personal, *_country_of(raw[n:]))
 
     def _sample_record(self, bag: dict[str, Any], shape: tuple[str, ...], shape_id: int) -> None:
         """Keep the first values of each field, for the classifier."""
@@ -396,7 +407,7 @@ class _UnitScan:
             self.sampled_shapes.add(shape_id)
 
     def _signature(self, bag: dict[str, Any]) -> Signature:
-        raw = tuple(map(bag.get, self.identity_keys))
+        raw = self.identity_lookup(bag)
         if raw == self.no_identity:
             return _NO_IDENTITY
         try:
@@ -508,25 +519,47 @@ def _plain_user_id(value: Any) -> tuple[str, str] | None:
 _USER, _MAIL, _DEVICE_ROLE = "user", "mail", "device"
 
 
-def identify(roles: tuple[str, ...], raw: tuple[Any, ...]) -> tuple[Signature, bool]:
-    """The signature of one combination of identity values, and whether it is personal."""
+def identify(
+    roles: tuple[str, ...],
+    raw: tuple[Any, ...],
+    namespace: str = "",
+    device_when_equal: bool = False,
+) -> tuple[Signature, bool]:
+    """The signature of one combination of identity values, and whether it is personal.
+
+    A list contributes each item. Device ids carry their reader's ``namespace``
+    (``"mixpanel:…"``), so devices of different vendors never tie; ``device_when_equal``: a
+    user id equal to one of the record's device ids is that device id (PostHog)."""
     pairs: list[tuple[str, str]] = []
-    personal = False
+    prefix = f"{namespace}:" if namespace else ""
     for role, value in zip(roles, raw, strict=True):
         if value is None:
             continue
-        if role is _USER:
-            pair = _plain_user_id(value) or _pair(user_id_token(value))
-        elif role is _MAIL:
-            pair = _pair(email_token(value))
-        else:
-            pair = _plain_device_id(value) or _pair(device_token(value))
-        if pair is not None:
-            pairs.append(pair)
-            personal = personal or pair[0] != _DEVICE
+        for item in value if value.__class__ is list else (value,):
+            if role is _USER:
+                pair = _plain_user_id(item) or _pair(user_id_token(item))
+            elif role is _MAIL:
+                pair = _pair(email_token(item))
+            else:
+                pair = _plain_device_id(item) or _pair(device_token(item))
+            if pair is not None:
+                if pair[0] == _DEVICE and prefix:
+                    pair = (_DEVICE, prefix + pair[1])
+                pairs.append(pair)
+    if device_when_equal:
+        devices = {v for k, v in pairs if k == _DEVICE}
+        if devices:
+            pairs = [
+                (_DEVICE, prefix + v) if k in _ID_KINDS and prefix + v in devices else (k, v)
+                for k, v in pairs
+            ]
+    personal = any(k != _DEVICE for k, _ in pairs)
     if len(pairs) > 1:
         pairs = sorted(set(pairs))
     return orjson.dumps(pairs).decode(), personal
+
+
+_ID_KINDS = frozenset({TokenKind.USER_ID.value, TokenKind.HASHED_EMAIL.value})
 
 
 @dataclass(frozen=True, slots=True)
@@ -536,13 +569,20 @@ class _Resolved:
     signature: Signature
     personal: bool
     country: str
+    unmapped: bool
 
 
-def _country_of(values: tuple[Any, ...]) -> str:
-    for code in values:
-        if type(code) is str and len(code) == 2 and code.isalpha():
-            return code.upper()
-    return ""
+def _country_of(values: tuple[Any, ...]) -> tuple[str, bool]:
+    """The first country the values give, as an ISO code, and whether a name was seen that
+    maps to none (counted, never guessed)."""
+    unmapped = False
+    for value in values:
+        if type(value) is str:
+            code = country_code(value)
+            if code:
+                return code, False
+            unmapped = unmapped or code is None
+    return "", unmapped
 
 
 _NON_BLANK = re.compile(rb"[^\n]+")
@@ -607,7 +647,7 @@ def leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
 def _reader_to_record(name: str) -> Any:
     from breachdesk.sources.registry import get_reader
 
-    return get_reader(name).to_record
+    return record_maker(get_reader(name))
 
 
 def _type_name(value: Any) -> str:

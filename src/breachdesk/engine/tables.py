@@ -1,5 +1,7 @@
 """The engine's tables in DuckDB: every (identity signature, field shape) pair the scan saw,
-grouped into one row per signature with its records, country and exposed categories.
+grouped into one row per signature with its records, country and exposed categories; then
+each signature's personal tokens (``tok``) and device ids (``dev``), which the matcher joins
+to the directory and stitches through.
 
 Scanning processes send their pairs as Arrow batches; DuckDB groups them (spilling to the
 workspace's private temporary folder when memory runs short), so no per-signature Python
@@ -166,15 +168,43 @@ class DuckDBEngine:
         self._tokens()
 
     def _tokens(self) -> None:
+        # one pass over the signatures: personal tokens to ``tok``, device ids to ``dev``
         self.con.execute(
             """
-            CREATE TABLE tok AS
+            CREATE TEMP TABLE all_tok AS
             SELECT sig_id, t[1] AS kind, t[2] AS value FROM (
-                SELECT sig_id, unnest(from_json(signature, '[["VARCHAR"]]')) AS t
-                FROM sig WHERE personal
-            ) WHERE t[1] <> 'device_id'
+                SELECT sig_id, unnest(from_json(signature, '[["VARCHAR"]]')) AS t FROM sig
+            )
             """
         )
+        self.con.execute(
+            "CREATE TABLE tok AS SELECT sig_id, kind, value FROM all_tok WHERE kind <> 'device_id'"
+        )
+        self.con.execute(
+            "CREATE TABLE dev AS SELECT sig_id, value AS device FROM all_tok"
+            " WHERE kind = 'device_id'"
+        )
+        self.con.execute("DROP TABLE all_tok")
+
+    def device_only_records(self) -> tuple[int, int]:
+        """Without a directory: (records whose only identifiers are device ids seen in some
+        record with a user id or email — tied to a person —, the other records with no user id
+        or email — anonymous)."""
+        tied, untied = self.con.execute(
+            """
+            WITH tied_devices AS (
+                SELECT DISTINCT d.device FROM dev d JOIN sig s USING (sig_id) WHERE s.personal
+            ),
+            tied_sigs AS (
+                SELECT DISTINCT d.sig_id, true AS tied
+                FROM dev d JOIN tied_devices USING (device)
+            )
+            SELECT coalesce(sum(s.records) FILTER (WHERE t.tied), 0),
+                   coalesce(sum(s.records) FILTER (WHERE t.tied IS NULL), 0)
+            FROM sig s LEFT JOIN tied_sigs t USING (sig_id) WHERE NOT s.personal
+            """
+        ).fetchall()[0]
+        return int(tied), int(untied)
 
     def signature_ids(self, signatures: Sequence[str]) -> dict[str, int]:
         if not signatures:

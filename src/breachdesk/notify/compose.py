@@ -2,8 +2,14 @@
 language, as a plain-text and an HTML part that say the same thing.
 
 Everything a notice says comes from the plan (this recipient's exposed categories, counts,
-MFA state), the incident record and the settings; the only text from outside is the
-recipient's name, echoed only when :func:`safe_name` accepts it.
+MFA state, credentials to replace) and the incident record (the company's identity, the
+vendor's incident, the measures taken); the only text from outside is the recipient's name,
+an organization's name and the names of an admin's members without MFA, each echoed only
+when :func:`safe_name` accepts it.
+
+Templates: a workspace's ``templates/`` folder comes first, then the built-in ones, so a
+company can reword a notice (or one part of it); the lint applies to the result either way,
+and the template version recorded with every delivery attempt names the override.
 """
 
 from __future__ import annotations
@@ -15,18 +21,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time, get_timezone_name
 from babel.lists import format_list
+from babel.numbers import format_decimal
 from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
     Environment,
     FileSystemLoader,
     StrictUndefined,
     TemplateError,
     select_autoescape,
 )
+from jinja2.sandbox import SandboxedEnvironment
 
 from breachdesk.display import finalize, visible_controls
 from breachdesk.errors import NoticeError
@@ -35,11 +46,17 @@ from breachdesk.notify.names import safe_name
 from breachdesk.taxonomy import Category
 
 # Bump when a template or a catalog changes: recorded with every delivery attempt.
-TEMPLATE_VERSION = "notice/2026-11.1"
+TEMPLATE_VERSION = "notice/2026-12.1"
+TEMPLATES = "templates"  # a workspace's folder of templates that override the built-in ones
 
 
 def N_(message: str) -> str:
     return message
+
+
+def N_plural(singular: str, plural: str) -> tuple[str, str]:
+    """A message with a plural form, marked for extraction (``ngettext`` at use)."""
+    return singular, plural
 
 
 # Neutral labels (they describe a user's data and an organization's members' data alike).
@@ -74,6 +91,16 @@ _SUBJECTS = {
     "admin": N_("Security notice from %(company)s for your organization (reference %(reference)s)"),
 }
 _ORG_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+# credentials found in the data, per finding kind: what the reader is told to replace
+_CREDENTIALS = {
+    "api_key": N_plural("%(num)s API key", "%(num)s API keys"),
+    "credential": N_plural(
+        "%(num)s password, access token or private key",
+        "%(num)s passwords, access tokens or private keys",
+    ),
+}
+MAX_NAMED = 50  # members without MFA named in one admin notice; the rest are counted
+ORG_PUNCTUATION = ",&"  # allowed in an organization's name beyond a person's ("Smith, Jones & Co.")
 
 
 @dataclass(frozen=True)
@@ -88,6 +115,13 @@ class Context:
     learned_at: datetime | None
     timezone: str
     incident_id: int
+    contact_email: str = ""  # where readers ask questions (Art. 34(2))
+    measures: tuple[str, ...] = ()  # "What we did", from the incident record
+    vendor_aware_at: datetime | None = None
+    vendor_incident_start: datetime | None = None
+    vendor_incident_end: datetime | None = None
+    own_systems_breached: bool | None = None  # False: notices say they were not breached
+    templates: str = ""  # a workspace's templates folder, searched before the built-in one
 
 
 @dataclass(frozen=True)
@@ -138,13 +172,19 @@ class Composer:
         self._zone = ZoneInfo(context.timezone)
         self._environments: dict[str, Environment] = {}
         self._shared: dict[str, dict[str, Any]] = {}  # per language: what every notice says
-        self._folder = str(resources.files("breachdesk.notify") / "templates")
+        builtin = str(resources.files("breachdesk.notify") / "templates")
+        loaders: list[BaseLoader] = [FileSystemLoader(builtin)]
+        if context.templates:
+            loaders.insert(0, FileSystemLoader(context.templates))
+        self._loader = ChoiceLoader(loaders)
+        self.version = template_version(context.templates)
 
     def environment(self, language: str) -> Environment:
         found = self._environments.get(language)
         if found is None:
-            found = Environment(
-                loader=FileSystemLoader(self._folder),
+            # sandboxed: a workspace's own template may not reach into Python
+            found = SandboxedEnvironment(
+                loader=self._loader,
                 autoescape=select_autoescape(["html.j2"], default_for_string=False),
                 undefined=StrictUndefined,
                 extensions=["jinja2.ext.i18n"],
@@ -157,50 +197,85 @@ class Composer:
             self._environments[language] = found
         return found
 
+    def _common(self, language: str) -> dict[str, Any]:
+        """What every notice in ``language`` says, rendered once."""
+        shared = self._shared.get(language)
+        if shared is None:
+            gettext = translations(language).gettext
+            ctx = self.context
+            shared = self._shared[language] = {
+                "learned_at": self._date(ctx.learned_at, language, with_time=True),
+                "vendor_aware_at": self._date(ctx.vendor_aware_at, language),
+                "vendor_start": self._date(ctx.vendor_incident_start, language),
+                "vendor_end": self._date(ctx.vendor_incident_end, language),
+                "domains": format_list(list(ctx.official_domains), locale=language),
+                "labels": {c: gettext(label) for c, label in LABELS.items()},
+            }
+        return shared
+
     def compose(self, notice: NoticeRow) -> Composed:
         """The notice in its reader's language. ValueError when this notice's plan cannot
         make a message; NoticeError when no notice can be composed (a template error)."""
         language = negotiate(notice.locale)
-        gettext = translations(language).gettext
-        shared = self._shared.get(language)
-        if shared is None:
-            shared = self._shared[language] = {
-                "learned_at": self._date(language),
-                "domains": format_list(list(self.context.official_domains), locale=language),
-                "labels": {c: gettext(label) for c, label in LABELS.items()},
-            }
+        translation = translations(language)
+        shared = self._common(language)
         labels = shared["labels"]
-        categories: Sequence[str] = notice.facts.get("categories", ())
+        facts = notice.facts
+        categories: Sequence[str] = facts.get("categories", ())
         exposed = [c for c in LABELS if c in categories]
         if not exposed:
             raise ValueError("no exposed category in the plan of this notice")
         domain = self.context.sender.rsplit("@", 1)[1]
-        org = notice.org_id if _ORG_ID.match(notice.org_id) else ""
+        ctx = self.context
+
+        def number(n: int) -> str:
+            return format_decimal(n, locale=language)
+
+        credentials = [
+            translation.ngettext(*_CREDENTIALS[kind], int(n)) % {"num": number(int(n))}
+            for kind, n in sorted(dict(facts.get("credentials", {})).items())
+            if kind in _CREDENTIALS and int(n) > 0
+        ]
+        named = [n for n in (safe_name(str(x)) for x in facts.get("without_mfa_names", [])) if n]
+        named = named[:MAX_NAMED]
+        without_mfa = int(facts.get("members_without_mfa", 0))
+        affected_members = int(facts.get("affected_members", 0))
         values: dict[str, Any] = {
             "lang": language,
             "name": safe_name(notice.name) or "",
-            "company": self.context.company,
-            "vendor": self.context.vendor,
+            "company": ctx.company,
+            "vendor": ctx.vendor,
             "learned_at": shared["learned_at"],
+            "vendor_aware_at": shared["vendor_aware_at"],
+            "vendor_start": shared["vendor_start"],
+            "vendor_end": shared["vendor_end"],
+            "own_systems_not_breached": ctx.own_systems_breached is False,
+            "measures": list(ctx.measures),
+            "contact_email": ctx.contact_email,
             "exposed": [labels[c] for c in exposed],
             "not_exposed": [labels[c] for c in REASSURED if c not in categories],
             "credentials_exposed": Category.CREDENTIALS in categories,
-            "mfa": notice.facts.get("mfa", "unknown"),
-            "verify_url": self.context.verify_url,
+            "credentials": format_list(credentials, locale=language) if credentials else "",
+            "mfa": facts.get("mfa", "unknown"),
+            "verify_url": ctx.verify_url,
             "reference": notice.reference,
             "domains": shared["domains"],
-            "org": org,
-            "affected_members": int(notice.facts.get("affected_members", 0)),
-            "members_without_mfa": int(notice.facts.get("members_without_mfa", 0)),
-            "without_mfa_sample": format_list(
-                [str(a) for a in notice.facts.get("without_mfa_sample", [])], locale=language
-            )
-            if notice.facts.get("without_mfa_sample")
-            else "",
+            "org": _org_label(notice.org_id, str(facts.get("org_name", ""))),
+            "affected_members": affected_members,
+            "affected_members_n": number(affected_members),
+            "members_without_mfa": without_mfa,
+            "members_without_mfa_n": number(without_mfa),
+            "without_mfa_names": format_list(named, locale=language) if named else "",
+            # the list ending a sentence: "…, Scott Garcia Jr." takes no second full stop
+            "without_mfa_names_end": (
+                format_list(named, locale=language) if named else ""
+            ).removesuffix("."),
+            "without_mfa_unnamed": max(0, without_mfa - len(named)),
+            "without_mfa_unnamed_n": number(max(0, without_mfa - len(named))),
         }
         values["subject"] = visible_controls(  # a header, outside the templates' finalize
-            gettext(_SUBJECTS[notice.kind])
-            % {"company": self.context.company, "reference": notice.reference}
+            translation.gettext(_SUBJECTS[notice.kind])
+            % {"company": ctx.company, "reference": notice.reference}
         )
         environment = self.environment(language)
         try:
@@ -219,14 +294,34 @@ class Composer:
             labels=tuple(values["exposed"]),
             all_labels=tuple(labels.values()),
             reference=notice.reference,
-            message_id=f"<{notice.reference}.{self.context.incident_id}@{domain}>",
+            message_id=f"<{notice.reference}.{ctx.incident_id}@{domain}>",
         )
 
-    def _date(self, language: str) -> str:
-        if self.context.learned_at is None:
+    def _date(self, when: datetime | None, language: str, with_time: bool = False) -> str:
+        if when is None:
             return ""
-        local = self.context.learned_at.astimezone(self._zone)
+        local = when.astimezone(self._zone)
         day = format_date(local, "long", locale=language)
+        if not with_time:
+            return day
         time = format_time(local, "short", locale=language)
         zone = get_timezone_name(local, width="long", locale=language)
         return f"{day} {time} ({zone})"
+
+
+def _org_label(org_id: str, name: str) -> str:
+    """How an admin notice names the organization: its name from the directory when it reads
+    as a name, else its id when plain, else nothing (the notice says "your organization")."""
+    return safe_name(name, max_words=8, also=ORG_PUNCTUATION) or (
+        org_id if _ORG_ID.match(org_id) else ""
+    )
+
+
+def template_version(folder: str) -> str:
+    """The built-in templates' version, plus a digest of a workspace's overriding templates."""
+    if not folder:
+        return TEMPLATE_VERSION
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).rglob("*.j2")):
+        digest.update(f"{path.relative_to(folder)}\0".encode() + path.read_bytes() + b"\0")
+    return f"{TEMPLATE_VERSION}+ws.{digest.hexdigest()[:12]}"

@@ -4,7 +4,8 @@ A message is refused, with every reason found, when it: links anywhere but an of
 domain, holds more than one distinct link, carries an attachment or any part beyond its
 plain-text and HTML alternatives, loads anything (images, scripts, forms, styles from
 outside), has a header with a line break, comes from outside the official domains, has no
-DKIM key, or when its two parts disagree on the exposed categories.
+DKIM key, or when its two parts disagree on any list (the exposed categories first, then what
+was not exposed, what to do, what was done).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class _Html(HTMLParser):
         self.hrefs: list[str] = []
         self.problems: list[str] = []
         self._skip = 0
-        self.lists: list[list[str]] = []  # the items of each <ul>, in order
+        self.lists: list[list[str]] = []  # the items of each <ul> and <ol>, in order
         self._item: list[str] | None = None
         self._open: list[str] = []  # the lists (ul, ol) around the current point
 
@@ -73,9 +74,8 @@ class _Html(HTMLParser):
             self._skip += 1
         elif tag in ("ul", "ol"):
             self._open.append(tag)
-            if tag == "ul":
-                self.lists.append([])
-        elif tag == "li" and self._open[-1:] == ["ul"]:
+            self.lists.append([])
+        elif tag == "li" and self._open:
             self._item = []
 
     def handle_endtag(self, tag: str) -> None:
@@ -159,8 +159,11 @@ def lint(composed: Composed, raw: bytes, domains: Sequence[str], dkim_ready: boo
         problems.append("the text and HTML parts disagree on the exposed categories")
     if sorted(exposed_text) != sorted(composed.labels):
         problems.append("the exposed categories listed differ from this recipient's")
-    if text_lists[1:2] != html.lists[1:2]:
-        problems.append("the text and HTML parts disagree on what was not exposed")
+    if text_lists[1:] != html.lists[1:]:
+        problems.append(
+            "the text and HTML parts disagree on a list (what was not exposed, what to do, "
+            "what was done)"
+        )
     return problems
 
 

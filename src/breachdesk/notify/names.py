@@ -1,4 +1,5 @@
-"""Whether a name from the directory may be echoed in a greeting.
+"""Whether a name from the directory may be echoed in a notice: a greeting, an organization's
+name, the members an admin should ask to turn on MFA.
 
 A name is text an attacker may control (a sign-up form, a synced profile). It is echoed only
 when it plainly looks like a person's name: letters of one script (Han, Hiragana and Katakana
@@ -28,13 +29,15 @@ def _script(char: str) -> str:
     return script
 
 
-def safe_name(raw: str) -> str | None:
-    """The name to greet with, normalised, or None when it must not be echoed."""
+def safe_name(raw: str, max_words: int = MAX_WORDS, also: str = "") -> str | None:
+    """The name to greet with, normalised, or None when it must not be echoed.
+    ``max_words`` and ``also`` (more punctuation allowed between words): an organization's
+    name may be longer than a person's and hold "," or "&" ("Smith, Jones & Co.")."""
     if any(c != " " and (c.isspace() or unicodedata.category(c)[0] == "C") for c in raw):
         return None  # line breaks, tabs, controls, bidi overrides: not from a name form
     name = " ".join(unicodedata.normalize("NFC", raw).split(" "))
     name = " ".join(name.split())
-    if not name or len(name) > MAX_LENGTH or len(name.split(" ")) > MAX_WORDS:
+    if not name or len(name) > MAX_LENGTH or len(name.split(" ")) > max_words:
         return None
     scripts: set[str] = set()
     previous = " "
@@ -49,6 +52,9 @@ def safe_name(raw: str) -> str | None:
             # initials ("J. R. Smith", "Jr.") but never a dot between letters: example.com
             if unicodedata.category(previous)[0] != "L":
                 return None
+        elif char in also:
+            if previous in also:
+                return None  # "Smith, Jones & Co": one at a time, never first or last (below)
         elif char not in _JOINERS:
             return None  # digits, symbols, @ : / < > and every control or format character
         if char in _JOINERS and previous in _JOINERS:
@@ -56,7 +62,9 @@ def safe_name(raw: str) -> str | None:
         if previous == "." and char != " ":
             return None
         previous = char
-    if len(scripts) != 1 or name[0] in _JOINERS or name[-1] in "-'’":
+    if len(scripts) != 1 or name[0] in _JOINERS or name[-1] in "-'’" or name[0] in also:
+        return None
+    if name[-1] in also:
         return None
     lowered = name.casefold()
     if lowered.startswith(("www", "http")) or " www" in lowered:

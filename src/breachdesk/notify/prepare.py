@@ -63,31 +63,33 @@ class Preparer:
     ) -> Prepared:
         """The notice ready to send (``sign``) or only linted. ``linted``: the wire hash that
         passed the lint before; a message with that hash is not linted again."""
+        version = self.composer.version
         try:
             composed = self.composer.compose(notice)
         except ValueError as exc:
-            return Prepared(notice.id, "", "", b"", str(exc), "")
+            return Prepared(notice.id, "", "", b"", str(exc), "", version)
         try:
             raw = render(composed, self.context, when or datetime.now(UTC))
             to = recipient(composed.to)
         except ValueError as exc:
             return Prepared(notice.id, composed.message_id, "", b"",
-                            f"recipient address: {exc}", "")  # fmt: skip
+                            f"recipient address: {exc}", "", version)  # fmt: skip
         digest = wire_hash(raw)
         if digest != linted:
             problems = lint(composed, raw, self.context.official_domains, self.signer is not None)
             if problems:
                 return Prepared(notice.id, composed.message_id, digest, b"",
-                                "; ".join(problems), "")  # fmt: skip
+                                "; ".join(problems), "", version)  # fmt: skip
         if not sign:
-            return Prepared(notice.id, composed.message_id, digest, b"", "", to)
+            return Prepared(notice.id, composed.message_id, digest, b"", "", to, version)
         if self.signer is None:
             return Prepared(notice.id, composed.message_id, digest, b"",
-                            "no DKIM key is configured for the sender's domain", "")  # fmt: skip
+                            "no DKIM key is configured for the sender's domain", "",
+                            version)  # fmt: skip
         signed = self.signer.sign(raw)
         for extra in self.extra:  # each signature covers the message without the others
             signed = extra.sign(raw)[: -len(raw)] + signed
-        return Prepared(notice.id, composed.message_id, digest, signed, "", to)
+        return Prepared(notice.id, composed.message_id, digest, signed, "", to, version)
 
 
 _worker: Preparer | None = None

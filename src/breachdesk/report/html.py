@@ -1,5 +1,11 @@
 """report.html: one self-contained page a person reads first. No JavaScript, no network;
-every value that came from the export is escaped by Jinja2's autoescape."""
+every value is escaped by Jinja2's autoescape (and bidirectional controls shown).
+
+It opens with the briefing (:mod:`breachdesk.report.briefing`): the incident, its dates, the
+headline numbers, the duties with their deadlines and what to do next, then links to the
+run's files (relative, so they work from the workspace and from ``runs/<n>/``). Below come
+the findings — every "absent" stated beside the records that could not be scanned — the
+charts, organizations by name, the inventory and the provenance."""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from breachdesk.display import finalize
 from breachdesk.report.svg import bar_chart
-from breachdesk.taxonomy import FindingKind
+from breachdesk.taxonomy import FindingKind, label
 
 if TYPE_CHECKING:
     from breachdesk.report.outputs import AssessOutputs
@@ -27,18 +33,22 @@ _ENV = Environment(
 
 def render_report(impact: dict[str, Any], out: AssessOutputs) -> str:
     total = out.aggregate.total
+    names = dict(out.briefing.org_names) if out.briefing is not None else {}
     by_category: Counter[str] = Counter()
     orgs: list[tuple[str, int]] = []
+    org_rows: list[tuple[str, str, int, int]] = []  # name, id, affected members, admins
     no_mfa: list[str] = []
     no_mfa_count = 0
     if out.impact is not None:
         by_category = out.impact.exposure_counts()
         no_mfa = out.impact.user_ids_without_mfa(100)
         no_mfa_count = out.impact.users_without_mfa
-        orgs = sorted(
-            ((o.org_id, o.affected_members) for o in out.impact.organizations),
-            key=lambda kv: (-kv[1], kv[0]),
-        )
+        ranked = sorted(out.impact.organizations, key=lambda o: (-o.affected_members, o.org_id))
+        orgs = [(_org_label(o.org_id, names), o.affected_members) for o in ranked]
+        org_rows = [
+            (names.get(o.org_id, ""), o.org_id, o.affected_members, len(o.admins_to_notify))
+            for o in ranked[:50]
+        ]
     else:
         for field in out.inventory:
             if field.category is not None:
@@ -64,16 +74,27 @@ def render_report(impact: dict[str, Any], out: AssessOutputs) -> str:
     )
     sensitive = any(FindingKind(f["kind"]).sensitive and f["count"] for f in impact["findings"])
     reject_reasons = Counter(r.reason.value for r in total.rejects)
+    unscanned = ""
+    if total.rejects:
+        reasons = ", ".join(f"{n:,} {r}" for r, n in sorted(reject_reasons.items()))
+        unscanned = f"{len(total.rejects):,} records not scanned ({reasons}: rejected.csv)"
+    files = list(FILES)  # every run writes them all
+    if out.briefing is not None and out.briefing.changes:
+        files += ["changes.csv", "changes.json"]
     template = _ENV.get_template("report.html.j2")
     return template.render(
         impact=impact,
+        briefing=out.briefing,
+        files=files,
+        unscanned=unscanned,
+        secrets=len({f.fingerprint for f in total.findings if f.kind.sensitive}),
+        org_rows=org_rows,
         category_chart=bar_chart(
             "Affected users by exposed category" if out.impact else "Records by data category",
-            by_category.most_common(),
+            [(plain_category(c), n) for c, n in by_category.most_common()],
         ),
         country_chart=bar_chart("Affected users by country", countries),
         org_chart=bar_chart("Organizations by affected members", orgs[:25]),
-        orgs=orgs[:50],
         org_count=len(orgs),
         no_mfa=no_mfa,
         no_mfa_count=no_mfa_count,
@@ -83,3 +104,18 @@ def render_report(impact: dict[str, Any], out: AssessOutputs) -> str:
         reject_reasons=sorted(reject_reasons.items()),
         skipped=out.skipped,
     )
+
+
+# the run's files for people, linked from the report (relative: beside report.html)
+FILES = ("affected_users.csv", "affected_organizations.csv", "findings.csv", "unmatched.csv",
+         "rejected.csv", "skipped.csv", "impact.json")  # fmt: skip
+
+
+def plain_category(key: str) -> str:
+    """A data category in plain words."""
+    return label(key)
+
+
+def _org_label(org_id: str, names: dict[str, str]) -> str:
+    name = names.get(org_id, "").strip()
+    return f"{name} ({org_id})" if name else org_id

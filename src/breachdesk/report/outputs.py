@@ -16,6 +16,7 @@ from breachdesk.directory.model import Directory
 from breachdesk.domain.identity import Token, TokenKind, mask_token
 from breachdesk.engine.aggregate import RunAggregate, decode_signature, is_personal
 from breachdesk.impact import IMPACT_SCHEMA, USER_COLUMNS, Impact
+from breachdesk.report.briefing import Briefing
 from breachdesk.report.files import csv_bytes, write_private, write_private_table
 from breachdesk.report.html import render_report
 from breachdesk.report.tables import (
@@ -45,6 +46,10 @@ class AssessOutputs:
     skipped: list[tuple[str, str]]
     sources: list[str]
     reveal: bool = False
+    # records whose only identifiers are device ids: tied to a person (stitched) or not
+    stitched: int = 0
+    anonymous: int | None = None  # None: every record without a user id or email
+    briefing: Briefing | None = None  # what report.html says first
 
 
 @dataclass
@@ -84,8 +89,10 @@ def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
         "lines": total.read + rejected + total.blank,
         "read": total.read,
         "rejected": rejected,
-        "anonymous": total.anonymous,
+        "anonymous": total.anonymous if out.anonymous is None else out.anonymous,
         "unmatched_records": out.impact.unmatched_records if out.impact else None,
+        "stitched": out.stitched,
+        "country_unmapped": total.country_unmapped,
     }
     fields = [
         {
@@ -159,10 +166,10 @@ def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
         else None
     )
     keys = ["tool_version", "rules_version", "command", "started", "finished", "inputs",
-            "directory", "event_time"]  # fmt: skip
+            "directory", "mapping", "event_time"]  # fmt: skip
     return {
         "schema": IMPACT_SCHEMA,
-        "provenance": {k: provenance[k] for k in keys},
+        "provenance": {k: provenance[k] for k in keys if k in provenance},
         "records": records,
         "fields": fields,
         "scanned": scanned,

@@ -1,5 +1,12 @@
 """The assess use case: from export files (and optionally the directory) to a complete
-impact workspace — inventory, findings, match, report — recorded in the audit log."""
+impact workspace — inventory, findings, match, report — recorded in the audit log.
+
+A workspace that already holds an incident is refused (and left untouched) unless the
+request says ``replace``: then the run in force stays under ``runs/<n>/`` as it was, the
+new run gets the differences (:mod:`breachdesk.services.changes`), and the log records
+both runs with their files' hashes. A run without a directory into a workspace whose run
+matched one is refused either way: it would forget every affected person.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +38,17 @@ from breachdesk.errors import EXIT_FINDINGS, EXIT_OK, ExportError, InputError
 from breachdesk.impact import Impact
 from breachdesk.private import write_private
 from breachdesk.report.outputs import AssessOutputs, write_outputs
+from breachdesk.services.briefing import brief
+from breachdesk.services.changes import (
+    CHANGES_CSV,
+    CHANGES_JSON,
+    Changes,
+    Holding,
+    compare_runs,
+    holding,
+    refuse_forgetting,
+    write_changes,
+)
 from breachdesk.services.rules import rule_files
 from breachdesk.services.workspace import (
     LOCK_FILE,
@@ -38,23 +56,22 @@ from breachdesk.services.workspace import (
     Workspace,
     abandon_run,
     current_run,
+    next_run_number,
     prepare_workspace,
     publish_run,
     start_run,
 )
 from breachdesk.settings import Settings, load_settings, write_settings
-from breachdesk.sources.base import IdentityKeys
+from breachdesk.sources.base import IdentityKeys, Reader, declared
 from breachdesk.sources.files import InputFile, find_inputs, open_inputs
 from breachdesk.sources.framing import WorkUnit, frame, recognise
+from breachdesk.sources.mapping import load_mapping
 from breachdesk.sources.registry import get_reader, readers
 from breachdesk.store import append_event
 from breachdesk.taxonomy import Category
 
 ProgressFn = Callable[[str, int, int | None], None]
 log = logging.getLogger("breachdesk.assess")
-
-TIME_KEYS = {"mixpanel.events": "time", "mixpanel.events_array": "time"}
-COUNTRY_KEYS = ("mp_country_code", "$country_code", "country_code")
 
 
 @dataclass(frozen=True)
@@ -66,12 +83,17 @@ class AssessRequest:
     reveal: bool = False
     workers: int | None = None
     command: str = "breachdesk assess"
+    mapping: Path | None = None  # a mapping file (TOML) making a reader of any export
+    # into a workspace that already holds an incident: keep its run in force as a snapshot,
+    # report what changed; without it such a workspace is refused and left untouched
+    replace: bool = False
 
 
 @dataclass
 class InputEntry:
     item: InputFile
     reader: str  # a reader name, or "none" for an empty file
+    found: Reader | None = None  # the reader itself
 
 
 @dataclass
@@ -80,6 +102,8 @@ class AssessResult:
     impact: dict[str, Any]
     exit_code: int
     notes: list[str] = field(default_factory=list)
+    run: int = 0
+    changes: Changes | None = None  # against the run replaced (--replace)
 
 
 def rules_version(extra: Sequence[Path] = ()) -> str:
@@ -129,6 +153,7 @@ def assess(
     started = _now()
     report = progress or (lambda stage, done, total: None)
     workspace = request.out
+    _may_write(workspace, request)  # first, so that a refusal leaves everything as it was
     settings = (
         ws.settings
         if ws is not None
@@ -142,7 +167,8 @@ def assess(
             directory = load_directory(request.directory, allow_duplicate_emails=allow)
             directory_sha = directory_digest(request.directory)
 
-    entries, skipped = _recognise(request.exports)
+    extra = [load_mapping(request.mapping)] if request.mapping is not None else []
+    entries, skipped = _recognise(request.exports, extra)
     if not entries:
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped[:3]) or "no file found"
         more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
@@ -150,13 +176,24 @@ def assess(
 
     prepare_workspace(workspace)
     with assess_lock(workspace):
+        found = _may_write(workspace, request)  # again: another assess may have finished since
         opened = ws or Workspace.create(workspace, settings)
         try:
             return _run(request, opened, entries, skipped, directory, directory_sha, started,
-                        report)  # fmt: skip
+                        report, found)  # fmt: skip
         finally:
             if ws is None:
                 opened.close()
+
+
+def _may_write(workspace: Path, request: AssessRequest) -> Holding | None:
+    """What the workspace holds; InputError when this assess may not replace it."""
+    found = holding(workspace)
+    if found is not None:
+        if not request.replace:
+            raise InputError(found.refusal())
+        refuse_forgetting(found, request.directory)
+    return found
 
 
 def _run(
@@ -168,13 +205,17 @@ def _run(
     directory_sha: str | None,
     started: str,
     report: ProgressFn,
+    found: Holding | None,
 ) -> AssessResult:
     workspace, settings, store = ws.path, ws.settings, ws.store
+    previous = current_run(workspace) if found is not None else None
+    previous_run = found.current if found is not None else None
     append_event(
         store,
         "assess.started",
-        {"inputs": len(entries), "skipped": len(skipped), "directory": directory_sha},
-    )
+        {"inputs": len(entries), "skipped": len(skipped), "directory": directory_sha,
+         "replace": request.replace, "previous_run": previous_run},
+    )  # fmt: skip
     running = workspace / RUNNING
     write_private(running, f"{started} pid {os.getpid()}\n".encode())
     folder = start_run(workspace)
@@ -191,7 +232,7 @@ def _run(
                 )
             input_hashes = {path: fut.result() for path, fut in hashes.items()}
         with _stage("inventory", report):
-            inventory = build_inventory(aggregate.total)
+            inventory = build_inventory(aggregate.total, _field_hints(entries))
             tables.finish(*_masks(aggregate, inventory))
         signature_ids = tables.signature_ids([f.signature for f in aggregate.total.findings])
         impact: Impact | None = None
@@ -220,6 +261,16 @@ def _run(
                 else None
             ),
         }
+        if request.mapping is not None:
+            provenance["mapping"] = {
+                "path": str(request.mapping.resolve()),
+                "sha256": _sha256_file(request.mapping),
+            }
+        stitched, anonymous = (
+            (impact.stitched_records, impact.anonymous_records)
+            if impact is not None
+            else tables.device_only_records()
+        )
         outputs = AssessOutputs(
             folder=folder,
             provenance=provenance,
@@ -232,13 +283,25 @@ def _run(
             skipped=skipped,
             sources=[e.item.name for e in entries],
             reveal=request.reveal,
+            stitched=stitched,
+            anonymous=anonymous,
         )
+        changes: Changes | None = None
+        kept: dict[str, str] = {}
+        number = next_run_number(workspace)
+        if previous is not None:
+            changes = compare_runs(store, previous, previous_run, impact, number)
+            kept = _hashes(previous)
+        outputs.briefing = brief(ws, impact, aggregate, request.directory, number, changes)
         with _stage("outputs", report):
             written = write_outputs(outputs, finished=_now())
+            if changes is not None:
+                written.hashes.update(write_changes(folder, changes))
         tables.close()
         shutil.rmtree(folder / ".engine-tmp", ignore_errors=True)
         settings.inputs = [str(p.resolve()) for p in request.exports]
         settings.directory = str(request.directory.resolve()) if request.directory else None
+        settings.mapping = str(request.mapping.resolve()) if request.mapping else None
         write_settings(workspace, settings)
         run = publish_run(workspace, folder)
     except BaseException as exc:
@@ -259,12 +322,33 @@ def _run(
             "outputs": written.hashes,
             "records": written.impact["records"],
             "affected": written.impact["affected"],
+            # the run replaced stays under runs/, unchanged: its files' hashes, as kept
+            "previous_run": previous_run,
+            "previous_outputs": kept,
         },
     )
+    if changes is not None:
+        append_event(
+            store,
+            "assess.changes",
+            {"run": run, "previous_run": previous_run, "counts": changes.counts(),
+             "note": changes.note or None,
+             "files": {k: written.hashes[k] for k in (CHANGES_JSON, CHANGES_CSV)}},
+        )  # fmt: skip
     running.unlink()
     sensitive = any(f.kind.sensitive for f in aggregate.total.findings)
     notes = list(directory.notes) if directory else []
-    return AssessResult(workspace, written.impact, EXIT_FINDINGS if sensitive else EXIT_OK, notes)
+    code = EXIT_FINDINGS if sensitive else EXIT_OK
+    return AssessResult(workspace, written.impact, code, notes, run, changes)
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file of a run folder, by its path in the folder."""
+    return {
+        str(path.relative_to(folder)): _sha256_file(path)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 @contextmanager
@@ -309,18 +393,49 @@ def _display_path(item: InputFile) -> str:
     return resolved
 
 
-def _recognise(exports: Sequence[Path]) -> tuple[list[InputEntry], list[tuple[str, str]]]:
+def _field_hints(entries: list[InputEntry]) -> dict[str, Category]:
+    """The categories the run's readers state for their fields: those they name, and those
+    their identity declarations imply (a user-id key is ``user.unique_id``, a device-id key
+    ``user.device.cookie_id``…). A field two readers state differently is left to the
+    classifier."""
+    hints: dict[str, Category] = {}
+    clashes: set[str] = set()
+    for reader in {id(e.found): e.found for e in entries if e.found is not None}.values():
+        for path, category in _reader_hints(reader).items():
+            if hints.setdefault(path, category) is not category:
+                clashes.add(path)
+    return {path: c for path, c in hints.items() if path not in clashes}
+
+
+def _reader_hints(reader: Reader) -> dict[str, Category]:
+    keys = reader.keys
+    implied = [
+        (keys.user_ids, Category.UNIQUE_ID),
+        (keys.emails, Category.EMAIL),
+        (keys.device_ids, Category.COOKIE_ID),
+        (keys.org_keys, Category.ORGANIZATION_ID),
+        (keys.countries, Category.LOCATION_IMPRECISE),
+        ((keys.time.path,) if keys.time is not None else (), Category.OPERATIONS),
+    ]
+    found = {path: category for paths, category in implied for path in paths if "*" not in path}
+    found.update((path, Category(c)) for path, c in declared(reader, "field_categories").items())
+    return found
+
+
+def _recognise(
+    exports: Sequence[Path], extra: Sequence[Reader] = ()
+) -> tuple[list[InputEntry], list[tuple[str, str]]]:
     entries: list[InputEntry] = []
     found = find_inputs(exports)
     skipped = found.skipped
     for item in open_inputs(found.files, found.hidden):
         try:
-            recognised = recognise(item)
+            recognised = recognise(item, extra)
         except (OSError, EOFError) as exc:
             skipped.append((item.name, f"unreadable: {type(exc).__name__}"))
             continue
         if recognised.reader is not None:
-            entries.append(InputEntry(item, recognised.reader.name))
+            entries.append(InputEntry(item, recognised.reader.name, recognised.reader))
         elif item.hidden:  # .DS_Store, ._name, .keep: listed, never an input of its own
             skipped.append((item.name, f"hidden file of no known shape ({recognised.reason})"))
         elif recognised.empty:
@@ -343,10 +458,12 @@ def _scan(
     extra_keys = IdentityKeys(
         tuple(extra.user_ids), tuple(extra.emails), tuple(extra.device_ids), tuple(extra.org_keys)
     )
+    registered = {r.name for r in readers()}
+    used = {e.found.name: e.found for e in entries if e.found is not None}
+    mapped = tuple(r for name, r in used.items() if name not in registered)
     config = ScanConfig(
-        keys={r.name: r.keys.extended(extra_keys) for r in readers()},
-        time_keys=TIME_KEYS,
-        country_keys=COUNTRY_KEYS,
+        keys={r.name: r.keys.extended(extra_keys) for r in (*readers(), *mapped)},
+        readers=mapped,
         hmac_key=key,
         max_record=settings.max_record_bytes,
         rule_files=tuple(rule_files(settings, workspace)),
@@ -358,7 +475,7 @@ def _scan(
     def units() -> Iterator[WorkUnit]:
         for index, entry in enumerate(entries):
             if entry.reader != "none":
-                reader = get_reader(entry.reader)
+                reader = entry.found or get_reader(entry.reader)
                 yield from frame(entry.item, index, reader, settings.max_record_bytes)
 
     aggregate = RunAggregate(tables)

@@ -17,10 +17,13 @@ import orjson
 
 from breachdesk.demo.export import ExportWriter
 from breachdesk.demo.people import DemoOrg, DemoUser, build_directory
+from breachdesk.demo.truth import Truth
 from breachdesk.errors import InputError
 from breachdesk.report.files import write_private
 from breachdesk.services.assess import AssessRequest, AssessResult, ProgressFn, assess
 from breachdesk.services.workspace import Workspace, prepare_workspace
+
+VENDORS = ("mixpanel", "segment", "amplitude", "posthog", "ga4")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class DemoRequest:
     events: int = 300_000
     seed: int = 7
     workers: int | None = None
+    vendor: str = "mixpanel"  # whose export shapes to write (VENDORS)
 
 
 @dataclass
@@ -71,10 +75,8 @@ def write_directory(folder: Path, users: list[DemoUser], orgs: list[DemoOrg]) ->
     )
 
 
-def ground_truth(
-    writer: ExportWriter, users: list[DemoUser], orgs: list[DemoOrg]
-) -> dict[str, Any]:
-    truth = writer.truth
+def ground_truth(truth: Truth, users: list[DemoUser], orgs: list[DemoOrg]) -> dict[str, Any]:
+    truth.finish()
     by_id = {u.user_id: u for u in users}
     known = {o.org_id for o in orgs}
     affected = set(truth.users)
@@ -98,6 +100,8 @@ def ground_truth(
         "unmatched_identities": len(truth.unmatched),
         "unmatched_records": truth.unmatched_records,
         "anonymous": truth.anonymous,
+        "stitched": truth.stitched,
+        "country_unmapped": truth.country_unmapped,
         "read": truth.read,
         "rejected": truth.rejected,
         "users_without_mfa": sum(1 for uid in affected if by_id[uid].mfa is False),
@@ -116,13 +120,16 @@ def build_demo(request: DemoRequest, progress: ProgressFn) -> tuple[Path, Path, 
     users, orgs = build_directory(rng, request.users)
     write_directory(directory_dir, users, orgs)
     exported = [u for u in users if rng.random() < 0.6]
+    ghosts = [f"gone_{k}" for k in range(150)] + [f"ghost.{k}@gone.example" for k in range(150)]
+    if request.vendor != "mixpanel":
+        truth = _vendor_export(request, rng, users, orgs, exported, ghosts, export_dir)
+        return _finish_export(root, export_dir, truth, users, orgs)
     n = len(exported)
     jsonl, paged, ui_csv = (
         exported[: n * 4 // 10],
         exported[n * 4 // 10 : n * 7 // 10],
         exported[n * 7 // 10 : n * 9 // 10],
     )
-    ghosts = [f"gone_{k}" for k in range(150)] + [f"ghost.{k}@gone.example" for k in range(150)]
     writer = ExportWriter(rng, users, orgs)
     writer.write_people_jsonl(export_dir / "people.jsonl", jsonl, ghosts)
     writer.write_people_pages(export_dir / "people_pages.zip", paged)
@@ -136,22 +143,54 @@ def build_demo(request: DemoRequest, progress: ProgressFn) -> tuple[Path, Path, 
         lambda done: progress("demo: events", done, total),
     )
     progress("demo: events", total, total)
+    return _finish_export(root, export_dir, writer.truth, users, orgs)
+
+
+def _vendor_export(
+    request: DemoRequest,
+    rng: random.Random,
+    users: list[DemoUser],
+    orgs: list[DemoOrg],
+    exported: list[DemoUser],
+    ghosts: list[str],
+    export_dir: Path,
+) -> Truth:
+    from breachdesk.demo.amplitude import AmplitudeWriter
+    from breachdesk.demo.ga4 import Ga4Writer
+    from breachdesk.demo.posthog import PostHogWriter
+    from breachdesk.demo.segment import SegmentWriter
+
+    writers = {"segment": SegmentWriter, "amplitude": AmplitudeWriter,
+               "posthog": PostHogWriter, "ga4": Ga4Writer}  # fmt: skip
+    if request.vendor not in writers:
+        raise InputError(f"--vendor {request.vendor}: not one of {', '.join(VENDORS)}")
+    writer = writers[request.vendor](rng, users, orgs)
+    writer.export(export_dir, exported, request.events, ghosts)
+    return writer.truth
+
+
+def _finish_export(
+    root: Path, export_dir: Path, truth: Truth, users: list[DemoUser], orgs: list[DemoOrg]
+) -> tuple[Path, Path, Path]:
     (export_dir / "README.txt").write_text(
         "Export produced by the vendor's support team at the customer's request.\n",
         encoding="utf-8",
     )
-    for path in export_dir.iterdir():  # fake people, but kept as the real thing would be
-        path.chmod(0o600)
+    for path in export_dir.rglob("*"):  # fake people, but kept as the real thing would be
+        path.chmod(0o700 if path.is_dir() else 0o600)
     export_dir.chmod(0o700)
     truth_path = root / "truth.json"
-    truth = ground_truth(writer, users, orgs)
-    write_private(truth_path, orjson.dumps(truth, option=orjson.OPT_INDENT_2))
-    return export_dir, directory_dir, truth_path
+    found = ground_truth(truth, users, orgs)
+    write_private(truth_path, orjson.dumps(found, option=orjson.OPT_INDENT_2))
+    return export_dir, root / "directory", truth_path
 
 
 def run_demo(request: DemoRequest, progress: ProgressFn | None = None) -> DemoResult:
     report = progress or (lambda stage, done, total: None)
     export_dir, directory_dir, truth_path = build_demo(request, report)
+    # the incident's record first, so that the report assess writes has its dates and duties
+    with Workspace.create(request.out / "workspace") as ws:
+        _record_incident(ws, VENDOR_NAMES.get(request.vendor, request.vendor))
     result = assess(
         AssessRequest(
             exports=[export_dir],
@@ -159,17 +198,21 @@ def run_demo(request: DemoRequest, progress: ProgressFn | None = None) -> DemoRe
             directory=directory_dir,
             workers=request.workers,
             command=f"breachdesk assess {export_dir} --directory {directory_dir} "
-            f"--out {request.out / 'workspace'}",
+            f"--out {request.out / 'workspace'} --replace",
+            replace=True,  # the demo run again replaces its own demo incident's run
         ),
         report,
     )
-    with Workspace.open(request.out / "workspace") as ws:
-        _record_incident(ws)
     return DemoResult(export_dir, directory_dir, truth_path, result)
 
 
-def _record_incident(workspace: Workspace) -> None:
-    """The demo incident's record: who became aware when, so duties get their deadlines."""
+VENDOR_NAMES = {"mixpanel": "Mixpanel", "segment": "Segment", "amplitude": "Amplitude",
+                "posthog": "PostHog", "ga4": "Google Analytics 4"}  # fmt: skip
+
+
+def _record_incident(workspace: Workspace, vendor: str = "Mixpanel") -> None:
+    """The demo incident's record: who became aware when (so duties get their deadlines), the
+    demo company's identity (its own values: a new workspace has none) and a measure taken."""
     from breachdesk.domain.incident import iso
     from breachdesk.services import incident
 
@@ -178,19 +221,30 @@ def _record_incident(workspace: Workspace) -> None:
         workspace,
         "demo",
         title="Demo: analytics vendor breach",
-        vendor="Mixpanel (demo)",
+        vendor=f"{vendor} (demo)",
         timezone="Europe/Bucharest",
         aware={"vendor": iso(now - timedelta(days=3)), "company": iso(now - timedelta(days=1))},
         dataset_arrived=iso(now - timedelta(hours=6)),
         official_domains=["example.com"],
         sender="security@example.com",
+        company="Example Demo Ltd",
+        controller="Example Demo Ltd, 1 Demo Street, Bucharest, Romania",
+        dpo="Dana Demo, data protection officer, dpo@example.com",
+        contact_email="privacy@example.com",
+        verify_url="https://example.com/security/notice",
+        vendor_incident_start=iso(now - timedelta(days=12)),
+        vendor_incident_end=iso(now - timedelta(days=4)),
+        own_systems_breached=False,
     )
-    incident.add_event(
-        workspace,
-        iso(now - timedelta(hours=20)),
-        "Analytics SDK removed from the front end; the vendor's access revoked",
-        "demo",
-    )
+    if not incident.show(workspace).measures:  # a demo run again keeps the one it recorded
+        incident.add_event(
+            workspace,
+            iso(now - timedelta(hours=20)),
+            "We removed the analytics SDK from our website and apps and revoked the vendor's "
+            "access.",
+            "demo",
+            measure=True,
+        )
 
 
 @dataclass

@@ -3,10 +3,12 @@ and decisions — every change an entry of the workspace's hash-chained audit lo
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
+from breachdesk.domain.company import MAX_TEXT, CompanyIdentity, text_problems
 from breachdesk.domain.incident import (
     Decision,
     IncidentView,
@@ -17,10 +19,9 @@ from breachdesk.domain.incident import (
 )
 from breachdesk.errors import InputError
 from breachdesk.services.workspace import Workspace
+from breachdesk.settings import Settings
 from breachdesk.store import incident as record
 from breachdesk.store import read_events
-
-_DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 def _required(value: str, what: str) -> str:
@@ -51,8 +52,22 @@ def update(
     official_domains: Sequence[str] | None = None,
     sender: str | None = None,
     aware: Mapping[str, str] | None = None,
+    company: str | None = None,
+    controller: str | None = None,
+    dpo: str | None = None,
+    contact_email: str | None = None,
+    verify_url: str | None = None,
+    vendor_incident_start: str | None = None,
+    vendor_incident_end: str | None = None,
+    own_systems_breached: bool | None = None,
 ) -> IncidentView:
-    """Change the incident's details; every time must carry its zone and lie in the past."""
+    """Change the incident's details; every time must carry its zone and lie in the past.
+
+    The company's identity is checked as a whole, as it will stand after the change: the
+    sender, the contact address and the verify URL on an official domain, the verify URL
+    https, no host name in the company's name that is not official. The first problem is
+    refused in one line, and nothing is changed."""
+    current = record.view(ws.store)
     changes: dict[str, object] = {}
     if title is not None:
         changes["title"] = _required(title, "the title")
@@ -62,14 +77,36 @@ def update(
         changes["timezone"] = check_zone(timezone)
     if dataset_arrived is not None:
         changes["dataset_arrived_at"] = parse_instant(dataset_arrived, "dataset arrived", past=True)
+    proposed: dict[str, object] = {}  # the identity's fields, as they will stand
+    for name, text in (("company", company), ("controller", controller), ("dpo", dpo)):
+        if text is not None:
+            proposed[name] = " ".join(text.split())  # one line, as notices and reports show it
+    for name, text in (("contact_email", contact_email), ("verify_url", verify_url),
+                       ("sender", sender)):  # fmt: skip
+        if text is not None:
+            proposed[name] = text.strip()
     if official_domains is not None:
-        domains = [d.strip().lower().rstrip(".") for d in official_domains]
-        bad = [d for d in domains if not _DOMAIN.match(d)]
-        if bad:
-            raise InputError(f"official domain {bad[0]!r} is not a host name")
-        changes["official_domains"] = domains
-    if sender is not None:
-        changes["sender"] = sender.strip()
+        proposed["official_domains"] = tuple(
+            d.strip().lower().rstrip(".") for d in official_domains
+        )
+    problems = replace(identity(ws), **proposed).problems()  # type: ignore[arg-type]
+    if problems:
+        raise InputError(problems[0])
+    changes.update(proposed)
+    if vendor_incident_start is not None:
+        changes["vendor_incident_start"] = parse_instant(
+            vendor_incident_start, "vendor incident start", past=True
+        )
+    if vendor_incident_end is not None:
+        changes["vendor_incident_end"] = parse_instant(
+            vendor_incident_end, "vendor incident end", past=True
+        )
+    start = changes.get("vendor_incident_start", current.vendor_incident_start)
+    end = changes.get("vendor_incident_end", current.vendor_incident_end)
+    if isinstance(start, datetime) and isinstance(end, datetime) and end < start:
+        raise InputError("the vendor's incident ends before it starts")
+    if own_systems_breached is not None:
+        changes["own_systems_breached"] = own_systems_breached
     awareness = {
         _required(party, "the party"): parse_instant(at, f"awareness of {party}", past=True)
         for party, at in (aware or {}).items()
@@ -78,9 +115,68 @@ def update(
     return show(ws)
 
 
-def add_event(ws: Workspace, at: str, summary: str, actor: str) -> TimelineEntry:
+def identity(ws: Workspace) -> CompanyIdentity:
+    """The company's identity in force (see :func:`resolve_identity`)."""
+    return resolve_identity(record.view(ws.store), ws.settings)
+
+
+def resolve_identity(view: IncidentView, settings: Settings) -> CompanyIdentity:
+    """The incident record's identity and, where it holds nothing, the workspace's settings
+    (a team may keep its sender and domains in breachdesk.toml)."""
+    recorded = view.identity()
+    return replace(
+        recorded,
+        company=recorded.company or settings.notify.company.strip(),
+        official_domains=recorded.official_domains
+        or tuple(d.strip().lower().rstrip(".") for d in settings.official_domains),
+        sender=recorded.sender or settings.sender.strip(),
+        verify_url=recorded.verify_url or settings.notify.verify_url.strip(),
+    )
+
+
+def ready_for_notices(view: IncidentView, settings: Settings, workspace: Path) -> CompanyIdentity:
+    """The identity notices state, when everything they need is recorded and consistent;
+    otherwise InputError naming every detail still missing and how to set it (one line)."""
+    found = resolve_identity(view, settings)
+    missing = found.missing_for_notices()
+    if not view.vendor.strip():
+        missing.insert(0, ("--vendor", "vendor"))
+    steps = []
+    if missing:
+        options = " ".join(f"{option} …" for option, _ in missing)
+        steps.append(f"breachdesk incident set {workspace} {options}")
+    if not view.measures:
+        steps.append(f"breachdesk incident event {workspace} --measure --at TIME --summary …")
+    if steps:
+        what = [words for _, words in missing]
+        what += [] if view.measures else ["a measure taken (notices say what was done)"]
+        raise InputError(
+            f"notices need the incident's details first; missing: {', '.join(what)}; "
+            f"run {' and '.join(steps)}"
+        )
+    problems = found.problems()
+    if problems:
+        raise InputError(f"the company's identity is inconsistent: {problems[0]}")
+    return found
+
+
+def require_for_notices(ws: Workspace) -> CompanyIdentity:
+    return ready_for_notices(record.view(ws.store), ws.settings, ws.path)
+
+
+def add_event(
+    ws: Workspace, at: str, summary: str, actor: str, measure: bool = False
+) -> TimelineEntry:
+    """An event on the timeline; ``measure``: a measure taken, which notices state under
+    "What we did" (so it is one line of plain text, as a reader will see it)."""
     when = parse_instant(at, "event time", past=True)
-    return record.add_event(ws.store, when, _required(summary, "the event summary"), actor)
+    text = _required(summary, "the event summary")
+    if measure:
+        text = " ".join(text.split())
+        problems = text_problems("a measure", text, MAX_TEXT, identity(ws).official_domains)
+        if problems:
+            raise InputError(f"{problems[0]} (measures are stated in every notice)")
+    return record.add_event(ws.store, when, text, actor, measure)
 
 
 def add_task(ws: Workspace, title: str, owner: str, due: str | None, actor: str) -> Task:

@@ -13,10 +13,9 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from breachdesk.errors import InputError, NoticeError
-from breachdesk.notify.compose import TEMPLATE_VERSION, Composer, Context, NoticeRow
+from breachdesk.notify.compose import TEMPLATES, Composer, Context, NoticeRow
 from breachdesk.notify.delivery import Campaign, ProgressFn, SendSummary
 from breachdesk.notify.dkim import Signer, create_key, key_path
 from breachdesk.notify.keystore import read_keys, record_key, retire_key
@@ -34,32 +33,34 @@ from breachdesk.store.models import NoticeStatus
 QUEUE_CHUNK = 1000
 
 
-def notice_context(store: Store, settings: Settings) -> Context:
-    """What every notice of the incident shares: the incident record first, settings after."""
-    incident = record.view(store)
-    aware = {a.party: a.aware_at for a in incident.awareness}
-    domains = incident.official_domains or tuple(d.lower() for d in settings.official_domains)
-    sender = incident.sender or settings.sender
-    vendor, zone, incident_id = incident.vendor, incident.timezone or "UTC", incident.id
+def notice_context(store: Store, settings: Settings, workspace: Path | None = None) -> Context:
+    """What every notice of the incident shares: the incident record (the company's identity,
+    with breachdesk.toml where the record holds none), its facts and its measures. Refused,
+    naming what is missing, until everything a notice states is recorded.
+    ``workspace``: where a ``templates/`` folder may override the built-in templates."""
+    from breachdesk.services.incident import ready_for_notices
+
+    view = record.view(store)
+    found = ready_for_notices(view, settings, workspace or Path("WORKSPACE"))
+    aware = {a.party: a.aware_at for a in view.awareness}
     learned = aware.get("company") or (min(aware.values()) if aware else None)
-    host = (urlsplit(settings.notify.verify_url).hostname or "").lower()
-    if not any(host == d or host.endswith("." + d) for d in domains):
-        raise InputError(
-            f"notify.verify_url {settings.notify.verify_url!r} is not on an official domain "
-            f"({', '.join(domains)})"
-        )
-    sender_domain = sender.rpartition("@")[2].lower()
-    if sender_domain not in domains:
-        raise InputError(f"sender {sender!r} is not on an official domain ({', '.join(domains)})")
+    templates = workspace / TEMPLATES if workspace is not None else None
     return Context(
-        company=settings.notify.company,
-        sender=sender,
-        official_domains=domains,
-        verify_url=settings.notify.verify_url,
-        vendor=vendor,
+        company=found.company,
+        sender=found.sender,
+        official_domains=found.official_domains,
+        verify_url=found.verify_url,
+        vendor=view.vendor,
         learned_at=learned,
-        timezone=zone,
-        incident_id=incident_id,
+        timezone=view.timezone or "UTC",
+        incident_id=view.id,
+        contact_email=found.contact_email,
+        measures=tuple(m.summary for m in view.measures),
+        vendor_aware_at=aware.get("vendor"),
+        vendor_incident_start=view.vendor_incident_start,
+        vendor_incident_end=view.vendor_incident_end,
+        own_systems_breached=view.own_systems_breached,
+        templates=str(templates) if templates is not None and templates.is_dir() else "",
     )
 
 
@@ -75,9 +76,20 @@ class KeyInfo:
 def ensure_dkim_key(ws: Workspace, selector: str | None = None) -> list[KeyInfo]:
     """The DKIM keys of the configured selectors (created when missing: RSA-2048 for the
     first, Ed25519 for a second, signing beside it), with the TXT records to publish."""
+    from breachdesk.services.incident import identity
+
     workspace, settings = ws.path, ws.settings
     chosen = [selector] if selector else list(settings.dkim_selectors)
-    domain = notice_context(ws.store, settings).sender.rpartition("@")[2].lower()
+    found = identity(ws)
+    problems = found.problems()
+    if not found.sender or problems:
+        raise InputError(
+            problems[0]
+            if problems
+            else f"the DKIM key signs for the sender's domain: "
+            f"breachdesk incident set {workspace} --official-domain DOMAIN --sender ADDRESS"
+        )
+    domain = found.sender.rpartition("@")[2].lower()
     keys = []
     known = read_keys(workspace)
     for i, name in enumerate(chosen):
@@ -167,14 +179,14 @@ def queue_planned(store: Store, preparer: Preparer, pool: Executor | None = None
                 summary.refused[p.refused] += 1
             else:
                 ok.append((p.notice_id, p.message_id, p.body_hash))
-        outbox.mark_queued(store, ok, refused, TEMPLATE_VERSION)
+        outbox.mark_queued(store, ok, refused, preparer.composer.version)
         summary.queued += len(ok)
     if summary.queued or summary.refused:
         append_event(
             store,
             "notify.queued",
             {"queued": summary.queued, "refused": sum(summary.refused.values()),
-             "template_version": TEMPLATE_VERSION},
+             "template_version": preparer.composer.version},
         )  # fmt: skip
     return summary
 
@@ -206,7 +218,7 @@ def send(
     """
     workspace, settings, store = ws.path, ws.settings, ws.store
     pace = settings.notify.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    context = notice_context(store, settings)
+    context = notice_context(store, settings, workspace)
     preparer = Preparer(context, workspace, settings.dkim_selectors)
     if preparer.signer is None:
         raise NoticeError(
@@ -283,7 +295,7 @@ def preview(ws: Workspace, sample: int = 5, out: Path | None = None) -> list[Pre
         raise InputError("--sample must be at least 1")
     workspace, settings, store = ws.path, ws.settings, ws.store
     folder = out or workspace / "previews"
-    context = notice_context(store, settings)
+    context = notice_context(store, settings, workspace)
     composer = Composer(context)
     preparer = Preparer(context, workspace, settings.dkim_selectors)
     candidates = outbox.preview_candidates(store)

@@ -20,6 +20,7 @@ from breachdesk.obligations.evaluate import (
 from breachdesk.obligations.rules import ObligationRule, builtin_rules
 from breachdesk.report.tables import affected_users
 from breachdesk.services.workspace import Workspace
+from breachdesk.store import Store
 from breachdesk.store import incident as record
 
 
@@ -39,13 +40,20 @@ def people_groups(ws: Workspace) -> Counter[PeopleGroup]:
 
 def obligations(ws: Workspace, rules: list[ObligationRule] | None = None) -> ObligationsReport:
     read_impact(ws.output("impact.json"))  # refuses a workspace of an unknown schema
-    incident = record.view(ws.store)
+    return obligations_of(ws.store, people_groups(ws), rules)
+
+
+def obligations_of(
+    store: Store, groups: Counter[PeopleGroup], rules: list[ObligationRule] | None = None
+) -> ObligationsReport:
+    """The duties for ``groups`` of affected people, with the incident's awareness times and
+    decisions (assess uses it for the report it writes, before its run is in force)."""
+    incident = record.view(store)
     rules = builtin_rules() if rules is None else rules
-    groups = people_groups(ws)
     # the latest decision on a subject wins
     decisions = {
         d.subject: HumanDecision(d.decision, d.rationale, d.decided_by)
-        for d in record.decisions(ws.store)
+        for d in record.decisions(store)
     }
     awareness = {a.party: a.aware_at for a in incident.awareness}
     results = evaluate(rules, groups, awareness, incident.timezone, decisions)

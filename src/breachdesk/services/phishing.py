@@ -114,8 +114,7 @@ def classify_domains(candidates: Sequence[str], official: Sequence[str]) -> list
 
 def workspace_domains(ws: Workspace) -> list[str]:
     """The incident's official domains (its record first, then its settings)."""
-    recorded = incident.show(ws).official_domains
-    return list(recorded) or [d.lower() for d in ws.settings.official_domains]
+    return list(incident.identity(ws).official_domains)
 
 
 @dataclass(frozen=True)
@@ -159,7 +158,7 @@ def check_basis(ws: Workspace) -> CheckBasis:
         keys,
         tuple(settings.phishing.trusted_authserv_ids),
         tuple(settings.phishing.shorteners),
-        settings.notify.company,
+        incident.identity(ws).company,  # the incident record's, as notices are signed
     )
 
 

@@ -5,7 +5,8 @@ Layout of a workspace (``--out WS``)::
 
     breachdesk.toml        the incident's settings
     desk.db                the store (SQLite; or any SQLAlchemy URL in the settings)
-    audit.head             the audit log's last sequence and hash (outside the store)
+    audit.head             the audit log's last sequence and hash (outside the store);
+                           audit-<id>.head for a store elsewhere (a team's PostgreSQL)
     keys/                  hmac.key (fingerprints, match keys), audit.key, dkim/ (0700)
     runs/<n>/              one folder per assess run: every output it wrote
     current -> runs/<n>    the run in force; switched in one rename when a run completes
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import fcntl
+import hashlib
 import os
 import secrets
 import shutil
@@ -27,14 +29,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from sqlalchemy.engine import make_url
+
 from breachdesk.errors import InputError
 from breachdesk.settings import SETTINGS_FILE, Settings, load_settings
 from breachdesk.store import Store, open_store
 from breachdesk.store.audit import AuditKey
+from breachdesk.store.db import resolve_url
 
 AUDIT_HEAD = "audit.head"
 AUDIT_KEY = "keys/audit.key"
 LOCK_FILE = ".assess.lock"
+DEFAULT_STORE = "sqlite:///desk.db"
 RUNNING = ".assess-running"  # present from an assess's start until it has finished
 
 
@@ -108,7 +114,8 @@ class Workspace:
     def _open(cls, path: Path, settings: Settings, store_url: str | None) -> Workspace:
         key = hmac_key(path, settings)
         audit_key = AuditKey.load(path / AUDIT_KEY)
-        store = open_store(store_url or settings.store_url, path, audit_key, path / AUDIT_HEAD)
+        url = store_url or settings.store_url
+        store = open_store(url, path, audit_key, path / head_name(url, path))
         return cls(path, settings, store, key, current_run(path))
 
     def close(self) -> None:
@@ -196,11 +203,18 @@ def abandon_run(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
+def next_run_number(workspace: Path) -> int:
+    """The number the run being written will get (stable while the assess lock is held)."""
+    runs = workspace / RUNS
+    return 1 + max((int(p.name) for p in runs.iterdir() if p.name.isdigit()), default=0)
+
+
 def publish_run(workspace: Path, folder: Path) -> int:
     """Number the run, then switch ``current`` to it in one rename: a reader sees the old
-    outputs or the new ones, never a mix. Earlier runs stay under ``runs/``."""
+    outputs or the new ones, never a mix. Earlier runs stay under ``runs/``, each a complete
+    snapshot of what its assess wrote (never changed afterwards)."""
     runs = workspace / RUNS
-    number = 1 + max((int(p.name) for p in runs.iterdir() if p.name.isdigit()), default=0)
+    number = next_run_number(workspace)
     final = runs / str(number)
     _sync(folder)
     folder.rename(final)
@@ -240,3 +254,16 @@ def _sync(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def head_name(url: str, path: Path) -> str:
+    """The head file of the store at ``url``: each store keeps its own, so that moving a
+    workspace to a team store (or back) never checks one store's log against another's end.
+    The name holds no password: a digest of the URL without it."""
+    full = resolve_url(url, path)
+    if full == resolve_url(DEFAULT_STORE, path):
+        return AUDIT_HEAD
+    if full.startswith("sqlite:"):
+        return f"audit-{hashlib.sha256(full.encode()).hexdigest()[:12]}.head"
+    plain = make_url(full).set(password=None).render_as_string(hide_password=False)
+    return f"audit-{hashlib.sha256(plain.encode()).hexdigest()[:12]}.head"

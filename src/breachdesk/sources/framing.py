@@ -13,7 +13,7 @@ import csv
 import json
 import os
 import re
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -21,9 +21,8 @@ from typing import IO, Any
 
 import orjson
 
-from breachdesk.sources.base import Framing, Reader, RejectReason
+from breachdesk.sources.base import Framing, Reader, RejectReason, declared, record_maker
 from breachdesk.sources.files import InputFile
-from breachdesk.sources.mixpanel import canonical_column
 from breachdesk.sources.registry import readers
 
 BOM = codecs.BOM_UTF8
@@ -99,8 +98,9 @@ class Recognised:
     reason: str
 
 
-def recognise(item: InputFile) -> Recognised:
-    """Which reader fits this input, judged from its first bytes."""
+def recognise(item: InputFile, extra: Sequence[Reader] = ()) -> Recognised:
+    """Which reader fits this input, judged from its first bytes; ``extra`` readers (a
+    ``--mapping``) are tried first."""
     with item.open() as fh:
         head = fh.read(HEAD_BYTES)
     if head.startswith(BOM):
@@ -109,7 +109,7 @@ def recognise(item: InputFile) -> Recognised:
         return Recognised(None, True, "empty")
     if b"\x00" in head[:4096]:
         return Recognised(None, False, "binary content, not a known export")
-    candidates = list(readers())
+    candidates = [*extra, *readers()]
     if _PAGED.match(head):
         for reader in candidates:
             if reader.framing is Framing.DOCUMENT and document_key(reader) == "results":
@@ -142,13 +142,18 @@ def recognise(item: InputFile) -> Recognised:
                 return Recognised(reader, False, "")
         return Recognised(None, False, "JSON array of no known shape")
     if stripped.startswith(b"{"):
-        return Recognised(None, False, "JSON of no known shape (not Mixpanel events or people)")
+        return Recognised(None, False, f"JSON of no known shape (not {_known(candidates)})")
     first_line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
     header = next(csv.reader([first_line], delimiter=csv_delimiter(first_line)), [])
     for reader in candidates:
         if reader.framing is Framing.CSV and reader.sniff([header]):
             return Recognised(reader, False, "")
     return Recognised(None, False, "no known shape (not JSON Lines, paged JSON or an export CSV)")
+
+
+def _known(candidates: Sequence[Reader]) -> str:
+    vendors = dict.fromkeys(r.name.split(".")[0] for r in candidates)
+    return ", ".join(vendors) + " export lines"
 
 
 def frame(item: InputFile, source: int, reader: Reader, max_record: int) -> Iterator[WorkUnit]:
@@ -245,12 +250,13 @@ def _document(fh: IO[bytes], source: int, reader: Reader, max_record: int) -> It
         yield Reject(source, line, RejectReason.INVALID_UTF8, "the page is not valid UTF-8")
         return
     records: list[tuple[int, int, dict[str, Any]]] = []
+    to_record = record_maker(reader)
     try:
         for line, number, obj in _items(text, document_key(reader)):
             if not isinstance(obj, dict):
                 yield Reject(source, line, RejectReason.NOT_AN_OBJECT, "element is not an object")
                 continue
-            bag = reader.to_record(obj)
+            bag = to_record(obj)
             if bag is None:
                 yield Reject(source, line, RejectReason.UNKNOWN_SHAPE, "lacks the reader's fields")
                 continue
@@ -368,7 +374,9 @@ def _csv_rows(fh: IO[bytes], source: int, reader: Reader, max_record: int) -> It
         header = next(rows)
     except StopIteration:
         return
-    columns = [canonical_column(h) for h in header]
+    canonical = declared(reader, "canonical_column") or str.strip
+    columns = [canonical(h) for h in header]
+    to_record = record_maker(reader)
     records: list[tuple[int, int, dict[str, Any]]] = []
     number = blank = 0
     last = rows.line_num
@@ -402,7 +410,7 @@ def _csv_rows(fh: IO[bytes], source: int, reader: Reader, max_record: int) -> It
         if sum(len(c) for c in row) > max_record:
             yield Reject(source, start, RejectReason.TOO_LARGE, f"over {max_record} bytes")
             continue
-        bag = reader.to_record(dict(zip(columns, row, strict=True)))
+        bag = to_record(dict(zip(columns, row, strict=True)))
         if bag is None:
             yield Reject(source, start, RejectReason.UNKNOWN_SHAPE, "row has no known shape")
             continue

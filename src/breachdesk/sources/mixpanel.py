@@ -8,18 +8,24 @@ under canonical (raw Mixpanel) names, so the CSV's ``Email`` is the same field a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from breachdesk.sources.base import Framing, IdentityKeys
+from breachdesk.sources.base import Framing, IdentityKeys, TimeKey
 from breachdesk.sources.registry import register_reader
+from breachdesk.sources.times import TimeUnit
 
+# ``distinct_id`` is a device id when ``$device:``-prefixed (the identity's rule for every
+# user-id key); events and profiles share one device namespace.
 MIXPANEL_KEYS = IdentityKeys(
     user_ids=("distinct_id", "$distinct_id", "$user_id"),
     emails=("$email",),
     device_ids=("$device_id",),
     org_keys=("org_id", "organization_id", "company_id", "group_id"),
+    countries=("mp_country_code", "$country_code"),
+    namespace="mixpanel",
 )
+EVENT_KEYS = replace(MIXPANEL_KEYS, time=TimeKey("time", TimeUnit.EPOCH))
 
 # The UI export's display names, lower-cased, and the raw property each one shows.
 DISPLAY_NAMES = {
@@ -63,14 +69,21 @@ _KNOWN_KEYS = {
 }
 
 
+# Top-level keys of other vendors' events, which also hold ``event`` and ``properties``
+# (a Segment ``track`` message, a PostHog event): a line with one of them is not Mixpanel's.
+_OTHER_VENDORS = frozenset({"messageId", "type", "uuid", "distinct_id", "event_type"})
+
+
 @dataclass(frozen=True)
 class EventsReader:
     name: str = "mixpanel.events"
     framing: Framing = Framing.LINES
-    keys: IdentityKeys = field(default=MIXPANEL_KEYS)
+    keys: IdentityKeys = field(default=EVENT_KEYS)
 
     def sniff(self, head: list[Any]) -> bool:
-        return any(self.to_record(obj) is not None for obj in head)
+        return any(
+            self.to_record(obj) is not None and not _OTHER_VENDORS.intersection(obj) for obj in head
+        )
 
     def to_record(self, obj: Any) -> dict[str, Any] | None:
         if not isinstance(obj, dict):
@@ -154,6 +167,9 @@ class CsvReader:
     name: str = "mixpanel.csv"
     framing: Framing = Framing.CSV
     keys: IdentityKeys = field(default=MIXPANEL_KEYS)
+
+    def canonical_column(self, header: str) -> str:
+        return canonical_column(header)
 
     def sniff(self, head: list[Any]) -> bool:
         if not head or not isinstance(head[0], list):

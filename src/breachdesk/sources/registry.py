@@ -27,5 +27,10 @@ def readers() -> Iterator[Reader]:
 
 
 def _load_builtins() -> None:
-    # importing the module runs its register_reader calls
-    import breachdesk.sources.mixpanel  # noqa: F401
+    # importing a module runs its register_reader calls; each reader's sniff is specific
+    # enough that the order does not decide between vendors
+    import breachdesk.sources.amplitude
+    import breachdesk.sources.ga4
+    import breachdesk.sources.mixpanel
+    import breachdesk.sources.posthog
+    import breachdesk.sources.segment  # noqa: F401

@@ -161,6 +161,11 @@ def _ensure_incident(store: Store, title: str) -> int:
         return int(incident.id)
 
 
+def open_engine(url: str) -> Engine:
+    """An engine on the store at ``url`` (resolved), configured as every command's is."""
+    return _engine(url)
+
+
 def _engine(url: str) -> Engine:
     if not url.startswith("sqlite:"):
         # hide_parameters: an error's message never carries a value from the data

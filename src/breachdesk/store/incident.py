@@ -45,6 +45,11 @@ def view(store: Store) -> IncidentView:
         decisions = session.scalars(
             select(m.Decision.id).where(m.Decision.incident_id == incident.id)
         ).all()
+        measures = session.scalars(
+            select(m.TimelineEvent)
+            .where(m.TimelineEvent.incident_id == incident.id, m.TimelineEvent.measure)
+            .order_by(m.TimelineEvent.occurred_at, m.TimelineEvent.id)
+        ).all()
         return IncidentView(
             id=incident.id,
             title=incident.title,
@@ -56,6 +61,15 @@ def view(store: Store) -> IncidentView:
             awareness=tuple(Awareness(a.party, a.aware_at) for a in awareness),
             open_tasks=tuple(_task(t) for t in tasks),
             decisions=len(decisions),
+            company=incident.company,
+            controller=incident.controller,
+            dpo=incident.dpo,
+            contact_email=incident.contact_email,
+            verify_url=incident.verify_url,
+            vendor_incident_start=incident.vendor_incident_start,
+            vendor_incident_end=incident.vendor_incident_end,
+            own_systems_breached=incident.own_systems_breached,
+            measures=tuple(_event(e) for e in measures),
         )
 
 
@@ -83,24 +97,27 @@ def update(
                 row.aware_at = at
         payload = {
             name: (_text(v) if isinstance(v, datetime) else v) for name, v in changes.items()
-        }
+        }  # every value as set (None clears a time), so the log can rebuild the row
         payload["aware"] = {party: instant_text(at) for party, at in awareness.items()}
         tx.audit("incident.updated", payload, actor=actor)
 
 
-def add_event(store: Store, at: datetime, summary: str, actor: str) -> TimelineEntry:
+def add_event(
+    store: Store, at: datetime, summary: str, actor: str, measure: bool = False
+) -> TimelineEntry:
     with store.write() as tx:
         row = m.TimelineEvent(
-            incident_id=store.incident, occurred_at=at, summary=summary, actor=actor
-        )
+            incident_id=store.incident, occurred_at=at, summary=summary, actor=actor,
+            measure=measure,
+        )  # fmt: skip
         tx.session.add(row)
         tx.session.flush()
         tx.audit(
             "incident.event",
-            {"id": row.id, "at": instant_text(at), "summary": summary},
+            {"id": row.id, "at": instant_text(at), "summary": summary, "measure": measure},
             actor=actor,
         )
-    return TimelineEntry(at, "event", summary, actor)
+        return _event(row)
 
 
 def add_task(store: Store, title: str, owner: str, due: datetime | None, actor: str) -> Task:
@@ -181,7 +198,7 @@ def timeline_rows(store: Store) -> list[TimelineEntry]:
     entries: list[TimelineEntry] = []
     with store.read() as session:
         for event in session.scalars(select(m.TimelineEvent)):
-            entries.append(TimelineEntry(event.occurred_at, "event", event.summary, event.actor))
+            entries.append(_event(event))
         for party in session.scalars(select(m.Awareness)):
             entries.append(
                 TimelineEntry(party.aware_at, "aware", f"{party.party} became aware", "")
@@ -203,6 +220,11 @@ def events(store: Store) -> list[tuple[datetime, str]]:
             (e.occurred_at, e.summary)
             for e in session.scalars(select(m.TimelineEvent).order_by(m.TimelineEvent.occurred_at))
         ]
+
+
+def _event(row: m.TimelineEvent) -> TimelineEntry:
+    kind = "measure" if row.measure else "event"
+    return TimelineEntry(row.occurred_at, kind, row.summary, row.actor)
 
 
 def _task(row: m.Task) -> Task:

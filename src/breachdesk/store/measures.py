@@ -1,7 +1,6 @@
-"""Timeline events recorded as measures (``incident event --measure``): what the report for
-the authority lists under "measures taken or proposed". Until the store has the flag (a
-later migration adds it), no event is a measure: the raw timeline is never passed off as
-one."""
+"""Timeline events recorded as measures (``incident event --measure``, migration
+``0103_identity``): what the report for the authority lists under "measures taken or
+proposed", and notices under "What we did". The raw timeline is never passed off as one."""
 
 from __future__ import annotations
 
@@ -12,18 +11,14 @@ from sqlalchemy import select
 from breachdesk.store import models as m
 from breachdesk.store.db import Store
 
-_FLAGS = ("measure", "is_measure")
-
 
 def measures(store: Store) -> tuple[list[tuple[datetime, str]], bool]:
-    """(when, summary) of every measure, oldest first; and whether the store can tell."""
-    flag = next((getattr(m.TimelineEvent, n) for n in _FLAGS if hasattr(m.TimelineEvent, n)), None)
-    if flag is None:
-        return [], False
+    """(when, summary) of every measure, oldest first; and whether the store can tell
+    (always, since the flag exists)."""
     with store.read() as session:
         rows = session.scalars(
             select(m.TimelineEvent)
-            .where(m.TimelineEvent.incident_id == store.incident, flag.is_(True))
-            .order_by(m.TimelineEvent.occurred_at)
+            .where(m.TimelineEvent.incident_id == store.incident, m.TimelineEvent.measure)
+            .order_by(m.TimelineEvent.occurred_at, m.TimelineEvent.id)
         )
         return [(e.occurred_at, e.summary) for e in rows], True

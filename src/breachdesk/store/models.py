@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Dialect, Enum, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Dialect, Enum, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -70,6 +70,15 @@ class Incident(Base):
     dataset_arrived_at: Mapped[datetime | None] = mapped_column(Instant, nullable=True)
     official_domains: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
     sender: Mapped[str] = mapped_column(String(320), default="")
+    # added by 0103_identity: the company's identity, and facts notices state
+    company: Mapped[str] = mapped_column(String(200), default="")
+    controller: Mapped[str] = mapped_column(Text, default="")
+    dpo: Mapped[str] = mapped_column(Text, default="")
+    contact_email: Mapped[str] = mapped_column(String(320), default="")
+    verify_url: Mapped[str] = mapped_column(Text, default="")
+    vendor_incident_start: Mapped[datetime | None] = mapped_column(Instant, nullable=True)
+    vendor_incident_end: Mapped[datetime | None] = mapped_column(Instant, nullable=True)
+    own_systems_breached: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class Awareness(Base):
@@ -92,6 +101,8 @@ class TimelineEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(Instant)
     summary: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(200))
+    # added by 0103_identity: a measure taken (notices list these under "What we did")
+    measure: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Task(Base):

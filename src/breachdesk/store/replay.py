@@ -1,11 +1,11 @@
 """The incident record rebuilt from the audit log, and compared with its tables.
 
-Every change to the incident (its details, awareness, timeline events, tasks, decisions,
-duties and their filings)
-is written together with an audit entry whose payload says all of it. Replaying the log
-therefore gives what the tables must hold; a row edited in the database without going
-through breachdesk — a decision flipped from "not required" to "required" — shows up as a
-disagreement even though the chain itself is intact.
+Every change to the incident (its details and the company's identity, awareness, timeline
+events and measures, tasks, decisions, duties and their filings) is written together with an
+audit entry whose payload says all of it. Replaying the log therefore gives what the tables
+must hold; a row edited in the database without going through breachdesk — a decision
+flipped from "not required" to "required" — shows up as a disagreement even though the chain
+itself is intact.
 """
 
 from __future__ import annotations
@@ -25,7 +25,10 @@ from breachdesk.store.db import Store
 from breachdesk.store.models import instant_text
 
 _INCIDENT_FIELDS = ("title", "vendor", "timezone", "dataset_arrived_at", "official_domains",
-                    "sender")  # fmt: skip
+                    "sender", "company", "controller", "dpo", "contact_email", "verify_url",
+                    "vendor_incident_start", "vendor_incident_end",
+                    "own_systems_breached")  # fmt: skip
+_INSTANTS = ("dataset_arrived_at", "vendor_incident_start", "vendor_incident_end")
 
 
 _DUTY_ACTIONS = frozenset(duty_store.ACTIONS.values())
@@ -45,7 +48,7 @@ class Disagreement:
 class Replayed:
     incident: dict[str, Any] = field(default_factory=dict)
     awareness: dict[str, str] = field(default_factory=dict)
-    events: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    events: Counter[tuple[str, str, str, bool]] = field(default_factory=Counter)
     tasks: dict[int, dict[str, Any]] = field(default_factory=dict)
     decisions: list[tuple[int | None, tuple[str, ...]]] = field(default_factory=list)
     duties: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -69,13 +72,14 @@ def replay(store: Store) -> Replayed:
                     value = p[name]
                     if name == "official_domains" and isinstance(value, str):
                         value = orjson.loads(value)  # older entries held the JSON text
-                    if name == "dataset_arrived_at":
+                    if name in _INSTANTS:
                         value = _instant(value)
                     state.incident[name] = value
             for party, at in (p.get("aware") or {}).items():
                 state.awareness[party] = _instant(at) or ""
         elif entry.action == "incident.event":
-            state.events[(_instant(p["at"]) or "", p["summary"], entry.actor)] += 1
+            key = (_instant(p["at"]) or "", p["summary"], entry.actor, bool(p.get("measure")))
+            state.events[key] += 1
         elif entry.action == "task.added":
             state.tasks[int(p["id"])] = {
                 "title": p["title"], "owner": p["owner"], "due": _instant(p.get("due")),
@@ -109,7 +113,7 @@ def compare_tables(store: Store) -> list[Disagreement]:
                 actual: Any = getattr(incident, name)
                 if name == "official_domains":
                     actual = orjson.loads(actual)
-                elif name == "dataset_arrived_at":
+                elif name in _INSTANTS:
                     actual = instant_text(actual) if actual is not None else None
                 if actual != value:
                     found.append(Disagreement("incident", name, "differs from the log"))
@@ -119,7 +123,7 @@ def compare_tables(store: Store) -> list[Disagreement]:
             if awareness.get(party) != want.awareness.get(party):
                 found.append(Disagreement("awareness", party, "differs from the log"))
         events = Counter(
-            (instant_text(e.occurred_at), e.summary, e.actor)
+            (instant_text(e.occurred_at), e.summary, e.actor, bool(e.measure))
             for e in session.scalars(select(m.TimelineEvent))
         )
         if events != want.events:
@@ -139,16 +143,7 @@ def compare_tables(store: Store) -> list[Disagreement]:
             if any(actual_task[k] != v for k, v in logged.items()):
                 found.append(Disagreement("task", str(ident), "differs from the log"))
         decided = list(session.scalars(select(m.Decision).order_by(m.Decision.id)))
-        if len(decided) != len(want.decisions):
-            found.append(
-                Disagreement(
-                    "decision", "*", f"{len(decided)} rows, {len(want.decisions)} in the log"
-                )
-            )
-        for d, (logged_id, values) in zip(decided, want.decisions, strict=False):
-            actual_values = (d.subject, d.decision, d.rationale, d.decided_by)
-            if (logged_id is not None and logged_id != d.id) or actual_values != values:
-                found.append(Disagreement("decision", str(d.id), "differs from the log"))
+        found.extend(_decisions_against_log(decided, want.decisions))
     duties, filings = duty_store.tables(store)
     for table, rows, logged_rows in (("duty", duties, want.duties),
                                      ("duty_filing", filings, want.filings)):  # fmt: skip
@@ -158,4 +153,30 @@ def compare_tables(store: Store) -> list[Disagreement]:
                 found.append(Disagreement(table, str(key), "in one of table and log only"))
             elif row != logged:
                 found.append(Disagreement(table, str(key), "differs from the log"))
+    return found
+
+
+def _decisions_against_log(
+    decided: list[m.Decision], logged: list[tuple[int | None, tuple[str, ...]]]
+) -> list[Disagreement]:
+    """Rows against entries by the id each entry names (on PostgreSQL two writers may take
+    ids in one order and append their entries in the other); entries from before ids were
+    logged pair with rows in order."""
+    found: list[Disagreement] = []
+    if len(decided) != len(logged):
+        found.append(
+            Disagreement("decision", "*", f"{len(decided)} rows, {len(logged)} in the log")
+        )
+    by_id = {ident: values for ident, values in logged if ident is not None}
+    unnamed = iter(values for ident, values in logged if ident is None)
+    for d in decided:
+        values = by_id.pop(d.id, None)
+        if values is None:
+            values = next(unnamed, None)
+        actual = (d.subject, d.decision, d.rationale, d.decided_by)
+        if values is None:
+            found.append(Disagreement("decision", str(d.id), "in one of table and log only"))
+        elif actual != values:
+            found.append(Disagreement("decision", str(d.id), "differs from the log"))
+    found.extend(Disagreement("decision", str(i), "in one of table and log only") for i in by_id)
     return found
