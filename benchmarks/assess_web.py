@@ -23,6 +23,7 @@ import csv
 import json
 import random
 import re
+import shutil
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -125,6 +126,7 @@ def main() -> None:
         )
         parse = measure([python, "-c", sql])
         ws = args.work / f"ws-{size}m"
+        shutil.rmtree(ws, ignore_errors=True)  # a fresh workspace each run (no --replace)
         run = measure([bd, "assess", str(events), str(people), "--directory",
                        str(args.work / "directory"), "--out", str(ws), "-v"])  # fmt: skip
         gb = (events.stat().st_size + people.stat().st_size) / 1e9

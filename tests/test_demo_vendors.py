@@ -57,3 +57,19 @@ def test_vendor_demo_matches_ground_truth(tmp_path: Path, vendor: str) -> None:
         lines = sorted((r["source"], int(r["line"])) for r in csv.DictReader(fh))
     assert lines == sorted((p["source"], p["line"]) for p in truth["planted"])
     assert result.assess.exit_code == 1
+
+
+def test_demo_command_takes_the_vendor(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from breachdesk.cli import app
+
+    out = tmp_path / "demo"
+    args = ["demo", "--vendor", "ga4", "--users", "60", "--events", "300", "--no-notify"]
+    result = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "export").glob("events_*.json*"))
+    impact = json.loads((out / "workspace" / "impact.json").read_text())
+    assert {i["reader"] for i in impact["provenance"]["inputs"]} == {"ga4.events"}
+    refused = CliRunner().invoke(app, ["demo", "--vendor", "hubspot", "--out", str(out)])
+    assert refused.exit_code == 2 and "hubspot" in refused.output

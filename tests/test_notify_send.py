@@ -27,7 +27,8 @@ from breachdesk.notify.dkim import Signer
 from breachdesk.services.notify import send, status
 from breachdesk.store import models as m
 from breachdesk.store import verify_chain
-from helpers import store_of, within
+from conftest import record_identity
+from helpers import open_ws, store_of, within
 from smtp_sink import Sink, start
 
 runner = CliRunner()
@@ -238,6 +239,8 @@ def test_several_workers_on_postgresql_send_each_notice_once(
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
+    with open_ws(notify_ws, PG_URL) as ws:  # a fresh store: the details recorded again
+        record_identity(ws)
     plan = runner.invoke(app, ["notify", "plan", str(notify_ws), "--store", PG_URL])
     assert plan.exit_code == 0, plan.output
     store = store_of(notify_ws, PG_URL)

@@ -16,11 +16,13 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from breachdesk import AssessRequest, assess
 from breachdesk.cli import app
 from breachdesk.services import incident
+from breachdesk.services.audit import verify_audit
 from breachdesk.services.vendors import blast_radius, check, review_status
 from helpers import open_ws, within
 from relay_helpers import VENDORS, wait_for, write_vendors
@@ -143,7 +145,8 @@ def test_cut_and_restore_with_the_incident(notify_ws: Path, tmp_path: Path) -> N
     assert cut.vendor == "mixpanel" and cut.by == "rita" and cut.why == "vendor breached"
     assert cut.after_awareness is not None and cut.after_awareness.total_seconds() > 0
     shown = runner.invoke(app, ["incident", "show", str(notify_ws)])
-    assert "mixpanel cut" in shown.output and "after the company" in shown.output
+    words = " ".join(shown.output.replace("│", " ").split())  # the table wraps long cells
+    assert "mixpanel cut" in words and "after the company became aware" in words
     summaries = [e.summary for e in within(notify_ws, incident.timeline) if e.kind == "vendor"]
     assert summaries == ["vendor mixpanel cut off: vendor breached"]
     again = runner.invoke(app, ["vendors", "cut", str(path), "mixpanel", "--why", "again"])
@@ -184,6 +187,13 @@ def test_reviews(notify_ws: Path, tmp_path: Path) -> None:
                               str(notify_ws), "--reviewer", "x", "--findings", "y",
                               "--decision", "maybe"])  # fmt: skip
     assert bad.exit_code == 2
+    with open_ws(notify_ws) as ws:  # the review agrees with its audit entry
+        assert verify_audit(ws).ok
+        with ws.store.engine.begin() as db:  # … until its row is edited behind breachdesk's back
+            db.execute(text("UPDATE vendor_review SET decision = 'approve'"))
+        assert [str(d) for d in verify_audit(ws).disagreements] == [
+            "vendor_review 1: differs from the log"
+        ]
 
 
 def test_relay_killed_keeps_its_spool(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from breachdesk.services.users import add
 from breachdesk.store import models as m
 from breachdesk.web import auth
 from breachdesk.web.dashboard import create_app
+from conftest import record_identity
 from helpers import store_of, within
 
 PASSWORD = "correct horse battery"
@@ -164,6 +165,7 @@ def test_the_dashboard_on_a_team_store(notify_ws: Path) -> None:
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     write_settings(notify_ws, load_settings(notify_ws).model_copy(update={"store_url": PG_URL}))
+    within(notify_ws, record_identity)  # a fresh store: the details recorded again
     within(notify_ws, plan_notices)
     within(notify_ws, add, "rita", PASSWORD, "responder")
     client = _client(notify_ws)

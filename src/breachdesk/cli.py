@@ -302,6 +302,14 @@ def assess(
     raise typer.Exit(result.exit_code)
 
 
+class DemoVendor(StrEnum):
+    MIXPANEL = "mixpanel"
+    SEGMENT = "segment"
+    AMPLITUDE = "amplitude"
+    POSTHOG = "posthog"
+    GA4 = "ga4"
+
+
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the demo incident.")] = Path(
@@ -310,6 +318,10 @@ def demo(
     users: Annotated[int, typer.Option(help="Directory users.", min=50)] = 30_000,
     events: Annotated[int, typer.Option(help="Events in the event export.", min=100)] = 300_000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same incident).")] = 7,
+    vendor: Annotated[
+        DemoVendor,
+        typer.Option(help="Whose export to write, in that vendor's documented files."),
+    ] = DemoVendor.MIXPANEL,
     notify: Annotated[
         bool,
         typer.Option(help="Also plan, preview and send the notices to a local SMTP sink."),
@@ -320,7 +332,8 @@ def demo(
     from breachdesk.services.demo import DemoRequest, run_demo
 
     with _Bars(enabled=err.is_terminal) as progress:
-        result = _run(lambda: run_demo(DemoRequest(out_dir, users, events, seed), progress))
+        request = DemoRequest(out_dir, users, events, seed, vendor=vendor.value)
+        result = _run(lambda: run_demo(request, progress))
     _summary(result.assess.impact, result.assess.workspace)
     out.print(
         f"demo: export in {result.export_dir}, directory in {result.directory_dir}, "
@@ -334,13 +347,14 @@ def demo(
         markup=False,
         soft_wrap=True,
     )
-    from breachdesk.cli_vendors import render_blast, render_switch
-    from breachdesk.services.demo import demo_vendors
+    if vendor is DemoVendor.MIXPANEL:  # the demo's vendors.yaml is the Mixpanel company's
+        from breachdesk.cli_vendors import render_blast, render_switch
+        from breachdesk.services.demo import demo_vendors
 
-    found = _run(lambda: demo_vendors(out_dir))
-    out.print(f"demo: the vendors of {found.inventory}, by blast radius", markup=False)
-    render_blast(found.blast, what_if=True)
-    render_switch(found.cut, found.inventory)
+        found = _run(lambda: demo_vendors(out_dir))
+        out.print(f"demo: the vendors of {found.inventory}, by blast radius", markup=False)
+        render_blast(found.blast, what_if=True)
+        render_switch(found.cut, found.inventory)
     if not notify:
         return
     from breachdesk.services.demo import demo_notify

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ from breachdesk.domain.identity import Token, TokenKind, mask_token
 from breachdesk.engine.aggregate import RunAggregate, decode_signature, is_personal
 from breachdesk.impact import IMPACT_SCHEMA, USER_COLUMNS, Impact
 from breachdesk.report.briefing import Briefing
-from breachdesk.report.files import csv_bytes, write_private, write_private_csv
+from breachdesk.report.files import csv_bytes, write_private, write_private_table
 from breachdesk.report.html import render_report
 from breachdesk.report.tables import (
     FINDINGS,
@@ -180,12 +179,6 @@ def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
     }
 
 
-def _table_rows(table: pa.Table, batch: int = 50_000) -> Iterator[tuple[object, ...]]:
-    """Rows of an Arrow table, a batch at a time (never the whole table as Python objects)."""
-    for chunk in table.to_batches(max_chunksize=batch):
-        yield from zip(*(column.to_pylist() for column in chunk.columns), strict=True)
-
-
 def write_outputs(out: AssessOutputs, finished: str) -> Written:
     """Every output of the run into its folder: the files of docs/ARCHITECTURE.md for people, and
     the typed tables (``tables/*.parquet``) that later commands read."""
@@ -200,18 +193,12 @@ def write_outputs(out: AssessOutputs, finished: str) -> Written:
 
     org_rows: list[list[object]] = []
     unmatched_rows: list[list[object]] = []
-    if out.impact is not None:
-        # already sorted by the engine; streamed, as it may hold millions of rows
-        table = out.impact.users.select(list(USER_COLUMNS))
-        hashes["affected_users.csv"] = write_private_csv(
-            ws / "affected_users.csv", USER_COLUMNS, _table_rows(table)
-        )
-        typed = users_table(out.impact.users)
-    else:
-        hashes["affected_users.csv"] = write_private_csv(
-            ws / "affected_users.csv", USER_COLUMNS, []
-        )
-        typed = users_table(empty_users())
+    # already sorted by the engine; written by Arrow, as it may hold millions of rows
+    users = out.impact.users if out.impact is not None else empty_users()
+    hashes["affected_users.csv"] = write_private_table(
+        ws / "affected_users.csv", users.select(list(USER_COLUMNS))
+    )
+    typed = users_table(users)
     hashes[f"{TABLES}/{USERS}"] = write_table(ws / TABLES / USERS, typed)
     organizations = out.impact.organizations if out.impact is not None else ()
     hashes[f"{TABLES}/{ORGANIZATIONS}"] = write_table(

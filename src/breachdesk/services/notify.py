@@ -126,9 +126,11 @@ def retire_dkim_key(ws: Workspace, selector: str) -> KeyInfo:
             "configure its successor there first"
         )
     domain = notice_context(ws.store, ws.settings).sender.rpartition("@")[2].lower()
-    found = retire_key(ws.path, selector)
-    append_event(ws.store, "notify.dkim_key_retired",
-                 {"selector": selector, "algorithm": found.algorithm})  # fmt: skip
+    # the key file changes inside the transaction that logs it: a refusal logs nothing, and
+    # the entry commits right after the change (the store's writer lock held throughout)
+    with ws.store.write() as tx:
+        found = retire_key(ws.path, selector)
+        tx.audit("notify.dkim_key_retired", {"selector": selector, "algorithm": found.algorithm})
     return KeyInfo(key_path(ws.path, selector), False, found.algorithm,
                    f"{selector}._domainkey.{domain}", found.public)  # fmt: skip
 

@@ -1,11 +1,11 @@
 """The incident record rebuilt from the audit log, and compared with its tables.
 
 Every change to the incident (its details and the company's identity, awareness, timeline
-events and measures, tasks, decisions, duties and their filings) is written together with an
-audit entry whose payload says all of it. Replaying the log therefore gives what the tables
-must hold; a row edited in the database without going through breachdesk — a decision
-flipped from "not required" to "required" — shows up as a disagreement even though the chain
-itself is intact.
+events and measures, tasks, decisions, duties and their filings, vendor reviews) is written
+together with an audit entry whose payload says all of it. Replaying the log therefore gives
+what the tables must hold; a row edited in the database without going through breachdesk — a
+decision flipped from "not required" to "required" — shows up as a disagreement even though
+the chain itself is intact.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from breachdesk.store import duties as duty_store
 from breachdesk.store import models as m
+from breachdesk.store import vendors as vendor_store
 from breachdesk.store.audit import read_events
 from breachdesk.store.db import Store
 from breachdesk.store.models import instant_text
@@ -53,6 +54,7 @@ class Replayed:
     decisions: list[tuple[int | None, tuple[str, ...]]] = field(default_factory=list)
     duties: dict[str, dict[str, Any]] = field(default_factory=dict)
     filings: dict[int, dict[str, Any]] = field(default_factory=dict)
+    reviews: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 def _instant(value: object) -> str | None:
@@ -99,6 +101,8 @@ def replay(store: Store) -> Replayed:
             state.duties[p["rule"]] = {k: v for k, v in p.items() if k != "filing"}
             if "filing" in p:
                 state.filings[int(p["filing"]["id"])] = p["filing"]
+        elif entry.action == "vendor.reviewed" and "id" in p:
+            state.reviews[int(p["id"])] = vendor_store.logged_review(p, entry.actor)
     return state
 
 
@@ -153,6 +157,15 @@ def compare_tables(store: Store) -> list[Disagreement]:
                 found.append(Disagreement(table, str(key), "in one of table and log only"))
             elif row != logged:
                 found.append(Disagreement(table, str(key), "differs from the log"))
+    for ident, review in sorted(vendor_store.review_tables(store).items()):
+        logged_review = want.reviews.pop(ident, None)
+        if logged_review is None:
+            found.append(Disagreement("vendor_review", str(ident), "in one of table and log only"))
+        elif any(review.get(k) != v for k, v in logged_review.items()):
+            found.append(Disagreement("vendor_review", str(ident), "differs from the log"))
+    found.extend(
+        Disagreement("vendor_review", str(i), "in one of table and log only") for i in want.reviews
+    )
     return found
 
 

@@ -76,7 +76,7 @@ def add_review(store: Store, review: ReviewRow) -> ReviewRow:
             "vendor.reviewed",
             {"id": row.id, "vendor": review.vendor, "decision": review.decision,
              "reviewed_on": review.reviewed_on.isoformat(),
-             "next_review": review.next_review.isoformat()},
+             "next_review": review.next_review.isoformat(), "findings": review.findings},
             actor=review.reviewer,
         )  # fmt: skip
         return _row(row)
@@ -119,6 +119,24 @@ def vendor_cuts(store: Store, company_aware: datetime | None) -> tuple[VendorCut
         elif event.action == "vendor.restored":
             state[vendor] = None
     return tuple(cut for cut in state.values() if cut is not None)
+
+
+def logged_review(payload: dict[str, object], actor: str) -> dict[str, object]:
+    """What a ``vendor.reviewed`` entry says the review's row holds (entries from before
+    findings were logged say the rest)."""
+    keys = ("vendor", "decision", "reviewed_on", "next_review", "findings")
+    return {"reviewer": actor, **{k: payload[k] for k in keys if k in payload}}
+
+
+def review_tables(store: Store) -> dict[int, dict[str, object]]:
+    """Each review's row in the form :func:`logged_review` gives, by id."""
+    with store.read() as session:
+        return {
+            r.id: {"reviewer": r.reviewer, "vendor": r.vendor, "decision": r.decision,
+                   "reviewed_on": r.reviewed_on.isoformat(),
+                   "next_review": r.next_review.isoformat(), "findings": r.findings}
+            for r in session.scalars(select(VendorReview))
+        }  # fmt: skip
 
 
 def reviews(store: Store, vendors: Sequence[str] | None = None) -> list[ReviewRow]:
