@@ -2,7 +2,8 @@
 """Set-up and task runner: needs only Python 3.11+ and the package registries.
 
     python3 dev.py demo [ARGS...]   install, then run the demo incident end to end
-    python3 dev.py check            install, then ruff, mypy and the whole test suite
+    python3 dev.py check            install (with the spark extra), then ruff, mypy and the
+                                    whole test suite
     python3 dev.py run ARGS...      install, then `breachdesk ARGS...`
 
 It installs uv into .cache/uv (a private virtualenv), then `uv sync --frozen` builds
@@ -34,8 +35,9 @@ def _uv() -> Path:
     return uv
 
 
-def _sync(uv: Path) -> None:
+def _sync(uv: Path, extras: tuple[str, ...] = ()) -> None:
     cmd = [str(uv), "sync", "--frozen", "--quiet", "--compile-bytecode"]
+    cmd += [arg for extra in extras for arg in ("--extra", extra)]
     subprocess.run(cmd, cwd=ROOT, check=True)
 
 
@@ -49,8 +51,11 @@ def main(argv: list[str]) -> int:
         return 2
     os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
     uv = _uv()
-    _sync(uv)
     task, rest = argv[0], argv[1:]
+    # the checks cover the optional Spark engine too; the demo and a run need it only when
+    # asked for (`run assess ... --engine spark`)
+    spark = task == "check" or "spark" in rest or "--engine=spark" in rest
+    _sync(uv, ("spark",) if spark else ())
     if task == "demo":
         return _run(uv, "breachdesk", "demo", *rest)
     if task == "run":

@@ -1,4 +1,6 @@
-"""Shared fixtures: the small hand-written incident, built into a temporary folder."""
+"""Shared fixtures: the small hand-written incident, built into a temporary folder; the
+engines a result test runs on (``engine``: the embedded one, and Spark in local mode, marked
+``spark``), with the small incident assessed once per engine for the tests that only read it."""
 
 from __future__ import annotations
 
@@ -76,3 +78,45 @@ def notify_ws(small: tuple[Path, Path], tmp_path: Path) -> Path:
         ensure_dkim_key(ws)
         plan_notices(ws)
     return workspace
+
+
+# Every assess test that checks results runs on each engine; Spark's runs are marked so they
+# can be left out of a quick loop (-m "not spark"). CI runs them all, once.
+ENGINES = ["embedded", pytest.param("spark", marks=pytest.mark.spark)]
+
+
+@pytest.fixture(scope="session")
+def spark_local() -> object:
+    """One local Spark session for the whole test run: two cores, two shuffle partitions, and
+    splits of 16 KiB so that a test's export is cut into several splits."""
+    pytest.importorskip("pyspark")
+    from breachdesk.engine.spark import spark_session
+
+    return spark_session(
+        "local[2]",
+        {
+            "spark.sql.shuffle.partitions": "2",
+            "spark.sql.files.maxPartitionBytes": "16384",
+            "spark.sql.files.openCostInBytes": "0",
+            "spark.default.parallelism": "2",
+        },
+    )
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    if request.param == "spark":
+        request.getfixturevalue("spark_local")
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def small_assessed(engine: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """The small incident assessed with its directory on ``engine`` (read it, never change it):
+    the workspace and the exit code."""
+    from breachdesk import AssessRequest, assess
+
+    dest = tmp_path_factory.mktemp(f"small-{engine}")
+    export, directory = build_small_export(dest)
+    request = AssessRequest([export], dest / "ws", directory=directory, workers=1, engine=engine)
+    return dest / "ws", assess(request).exit_code

@@ -70,12 +70,12 @@ def _unblock(fifo: Path, stop: threading.Event) -> None:
             continue  # no reader: good
 
 
-def test_everything_found_is_read_or_listed(tmp_path: Path) -> None:
+def test_everything_found_is_read_or_listed(tmp_path: Path, engine: str) -> None:
     export = _tree(tmp_path)
     stop = threading.Event()
     threading.Thread(target=_unblock, args=(export / "pipe", stop), daemon=True).start()
     workspace = tmp_path / "ws"
-    result = assess(AssessRequest([export], workspace, workers=1))
+    result = assess(AssessRequest([export], workspace, workers=1, engine=engine))
     assert sorted(_inputs(workspace)) == sorted([
         "events.jsonl", ".late.jsonl", "events3.jsonl", "events4.jsonl",
         "archive.zip!people.jsonl", "archive.zip!.hidden.jsonl",

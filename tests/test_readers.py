@@ -78,14 +78,14 @@ def test_late_keys_and_late_type_changes(tmp_path: Path) -> None:
     assert result.impact["records"]["read"] == 30_000
 
 
-def test_csv_quoted_newlines_keep_record_and_line(tmp_path: Path) -> None:
+def test_csv_quoted_newlines_keep_record_and_line(tmp_path: Path, engine: str) -> None:
     path = tmp_path / "people.csv"
     path.write_text(
         "Distinct ID,Email,Notes\r\n"
         'u1,a@example.org,"two\nlines"\r\n'
         'u2,b@example.org,"card 4111 1111 1111 1111"\r\n'
     )
-    assess(AssessRequest([path], tmp_path / "ws", workers=1))
+    assess(AssessRequest([path], tmp_path / "ws", workers=1, engine=engine))
     rows = (tmp_path / "ws" / "findings.csv").read_text().splitlines()
     assert rows[1].startswith("people.csv,4,2,Notes,payment_card,")
 
@@ -150,7 +150,7 @@ def test_cutting_is_the_same_for_ranges_and_streams(
     assert len([k for k in kept if k]) + len(rejects) == len([line for line in lines if line])
 
 
-def test_json_array_documents_keep_lines(tmp_path: Path) -> None:
+def test_json_array_documents_keep_lines(tmp_path: Path, engine: str) -> None:
     events = [
         {"event": "a", "properties": {"distinct_id": "u1", "time": 1700000000}},
         {"event": "b", "properties": {"distinct_id": "u2", "card_number": "4111111111111111"}},
@@ -160,7 +160,10 @@ def test_json_array_documents_keep_lines(tmp_path: Path) -> None:
     (tmp_path / "people.json").write_text(json.dumps(people, indent=2))
     result = assess(
         AssessRequest(
-            [tmp_path / "events.json", tmp_path / "people.json"], tmp_path / "ws", workers=1
+            [tmp_path / "events.json", tmp_path / "people.json"],
+            tmp_path / "ws",
+            workers=1,
+            engine=engine,
         )
     )
     readers = sorted(i["reader"] for i in result.impact["provenance"]["inputs"])
@@ -174,11 +177,13 @@ def test_json_array_documents_keep_lines(tmp_path: Path) -> None:
     assert rejected[1].startswith("people.json,8,not_an_object")
 
 
-def test_lines_starting_with_a_malformed_array_line_are_still_lines(tmp_path: Path) -> None:
+def test_lines_starting_with_a_malformed_array_line_are_still_lines(
+    tmp_path: Path, engine: str
+) -> None:
     path = tmp_path / "events.jsonl"
     good = json.dumps({"event": "a", "properties": {"distinct_id": "u1"}})
     path.write_text("[1, 2]\n" + good + "\n" + good + "\n")
-    result = assess(AssessRequest([path], tmp_path / "ws", workers=1))
+    result = assess(AssessRequest([path], tmp_path / "ws", workers=1, engine=engine))
     assert result.impact["provenance"]["inputs"][0]["reader"] == "mixpanel.events"
     assert (result.impact["records"]["read"], result.impact["records"]["rejected"]) == (2, 1)
 

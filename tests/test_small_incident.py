@@ -19,10 +19,9 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 @pytest.fixture
-def workspace(small: tuple[Path, Path], tmp_path: Path) -> tuple[Path, int]:
-    export, directory = small
-    result = assess(AssessRequest([export], tmp_path / "ws", directory=directory, workers=1))
-    return tmp_path / "ws", result.exit_code
+def workspace(small_assessed: tuple[Path, int]) -> tuple[Path, int]:
+    """The small incident, assessed once per engine."""
+    return small_assessed
 
 
 def test_affected_users_follow_every_matching_rule(workspace: tuple[Path, int]) -> None:

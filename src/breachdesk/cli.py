@@ -189,17 +189,31 @@ def _summary(impact: dict[str, Any], workspace: Path) -> None:
     out.print(f"report: {workspace / 'report.html'}", markup=False, highlight=False, soft_wrap=True)
 
 
+class EngineName(StrEnum):
+    EMBEDDED = "embedded"
+    SPARK = "spark"
+
+
 @app.command()
 def assess(
     exports: Annotated[
-        list[Path], typer.Argument(help="Export files or folders (plain, gzip or zip).")
+        list[str],
+        typer.Argument(
+            help="Export files or folders (plain, gzip or zip); with --engine spark also "
+            "Hadoop URIs (s3a://, gs://, abfss://, hdfs://, file://).",
+            show_default=False,
+        ),
     ],
     out_dir: Annotated[
         Path, typer.Option("--out", help="The incident workspace to write (created if needed).")
     ],
     directory: Annotated[
-        Path | None,
-        typer.Option(help="Folder with users, organizations and memberships (.csv or .parquet)."),
+        str | None,
+        typer.Option(
+            help="Folder with users, organizations and memberships (.csv or .parquet); with "
+            "--engine spark also at a Hadoop URI, or table:NAMESPACE for three catalog tables.",
+            show_default=False,
+        ),
     ] = None,
     allow_duplicate_emails: Annotated[
         bool,
@@ -236,6 +250,14 @@ def assess(
             "of a vendor breachdesk has no reader for."
         ),
     ] = None,
+    engine: Annotated[
+        EngineName,
+        typer.Option(help="embedded (DuckDB, this machine) or spark (the spark extra)."),
+    ] = EngineName.EMBEDDED,
+    master: Annotated[
+        str | None,
+        typer.Option(help="Spark master URL (default: spark-submit's, else local[*])."),
+    ] = None,
 ) -> None:
     """Inventory, scan and (with --directory) match a vendor's export into a workspace.
 
@@ -248,16 +270,24 @@ def assess(
     from breachdesk.services.assess import assess as run_assess
 
     _logging(verbose)
+    from breachdesk.engine.spark.directory import is_directory_location
+    from breachdesk.engine.spark.hadoop import is_uri
+
+    elsewhere = directory is not None and is_directory_location(directory)
     request = AssessRequest(
-        exports=exports,
+        exports=[Path(e) for e in exports if not is_uri(e)],
+        locations=[e for e in exports if is_uri(e)],
         out=out_dir,
-        directory=directory,
+        directory=Path(directory) if directory is not None and not elsewhere else None,
+        directory_location=directory if elsewhere else None,
         allow_duplicate_emails=allow_duplicate_emails,
         reveal=reveal,
         workers=workers,
         command=shlex.join(["breachdesk", *sys.argv[1:]]),
         mapping=mapping,
         replace=replace,
+        engine=engine.value,
+        master=master,
     )
     with _Bars(enabled=not json_out and err.is_terminal) as progress:
         result = _run(lambda: run_assess(request, progress))

@@ -2,8 +2,8 @@
 groups identity signatures and joins them to the directory.
 
 ``Engine`` is the interface the assess service uses; ``DuckDBEngine`` (embedded, the default)
-is the implementation. A Spark engine for exports beyond one machine is to implement the
-same protocol and pass the same tests.
+is the implementation; ``SparkEngine`` (``breachdesk.engine.spark``, the ``spark`` extra) is the
+one for exports beyond one machine, held to the same tests.
 """
 
 from __future__ import annotations
@@ -16,11 +16,16 @@ if TYPE_CHECKING:
     from breachdesk.impact import Impact
 
 
-class Engine(Protocol):
-    """Holds a run's identity pairs, groups them, and matches them to a directory."""
+class PairSink(Protocol):
+    """Where merged work units put their identity pairs."""
 
     def add_pairs(self, ipc: bytes, shape_remap: Sequence[int]) -> None:
-        """One work unit's (signature, shape, records, country, personal) rows, as Arrow IPC."""
+        """One work unit's (signature, shape, records, country, personal) rows, as Arrow IPC
+        (or, for an engine that keeps them where they were made, a reference to them)."""
+
+
+class Engine(PairSink, Protocol):
+    """Holds a run's identity pairs, groups them, and matches them to a directory."""
 
     def finish(self, shape_masks: Sequence[int], finding_masks: dict[str, int]) -> int:
         """Group the pairs by signature; returns the number of distinct signatures."""

@@ -10,12 +10,15 @@ from typing import Any
 import orjson
 
 from breachdesk.domain.identity import Token, TokenKind
-from breachdesk.engine import Engine
+from breachdesk.engine import PairSink
 from breachdesk.sources.base import RejectReason
 from breachdesk.taxonomy import FindingKind
 
 SAMPLE_PER_FIELD = 200  # values kept per field for the classifier
-SAMPLE_PER_UNIT = 40  # values one work unit contributes per field
+# What a work unit contributes per field: as many as the run keeps, so the samples are the
+# first values of each field in input order however the input is cut into units (the Spark
+# engine cuts it elsewhere and must classify the same values).
+SAMPLE_PER_UNIT = SAMPLE_PER_FIELD
 
 # A record's identity tokens, encoded (sorted ``[kind, value]`` pairs as JSON text): cheap to
 # hash, to send between processes and to compare, unambiguous whatever the values hold, and
@@ -76,7 +79,10 @@ class UnitResult:
     scanned_values: int = 0
     scanned_fields: set[str] = field(default_factory=set)
     shapes: list[tuple[str, ...]] = field(default_factory=list)
-    pairs: bytes = b""  # Arrow IPC: (signature, shape, records, country, personal)
+    # Arrow IPC: (signature, shape, records, country, personal), one row per distinct
+    # (signature, shape, country) in order of first appearance, so the first country of a
+    # signature is the same however the input is cut
+    pairs: bytes = b""
     finding_kinds: dict[Signature, set[FindingKind]] = field(default_factory=dict)
     org_ids: set[str] = field(default_factory=set)
     anonymous: int = 0  # records with no user id or email (device ids at most)
@@ -90,7 +96,7 @@ class RunAggregate:
     """Merges unit results in input order into run-wide figures; identity pairs go to the
     engine's tables."""
 
-    def __init__(self, tables: Engine) -> None:
+    def __init__(self, tables: PairSink) -> None:
         self.total = UnitResult()
         self.tables = tables
         self.per_source: dict[int, UnitResult] = {}

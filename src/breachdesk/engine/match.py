@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import duckdb
 import pyarrow as pa
 
 from breachdesk.directory.model import Directory
@@ -26,6 +27,26 @@ from breachdesk.impact import Impact
 from breachdesk.taxonomy import Category
 
 CATEGORY_BITS = {category: 1 << i for i, category in enumerate(Category)}
+
+
+# The order of affected users: numeric ids numerically, then the others; ``{u}`` is the
+# table's qualifier. Every engine's rows are put in this order by DuckDB (``order_users``).
+USER_ORDER = (
+    "NOT regexp_full_match({u}user_id, '[0-9]+'), TRY_CAST({u}user_id AS HUGEINT), {u}user_id"
+)
+
+
+def order_users(users: pa.Table) -> pa.Table:
+    """``users`` (with a ``user_id`` column) in the order affected users are written."""
+    con = duckdb.connect(config={"threads": 2})
+    try:
+        con.register("found", users)
+        ordered = con.sql(
+            f"SELECT * FROM found ORDER BY {USER_ORDER.format(u='')}"  # noqa: S608 - fixed text
+        ).to_arrow_table()
+    finally:
+        con.close()
+    return ordered.cast(users.schema)
 
 
 def categories_of(mask: int) -> tuple[str, ...]:
@@ -137,9 +158,8 @@ def match_directory(
                     WHEN a.export_country IS NOT NULL THEN 'export' ELSE '' END AS country_source,
                a.mask
         FROM affected a JOIN users u USING (idx) LEFT JOIN orgs USING (idx)
-        ORDER BY NOT regexp_full_match(u.user_id, '[0-9]+'), TRY_CAST(u.user_id AS HUGEINT),
-                 u.user_id
-        """  # noqa: S608 - the interpolated text is fixed category names and bits
+        ORDER BY {USER_ORDER.format(u="u.")}
+        """  # noqa: S608 - the interpolated text is fixed category names, bits and ordering
     ).to_arrow_table()
     orgs = con.execute(
         """

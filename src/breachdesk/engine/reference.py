@@ -93,8 +93,8 @@ class ReferenceScan:
         self.org_get = [path_getter(p) for p in self.org_keys]
         self.country_get = [path_getter(p) for p in keys.countries]
         self.identities: dict[tuple[Any, ...], tuple[Signature, bool]] = {}
-        # (signature, shape id) -> [records, first country, personal]
-        self.stats: dict[tuple[Signature, int], list[Any]] = {}
+        # (signature, shape id, country) -> [records, personal], in order of first appearance
+        self.stats: dict[tuple[Signature, int, str], list[Any]] = {}
         self.identity_roles = (
             *(_USER for _ in self.user_keys),
             *(_MAIL for _ in self.email_keys),
@@ -118,7 +118,7 @@ class ReferenceScan:
                 res.org_ids.add(org)
         columns: tuple[list[Any], ...] = ([], [], [], [], [])
         sigs, shapes, counts, countries, personal = columns
-        for (signature, shape_id), (count, country, is_personal) in self.stats.items():
+        for (signature, shape_id, country), (count, is_personal) in self.stats.items():
             sigs.append(signature)
             shapes.append(shape_id)
             counts.append(count)
@@ -290,14 +290,12 @@ class ReferenceScan:
         res.scanned_values += len(shape)
         if shape_id not in self.sampled_shapes:
             self._sample_record(bag, shape, shape_id)
-        key = (signature, shape_id)
+        key = (signature, shape_id, country)
         stats = self.stats.get(key)
         if stats is None:
-            self.stats[key] = [1, country, personal]
+            self.stats[key] = [1, personal]
         else:
             stats[0] += 1
-            if not stats[1]:
-                stats[1] = country
         if candidate:
             self._scan_record(source, line, number, bag, signature)
 

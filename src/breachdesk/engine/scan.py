@@ -188,7 +188,8 @@ class _UnitScan:
             self._batch(self.unit)
         res = self.result
         shape_counts = [0] * len(res.shapes)
-        stats: dict[tuple[Signature, int], list[Any]] = {}
+        # (signature, shape, country) -> [records, personal], in order of first appearance
+        stats: dict[tuple[Signature, int, str], list[Any]] = {}
         cache = self.worker.identities
         roles = self.identity_roles
         n = self.n_identity
@@ -219,14 +220,12 @@ class _UnitScan:
                 unmapped += count
             if not personal:
                 anonymous += count
-            key = (signature, shape_id)
+            key = (signature, shape_id, country)
             found_stats = stats.get(key)
             if found_stats is None:
-                stats[key] = [count, country, personal]
+                stats[key] = [count, personal]
             else:
                 found_stats[0] += count
-                if not found_stats[1]:
-                    found_stats[1] = country
         if len(cache) > 250_000:  # bounded: a worker's memory stays flat
             cache.clear()
         res.anonymous = anonymous
@@ -245,7 +244,7 @@ class _UnitScan:
             self._confirm(line, number, bag, fired)
         columns: tuple[list[Any], ...] = ([], [], [], [], [])
         sigs, shapes, counts, countries, personal_col = columns
-        for (signature, shape_id), (count, country, is_personal) in stats.items():
+        for (signature, shape_id, country), (count, is_personal) in stats.items():
             sigs.append(signature)
             shapes.append(shape_id)
             counts.append(count)

@@ -165,8 +165,8 @@ def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
         if total.time_first is not None and total.time_last is not None
         else None
     )
-    keys = ["tool_version", "rules_version", "command", "started", "finished", "inputs",
-            "directory", "mapping", "event_time"]  # fmt: skip
+    keys = ["tool_version", "rules_version", "command", "engine", "started", "finished",
+            "inputs", "directory", "mapping", "event_time"]  # fmt: skip
     return {
         "schema": IMPACT_SCHEMA,
         "provenance": {k: provenance[k] for k in keys if k in provenance},

@@ -16,11 +16,12 @@ import hashlib
 import logging
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,12 @@ class AssessRequest:
     reveal: bool = False
     workers: int | None = None
     command: str = "breachdesk assess"
+    engine: str = "embedded"  # embedded (DuckDB, this machine) | spark
+    master: str | None = None  # the Spark master URL (default: spark-submit's, else local)
+    locations: Sequence[str] = ()  # inputs at Hadoop-compatible URIs (Spark), after exports
+    # the directory at a Hadoop URI or as tables (table:NAMESPACE); Spark snapshots it into
+    # the workspace, which then stands as ``directory``
+    directory_location: str | None = None
     mapping: Path | None = None  # a mapping file (TOML) making a reader of any export
     # into a workspace that already holds an incident: keep its run in force as a snapshot,
     # report what changed; without it such a workspace is refused and left untouched
@@ -161,6 +168,8 @@ def assess(
     )
     directory: Directory | None = None
     directory_sha: str | None = None
+    if request.directory_location is not None:
+        request = replace(request, directory=_snapshot_directory(request))
     if request.directory is not None:
         with _stage("directory", report):
             allow = request.allow_duplicate_emails or settings.allow_duplicate_emails
@@ -168,7 +177,7 @@ def assess(
             directory_sha = directory_digest(request.directory)
 
     extra = [load_mapping(request.mapping)] if request.mapping is not None else []
-    entries, skipped = _recognise(request.exports, extra)
+    entries, skipped = _recognise(request.exports, extra, _remote(request))
     if not entries:
         reasons = "; ".join(f"{name}: {why}" for name, why in skipped[:3]) or "no file found"
         more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
@@ -192,7 +201,8 @@ def _may_write(workspace: Path, request: AssessRequest) -> Holding | None:
     if found is not None:
         if not request.replace:
             raise InputError(found.refusal())
-        refuse_forgetting(found, request.directory)
+        given = request.directory_location or request.directory
+        refuse_forgetting(found, Path(given) if given is not None else None)
     return found
 
 
@@ -219,17 +229,25 @@ def _run(
     running = workspace / RUNNING
     write_private(running, f"{started} pid {os.getpid()}\n".encode())
     folder = start_run(workspace)
-    tables: Engine = DuckDBEngine(temp_dir=folder / ".engine-tmp")
+    config = _scan_config(entries, workspace, settings, ws.key)
+    tables: Engine
+    if request.engine == "spark":
+        from breachdesk.engine.spark import SparkEngine, spark_session
+
+        tables = SparkEngine(spark_session(request.master))
+    else:
+        tables = DuckDBEngine(temp_dir=folder / ".engine-tmp")
     try:
         with ThreadPoolExecutor(max_workers=1) as hasher:
-            hashes: dict[Path, Future[str]] = {}
+            hashes: dict[Path | str, Future[str]] = {}
             for entry in entries:
-                if entry.item.path not in hashes:
-                    hashes[entry.item.path] = hasher.submit(_sha256_file, entry.item.path)
+                if _where(entry.item) not in hashes:
+                    hashes[_where(entry.item)] = _hash(hasher, entry.item, tables)
             with _stage("scan"):
-                aggregate = _scan(
-                    entries, workspace, settings, ws.key, request.workers, tables, report
-                )
+                if isinstance(tables, DuckDBEngine):
+                    aggregate = _scan(entries, settings, config, request.workers, tables, report)
+                else:
+                    aggregate = _scan_spark(entries, config, tables, report)
             input_hashes = {path: fut.result() for path, fut in hashes.items()}
         with _stage("inventory", report):
             inventory = build_inventory(aggregate.total, _field_hints(entries))
@@ -245,18 +263,23 @@ def _run(
             "tool_version": __version__,
             "rules_version": rules_version(rule_files(settings, workspace)),
             "command": request.command,
+            "engine": request.engine,
             "started": started,
             "inputs": [
                 {
                     "path": _display_path(e.item),
-                    "bytes": e.item.path.stat().st_size,
-                    "sha256": input_hashes[e.item.path],
+                    "bytes": e.item.size if e.item.uri else e.item.path.stat().st_size,
+                    "sha256": input_hashes[_where(e.item)],
                     "reader": e.reader,
                 }
                 for e in entries
             ],
             "directory": (
-                {"path": str(request.directory.resolve()), "sha256": directory_sha}
+                {
+                    "path": str(request.directory.resolve()),
+                    "sha256": directory_sha,
+                    **({"source": source} if (source := request.directory_location) else {}),
+                }
                 if request.directory is not None
                 else None
             ),
@@ -299,7 +322,7 @@ def _run(
                 written.hashes.update(write_changes(folder, changes))
         tables.close()
         shutil.rmtree(folder / ".engine-tmp", ignore_errors=True)
-        settings.inputs = [str(p.resolve()) for p in request.exports]
+        settings.inputs = [str(p.resolve()) for p in request.exports] + list(request.locations)
         settings.directory = str(request.directory.resolve()) if request.directory else None
         settings.mapping = str(request.mapping.resolve()) if request.mapping else None
         write_settings(workspace, settings)
@@ -386,7 +409,65 @@ def _mask(categories: Any) -> int:
     return mask
 
 
+def _where(item: InputFile) -> Path | str:
+    return item.uri or item.path
+
+
+def _hash(hasher: ThreadPoolExecutor, item: InputFile, tables: Engine) -> Future[str]:
+    """The input's SHA-256, computed beside the scan (a remote one by the Spark driver)."""
+    if item.uri:
+        from breachdesk.engine.spark import SparkEngine
+        from breachdesk.engine.spark.hadoop import remote_sha256
+
+        assert isinstance(tables, SparkEngine)
+        return hasher.submit(remote_sha256, tables.session, item.uri)
+    return hasher.submit(_sha256_file, item.path)
+
+
+def _snapshot_directory(request: AssessRequest) -> Path:
+    """The directory named by URI or as tables, copied into the workspace by Spark, under
+    ``directories/`` by its digest: a snapshot never changes once a run matched against it
+    (a run replaced keeps its own, and a second assess starting meanwhile cannot alter it)."""
+    location = str(request.directory_location)
+    if request.engine != "spark":
+        raise InputError(f"{location}: a directory there needs --engine spark")
+    from breachdesk.engine.spark import spark_session
+    from breachdesk.engine.spark.directory import snapshot_directory
+
+    folder = prepare_workspace(request.out) / "directories"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".copying-", dir=folder))
+    try:
+        snapshot_directory(spark_session(request.master), location, staging)
+        final = folder / directory_digest(staging)[:16]
+        if final.exists():  # the same directory, snapshotted before
+            shutil.rmtree(staging)
+        else:
+            staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
+
+
+def _remote(request: AssessRequest) -> list[InputFile]:
+    """The inputs at Hadoop URIs, found through the Spark session's Hadoop client."""
+    if not request.locations:
+        return []
+    if request.engine != "spark":
+        raise InputError(
+            f"{request.locations[0]}: a URI input needs --engine spark (the embedded engine "
+            "reads files on this machine)"
+        )
+    from breachdesk.engine.spark import spark_session
+    from breachdesk.engine.spark.hadoop import remote_inputs
+
+    return remote_inputs(spark_session(request.master), list(request.locations))
+
+
 def _display_path(item: InputFile) -> str:
+    if item.uri:
+        return item.uri + (f"!{item.name.split('!', 1)[1]}" if item.compression == "zip" else "")
     resolved = str(item.path.resolve())
     if item.compression == "zip":
         return f"{resolved}!{item.name.split('!', 1)[1]}"
@@ -423,12 +504,12 @@ def _reader_hints(reader: Reader) -> dict[str, Category]:
 
 
 def _recognise(
-    exports: Sequence[Path], extra: Sequence[Reader] = ()
+    exports: Sequence[Path], extra: Sequence[Reader] = (), remote: Sequence[InputFile] = ()
 ) -> tuple[list[InputEntry], list[tuple[str, str]]]:
     entries: list[InputEntry] = []
     found = find_inputs(exports)
     skipped = found.skipped
-    for item in open_inputs(found.files, found.hidden):
+    for item in [*open_inputs(found.files, found.hidden), *remote]:
         try:
             recognised = recognise(item, extra)
         except (OSError, EOFError) as exc:
@@ -445,15 +526,9 @@ def _recognise(
     return entries, skipped
 
 
-def _scan(
-    entries: list[InputEntry],
-    workspace: Path,
-    settings: Settings,
-    key: bytes,
-    workers: int | None,
-    tables: Engine,
-    report: ProgressFn,
-) -> RunAggregate:
+def _scan_config(
+    entries: list[InputEntry], workspace: Path, settings: Settings, key: bytes
+) -> ScanConfig:
     extra = settings.identity_keys
     extra_keys = IdentityKeys(
         tuple(extra.user_ids), tuple(extra.emails), tuple(extra.device_ids), tuple(extra.org_keys)
@@ -461,13 +536,45 @@ def _scan(
     registered = {r.name for r in readers()}
     used = {e.found.name: e.found for e in entries if e.found is not None}
     mapped = tuple(r for name, r in used.items() if name not in registered)
-    config = ScanConfig(
+    return ScanConfig(
         keys={r.name: r.keys.extended(extra_keys) for r in (*readers(), *mapped)},
         readers=mapped,
         hmac_key=key,
         max_record=settings.max_record_bytes,
         rule_files=tuple(rule_files(settings, workspace)),
     )
+
+
+def _scan_spark(
+    entries: list[InputEntry], config: ScanConfig, tables: Engine, report: ProgressFn
+) -> RunAggregate:
+    """The scan in Spark's executors (the same scan, cut into Spark's splits)."""
+    from breachdesk.engine.spark import SparkEngine, SparkInput, scan_on_spark
+
+    assert isinstance(tables, SparkEngine)
+    inputs = [
+        SparkInput(
+            source=index,
+            location=entry.item.uri or str(entry.item.path.absolute()),
+            reader=entry.reader,
+            framing=(entry.found or get_reader(entry.reader)).framing,
+            compression=entry.item.compression,
+            member=entry.item.name.split("!", 1)[1] if entry.item.compression == "zip" else "",
+        )
+        for index, entry in enumerate(entries)
+        if entry.reader != "none"
+    ]
+    return scan_on_spark(tables, inputs, config, report=report)
+
+
+def _scan(
+    entries: list[InputEntry],
+    settings: Settings,
+    config: ScanConfig,
+    workers: int | None,
+    tables: Engine,
+    report: ProgressFn,
+) -> RunAggregate:
     processes = (workers if workers is not None else settings.workers) or os.cpu_count() or 1
     plain = all(e.item.compression == "none" for e in entries)
     total = sum(e.item.path.stat().st_size for e in entries) if plain else None

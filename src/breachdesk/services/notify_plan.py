@@ -23,6 +23,7 @@ import orjson
 
 from breachdesk.directory import directory_digest, read_contacts, read_organization_names
 from breachdesk.domain.impact import AffectedUser
+from breachdesk.engine.spark.hadoop import is_uri
 from breachdesk.errors import InputError
 from breachdesk.impact import read_impact
 from breachdesk.notify.compose import MAX_NAMED, ORG_PUNCTUATION
@@ -72,9 +73,12 @@ def plan_notices(
                 f"{folder}: the directory changed since assess (SHA-256 differs); "
                 "pass --rematch to assess again against it"
             )
+        inputs = ws.settings.inputs
         rematched = assess(
             AssessRequest(
-                exports=[Path(p) for p in ws.settings.inputs],
+                exports=[Path(p) for p in inputs if not is_uri(p)],
+                locations=[p for p in inputs if is_uri(p)],  # inputs at URIs (Spark)
+                engine=impact["provenance"].get("engine", "embedded"),  # the engine of the run
                 out=workspace,
                 directory=folder,
                 mapping=Path(ws.settings.mapping) if ws.settings.mapping else None,

@@ -38,6 +38,8 @@ class InputFile:
     compression: str  # none | gzip | zip
     opener: Callable[[], IO[bytes]]
     hidden: bool = False  # named with a leading dot, or inside a hidden folder
+    uri: str = ""  # a Hadoop-compatible URI when the file is not on this machine (Spark)
+    size: int | None = None  # its size in bytes, for such a file
 
     def open(self) -> IO[bytes]:
         return self.opener()

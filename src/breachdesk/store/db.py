@@ -10,12 +10,17 @@ end it reads is the true one; other writes (the outbox's leases) run side by sid
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from importlib import resources
+from importlib.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +114,29 @@ def resolve_url(url: str, workspace: Path) -> str:
     return url
 
 
+@lru_cache(maxsize=1)
+def migrations_folder() -> str:
+    """The folder of the store's migration scripts. From a zipped package (``spark-submit
+    --py-files breachdesk.zip`` puts it first on the driver's path too) they are copied out
+    once per process: Alembic reads its scripts from a folder."""
+    found = resources.files("breachdesk.store") / "migrations"
+    if isinstance(found, Path):
+        return str(found)
+    folder = Path(tempfile.mkdtemp(prefix="breachdesk-migrations-"))
+    atexit.register(shutil.rmtree, folder, True)
+    _copy_out(found, folder)
+    return str(folder)
+
+
+def _copy_out(source: Traversable, target: Path) -> None:
+    for item in source.iterdir():
+        if item.is_dir():
+            (target / item.name).mkdir()
+            _copy_out(item, target / item.name)
+        elif item.name.endswith(".py"):
+            (target / item.name).write_bytes(item.read_bytes())
+
+
 def open_store(
     url: str,
     workspace: Path,
@@ -126,9 +154,7 @@ def open_store(
             fd = os.open(db_path, os.O_CREAT | os.O_WRONLY, 0o600)
             os.close(fd)
     config = Config()
-    config.set_main_option(
-        "script_location", str(resources.files("breachdesk.store") / "migrations")
-    )
+    config.set_main_option("script_location", migrations_folder())
     try:
         engine = _engine(full)
         with engine.begin() as connection:
