@@ -5,6 +5,7 @@ engines a result test runs on (``engine``: the embedded one, and Spark in local 
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -90,6 +91,8 @@ def spark_local() -> object:
     """One local Spark session for the whole test run: two cores, two shuffle partitions, and
     splits of 16 KiB so that a test's export is cut into several splits."""
     pytest.importorskip("pyspark")
+    if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
+        pytest.skip("no Java runtime for Spark: .ci/run installs Debian's default-jre-headless")
     from breachdesk.engine.spark import spark_session
 
     return spark_session(
