@@ -1,5 +1,5 @@
 """Formula injection: every cell a spreadsheet could read as a formula is written with a
-leading ``'`` — the four characters of DESIGN.md and tab and carriage return (OWASP)."""
+leading ``'`` — ``= + - @`` and tab and carriage return (OWASP's list)."""
 
 from __future__ import annotations
 

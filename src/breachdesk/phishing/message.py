@@ -50,7 +50,7 @@ _LANGUAGE = {"en": "English", "ro": "Romanian", "de": "German", "ja": "Japanese"
 
 @dataclass(frozen=True)
 class LinkHost:
-    host: str  # ASCII form, as in DESIGN.md's JSON
+    host: str  # ASCII form, as `phishing check --json` prints it (README)
     official: bool
 
 

@@ -16,7 +16,7 @@ from breachdesk.private import private_file, write_private
 
 __all__ = ["csv_bytes", "safe_cell", "write_private", "write_private_csv", "write_private_table"]
 
-# DESIGN.md's four, plus tab and carriage return (OWASP's list): a spreadsheet strips a
+# = + - @, plus tab and carriage return (OWASP's list): a spreadsheet strips a
 # leading tab or CR and may then read the rest ("\t=cmd()") as a formula
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

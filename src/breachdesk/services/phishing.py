@@ -246,7 +246,7 @@ def check_bytes(message_checker: MessageChecker, data: bytes, limit: int) -> Mes
 
 
 def check_json(result: MessageCheck) -> dict[str, object]:
-    """The check as DESIGN.md's JSON shape."""
+    """The check as `phishing check --json` prints it (its keys are listed in the README)."""
     return {
         "verdict": result.verdict,
         "reasons": list(result.reasons),

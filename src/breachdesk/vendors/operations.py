@@ -1,4 +1,5 @@
-"""The field operations of DESIGN.md §3, each a pure function of one value.
+"""The field operations a flow in vendors.yaml names (README, "Vendors"), each a pure
+function of one value.
 
 ``keep``, ``strip_query``, ``truncate_ip`` and ``coarsen_ua`` never let an email address
 through: a value that still holds one after the operation is dropped (pseudonymise such a

@@ -1,6 +1,7 @@
 """The minimising relay: an ASGI app between an analytics SDK and its vendor.
 
-``POST /v/<vendor>/<endpoint>`` takes what the SDK sends (DESIGN.md §3), keeps only what
+``POST /v/<vendor>/<endpoint>`` takes what the SDK sends (Mixpanel's and Segment's HTTP protocols:
+``protocols.py``), keeps only what
 the vendor's flows allow (default deny), answers the way the vendor would, and hands the
 rest to the forwarder. ``GET /metrics`` serves the Prometheus counters, ``GET /healthz``
 each vendor's state. The relay watches vendors.yaml: a vendor cut there forwards nothing
