@@ -144,7 +144,9 @@ def _twenty_at_once(ws: Path) -> None:
         assert Visitor(base, "127.0.0.2").sign_in("rita", PASSWORD).status_code == 401
     counted = _counters(ws, "account:rita", auth.client_key("127.0.0.2"))
     assert counted == {"account:rita": HOLD.free, auth.client_key("127.0.0.2"): HOLD.free}
-    assert _flush(ws) >= 1
+    # the server's own shutdown round may already have written them if the minute ended
+    # during the burst; the entries below are what counts, whoever wrote them
+    _flush(ws)
     entries = _refusal_entries(ws)[before:]
     # one entry per account and minute (two if the burst straddled a minute), with counts
     assert 1 <= len(entries) <= 2
