@@ -362,6 +362,12 @@ ADMIN_CASES = [
      ["Their names: Ana Pop and Scott Garcia Jr.\n"], ["Jr.."]),
     ({"org_name": "Institutul Național de Statistică și Studii Economice"},
      ["the organization Institutul Național de Statistică și Studii Economice."], []),
+    # namesakes are one entry with their number, not the same name again and again
+    ({"members_without_mfa": 4,
+      "without_mfa_names": ["Aida Florea", "Aida Florea", "Aida Florea", "Ana Pop"]},
+     ["Their names: Aida Florea (3 accounts) and Ana Pop.\n"], ["Aida Florea, Aida"]),
+    ({"members_without_mfa": 5, "without_mfa_names": ["Aida Florea", "Aida Florea", "Ana Pop"]},
+     ["Among them: Aida Florea (2 accounts) and Ana Pop, and 2 more whose names"], []),
     ({"without_mfa_names": ["Ana Pop", "ana@evil.example", "Bob\u202eO", "https://x.example"]},
      ["Among them: Ana Pop, and 2 more whose names we cannot show here."],
      ["evil", "x.example", "\u202e"]),
@@ -443,3 +449,11 @@ def test_a_workspace_template_overrides_the_built_in_one_and_is_still_linted(
     (tmp_path / "user.txt.j2").write_text("{{ company.__class__.__mro__ }}")
     with pytest.raises(NoticeError, match="template user"):
         Composer(context).compose(_user(locale="en"))
+
+
+def test_namesakes_are_counted_in_the_readers_language() -> None:
+    names = ["Aida Florea", "Aida Florea"]
+    for language, entry in [("de", "Aida Florea (2 Konten)"), ("ro", "Aida Florea (2 conturi)"),
+                            ("ja", "Aida Florea（2件のアカウント）")]:  # fmt: skip
+        text = _text(_admin(locale=language, members_without_mfa=2, without_mfa_names=names))
+        assert entry in text and text.count("Aida Florea") == 1, language

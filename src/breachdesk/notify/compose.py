@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -99,6 +100,8 @@ _CREDENTIALS = {
         "%(num)s passwords, access tokens or private keys",
     ),
 }
+# members who share a name are one entry with their number: the admin sees how many to look for
+_NAMESAKES = N_plural("%(name)s (%(num)s account)", "%(name)s (%(num)s accounts)")
 MAX_NAMED = 50  # members without MFA named in one admin notice; the rest are counted
 ORG_PUNCTUATION = ",&"  # allowed in an organization's name beyond a person's ("Smith, Jones & Co.")
 
@@ -238,6 +241,14 @@ class Composer:
         ]
         named = [n for n in (safe_name(str(x)) for x in facts.get("without_mfa_names", [])) if n]
         named = named[:MAX_NAMED]
+        shared_names = Counter(named)
+        listed = [
+            name
+            if shared_names[name] == 1
+            else translation.ngettext(*_NAMESAKES, shared_names[name])
+            % {"name": name, "num": number(shared_names[name])}
+            for name in dict.fromkeys(named)
+        ]
         without_mfa = int(facts.get("members_without_mfa", 0))
         affected_members = int(facts.get("affected_members", 0))
         values: dict[str, Any] = {
@@ -265,10 +276,10 @@ class Composer:
             "affected_members_n": number(affected_members),
             "members_without_mfa": without_mfa,
             "members_without_mfa_n": number(without_mfa),
-            "without_mfa_names": format_list(named, locale=language) if named else "",
+            "without_mfa_names": format_list(listed, locale=language) if listed else "",
             # the list ending a sentence: "…, Scott Garcia Jr." takes no second full stop
             "without_mfa_names_end": (
-                format_list(named, locale=language) if named else ""
+                format_list(listed, locale=language) if listed else ""
             ).removesuffix("."),
             "without_mfa_unnamed": max(0, without_mfa - len(named)),
             "without_mfa_unnamed_n": number(max(0, without_mfa - len(named))),
