@@ -27,8 +27,8 @@ from breachdesk.report.tables import (
     FindingRow,
     findings_table,
     organizations_table,
-    users_table,
     write_table,
+    write_users_table,
 )
 from breachdesk.taxonomy import FindingKind
 
@@ -198,8 +198,7 @@ def write_outputs(out: AssessOutputs, finished: str) -> Written:
     hashes["affected_users.csv"] = write_private_table(
         ws / "affected_users.csv", users.select(list(USER_COLUMNS))
     )
-    typed = users_table(users)
-    hashes[f"{TABLES}/{USERS}"] = write_table(ws / TABLES / USERS, typed)
+    hashes[f"{TABLES}/{USERS}"] = write_users_table(ws / TABLES / USERS, users)
     organizations = out.impact.organizations if out.impact is not None else ()
     hashes[f"{TABLES}/{ORGANIZATIONS}"] = write_table(
         ws / TABLES / ORGANIZATIONS, organizations_table(organizations)

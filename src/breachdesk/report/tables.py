@@ -88,6 +88,20 @@ def users_table(users: pa.Table) -> pa.Table:
     return pa.table(columns, schema=USERS_SCHEMA)
 
 
+def write_users_table(path: Path, users: pa.Table, batch: int = 131_072) -> str:
+    """Write the engine's affected users as the typed table, ``batch`` rows (one row group)
+    at a time: the typed lists of millions of users never sit in memory at once."""
+    import hashlib
+
+    with (
+        private_file(path) as fh,
+        pq.ParquetWriter(fh, USERS_SCHEMA, compression="zstd") as writer,
+    ):
+        for chunk in users.to_batches(max_chunksize=batch):
+            writer.write_table(users_table(pa.Table.from_batches([chunk])))
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def write_table(path: Path, table: pa.Table) -> str:
     """Write ``table`` to ``path`` (0600, atomically); its SHA-256."""
     import hashlib

@@ -316,11 +316,13 @@ def _run(
             changes = compare_runs(store, previous, previous_run, impact, number)
             kept = _hashes(previous)
         outputs.briefing = brief(ws, impact, aggregate, request.directory, number, changes)
+        # everything the outputs need is out of the engine now: its memory goes back before
+        # the files are written, not after
+        tables.close()
         with _stage("outputs", report):
             written = write_outputs(outputs, finished=_now())
             if changes is not None:
                 written.hashes.update(write_changes(folder, changes))
-        tables.close()
         shutil.rmtree(folder / ".engine-tmp", ignore_errors=True)
         settings.inputs = [str(p.resolve()) for p in request.exports] + list(request.locations)
         settings.directory = str(request.directory.resolve()) if request.directory else None
