@@ -57,7 +57,7 @@ def pairs_to_ipc(table: pa.Table) -> bytes:
 class DuckDBEngine:
     """The DuckDB engine: a connection holding the run's identity tables."""
 
-    def __init__(self, temp_dir: Path | None = None, memory_limit: str = "512MB") -> None:
+    def __init__(self, temp_dir: Path | None = None, memory_limit: str = "256MB") -> None:
         config: dict[str, str | bool | int | float | list[str]] = {
             "threads": 2,
             "memory_limit": memory_limit,
