@@ -50,6 +50,13 @@ READER = "mixpanel.events"
 BLOCK = 4 << 20
 
 
+def _quiet() -> duckdb.DuckDBPyConnection:
+    """A connection that prints no progress bar between the figures."""
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 def cpu() -> float:
     """CPU seconds of this process, every thread (DuckDB's included)."""
     used = resource.getrusage(resource.RUSAGE_SELF)
@@ -156,7 +163,7 @@ def duckdb_lines(path: Path, limit: int) -> tuple[Counter[Any], Counter[Any], di
         )
         GROUP BY ALL
     """
-    con = duckdb.connect(config={"enable_progress_bar": False})
+    con = _quiet()
     start = cpu()
     table = con.sql(sql).to_arrow_table()
     nested = [
@@ -205,7 +212,7 @@ def main() -> None:
     def read_json() -> int:
         # every column materialised, as assess_web.py measures it: a bare count(*) would let
         # DuckDB skip parsing the values, a floor no scan could be compared with
-        con = duckdb.connect(config={"enable_progress_bar": False})
+        con = _quiet()
         con.execute(
             f"CREATE TABLE t AS SELECT * FROM read_json('{path}', format='newline_delimited', "
             f"ignore_errors=true) LIMIT {limit}"
