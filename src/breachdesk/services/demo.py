@@ -296,7 +296,6 @@ def demo_notify(out: Path, progress: Any = None, on_start: Any = None) -> DemoNo
 
 def _notify(workspace: Workspace, out: Path, progress: Any, on_start: Any) -> DemoNotify:
     from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Mailbox
 
     from breachdesk.services import notify
     from breachdesk.services.notify_plan import plan_notices
@@ -309,7 +308,9 @@ def _notify(workspace: Workspace, out: Path, progress: Any, on_start: Any) -> De
     mailbox.Maildir(maildir, create=True)
     os.chmod(maildir, 0o700)  # the messages name real-looking people
     port = _free_port()
-    controller = Controller(Mailbox(maildir), hostname="127.0.0.1", port=port, enable_SMTPUTF8=True)
+    controller = Controller(
+        private_mailbox(maildir), hostname="127.0.0.1", port=port, enable_SMTPUTF8=True
+    )
     controller.start()
     try:
         sent = notify.send(
@@ -342,6 +343,22 @@ def _notify(workspace: Workspace, out: Path, progress: Any, on_start: Any) -> De
         published.path.parent,
         demo_checks(workspace, maildir, out / "phishing"),
     )
+
+
+def private_mailbox(maildir: Path) -> Any:
+    """aiosmtpd's Maildir handler over ``maildir``, each delivered message readable by its
+    owner only (``mailbox`` creates them 0666 less the umask; a notice names its reader)."""
+    from aiosmtpd.handlers import Mailbox
+
+    class PrivateMailbox(Mailbox):
+        def handle_message(self, message: Any) -> None:
+            key = self.mailbox.add(message)
+            for sub in ("new", "cur"):
+                path = Path(self.mail_dir) / sub / key
+                if path.exists():
+                    path.chmod(0o600)
+
+    return PrivateMailbox(maildir)
 
 
 def demo_checks(workspace: Workspace, maildir: Path, folder: Path) -> list[tuple[str, Path, Any]]:
