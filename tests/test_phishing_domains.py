@@ -233,15 +233,29 @@ def test_domain_command_answers_per_candidate(tmp_path: Path) -> None:
 
     answers = json.loads(result.stdout)
     assert answers == [
-        {"domain": "examp1e.com", "verdict": "lookalike", "technique": "homoglyph"},
-        {"domain": "login.example.com", "verdict": "official", "technique": None},
-        {"domain": "google.com", "verdict": "unrelated", "technique": None},
-        {"domain": "xn--exmple-cua.com", "verdict": "lookalike", "technique": "homoglyph"},
-    ]
+        {"domain": "examp1e.com", "verdict": "lookalike", "technique": "homoglyph",
+         "ascii": "examp1e.com", "unicode": "examp1e.com"},
+        {"domain": "login.example.com", "verdict": "official", "technique": None,
+         "ascii": "login.example.com", "unicode": "login.example.com"},
+        {"domain": "google.com", "verdict": "unrelated", "technique": None,
+         "ascii": "google.com", "unicode": "google.com"},
+        {"domain": "xn--exmple-cua.com", "verdict": "lookalike", "technique": "homoglyph",
+         "ascii": "xn--exmple-cua.com", "unicode": "exämple.com"},
+    ]  # fmt: skip
     clean = runner.invoke(app, ["phishing", "domain", "google.com", "--official", "example.com"])
     assert clean.exit_code == 0 and "google.com: unrelated" in clean.stdout
     shown = runner.invoke(app, ["phishing", "domain", "xn--exmple-cua.com", "--official",
                                 "example.com"])  # fmt: skip
-    assert "xn--exmple-cua.com (exämple.com): lookalike homoglyph of example.com" in shown.stdout
+    assert (
+        "xn--exmple-cua.com (exämple.com: U+00E4 LATIN SMALL LETTER A WITH DIAERESIS at 3):"
+        " lookalike homoglyph of example.com" in " ".join(shown.stdout.split())
+    )
+    # a confusable given in Unicode is shown by its punycode first, its foreign letter named
+    cyrillic = runner.invoke(app, ["phishing", "domain", "ex\u0430mple.com", "--official",
+                                   "example.com"])  # fmt: skip
+    text = " ".join(cyrillic.stdout.split())
+    assert text.startswith(
+        "xn--exmple-4nf.com (ex\u0430mple.com: U+0430 CYRILLIC SMALL LETTER A at 3)"
+    )
     bad = runner.invoke(app, ["phishing", "domain", "exa mple.com", "--official", "example.com"])
     assert bad.exit_code == 2 and "candidate" in bad.output

@@ -1463,13 +1463,26 @@ def phishing_domain(
 
     verdicts = _run(lambda: classify_domains(candidates, official))
     if json_out:
-        _print_json([{"domain": v.domain, "verdict": v.verdict, "technique": v.technique}
-                     for v in verdicts])  # fmt: skip
+        _print_json([{"domain": v.domain, "verdict": v.verdict, "technique": v.technique,
+                      "ascii": v.ascii, "unicode": v.unicode} for v in verdicts])  # fmt: skip
     for v in [] if json_out else verdicts:
-        shown = f" ({v.unicode})" if v.unicode != v.ascii else ""
+        # the ASCII (punycode) form first: a Unicode lookalike printed as itself is as
+        # deceiving on the terminal as in the address bar; its foreign letters are named
+        shown = f" ({v.unicode}: {_foreign_letters(v.unicode)})" if v.unicode != v.ascii else ""
         how = f" {v.technique} of {v.official}" if v.verdict == "lookalike" else ""
-        out.print(f"{v.domain}{shown}: {v.verdict}{how}", markup=False, highlight=False)
+        out.print(f"{v.ascii}{shown}: {v.verdict}{how}", markup=False, highlight=False)
     raise typer.Exit(1 if any(v.verdict == "lookalike" for v in verdicts) else 0)
+
+
+def _foreign_letters(domain: str) -> str:
+    """Each non-ASCII character of ``domain`` by code point and name, with its position."""
+    import unicodedata
+
+    return ", ".join(
+        f"U+{ord(c):04X} {unicodedata.name(c, 'UNNAMED')} at {i + 1}"
+        for i, c in enumerate(domain)
+        if not c.isascii()
+    )
 
 
 @phishing_app.command("check")
