@@ -333,7 +333,7 @@ ADMIN_CASES = [
           "involves data about members of your organization.",
           "1,234 members of your organization are affected.",
           "3 of them have not turned on two-factor authentication (MFA).",
-          "Among them: Ana Pop and Bob O'Brien, and 1 more whose name we cannot show here.",
+          "Among them: Ana Pop and Bob O'Brien.\n1 more has a name we cannot show here.",
           "replaced: 2 API keys and 1 password, access token or private key."],
      ["org_1", "appeared in it", "0 members"]),
     ({"affected_members": 1, "members_without_mfa": 1, "without_mfa_names": ["Ana Pop"]},
@@ -367,9 +367,15 @@ ADMIN_CASES = [
       "without_mfa_names": ["Aida Florea", "Aida Florea", "Aida Florea", "Ana Pop"]},
      ["Their names: Aida Florea (3 accounts) and Ana Pop.\n"], ["Aida Florea, Aida"]),
     ({"members_without_mfa": 5, "without_mfa_names": ["Aida Florea", "Aida Florea", "Ana Pop"]},
-     ["Among them: Aida Florea (2 accounts) and Ana Pop, and 2 more whose names"], []),
+     ["Among them: Aida Florea (2 accounts) and Ana Pop.\n2 more have names we cannot show"],
+     ["and Ana Pop, and"]),
+    # past the cap, members are left out to keep the notice short (not "cannot show")
+    ({"members_without_mfa": 75, "without_mfa_names": [f"Ana Pop{'p' * i}" for i in range(60)],
+      "without_mfa_listable": 70},
+     ["Among them: Ana Pop, Ana Popp,", "20 more are not listed here, to keep this message short.",
+      "5 more have names we cannot show here."], ["Ana Pop" + "p" * 50]),
     ({"without_mfa_names": ["Ana Pop", "ana@evil.example", "Bob\u202eO", "https://x.example"]},
-     ["Among them: Ana Pop, and 2 more whose names we cannot show here."],
+     ["Among them: Ana Pop.\n2 more have names we cannot show here."],
      ["evil", "x.example", "\u202e"]),
 ]  # fmt: skip
 

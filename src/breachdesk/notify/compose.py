@@ -239,8 +239,11 @@ class Composer:
             for kind, n in sorted(dict(facts.get("credentials", {})).items())
             if kind in _CREDENTIALS and int(n) > 0
         ]
-        named = [n for n in (safe_name(str(x)) for x in facts.get("without_mfa_names", [])) if n]
-        named = named[:MAX_NAMED]
+        given = list(facts.get("without_mfa_names", []))[:MAX_NAMED]
+        named = [n for n in (safe_name(str(x)) for x in given) if n]
+        # members past the cap are left out to keep the message short; the rest of the
+        # unnamed have no name that reads as one (never shown in a notice)
+        cut = max(0, int(facts.get("without_mfa_listable", len(given))) - len(given))
         shared_names = Counter(named)
         listed = [
             name
@@ -281,8 +284,10 @@ class Composer:
             "without_mfa_names_end": (
                 format_list(listed, locale=language) if listed else ""
             ).removesuffix("."),
-            "without_mfa_unnamed": max(0, without_mfa - len(named)),
-            "without_mfa_unnamed_n": number(max(0, without_mfa - len(named))),
+            "without_mfa_cut": cut,
+            "without_mfa_cut_n": number(cut),
+            "without_mfa_withheld": max(0, without_mfa - len(named) - cut),
+            "without_mfa_withheld_n": number(max(0, without_mfa - len(named) - cut)),
         }
         values["subject"] = visible_controls(  # a header, outside the templates' finalize
             translation.gettext(_SUBJECTS[notice.kind])

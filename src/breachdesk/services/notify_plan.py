@@ -127,6 +127,7 @@ def plan_notices(
             # by name, for the admin of their own organization (who can act on it): never
             # an address, and only names that read as names
             "without_mfa_names": named[:MAX_NAMED],
+            "without_mfa_listable": len(named),  # beyond the cap: not listed, not withheld
             "org_name": safe_name(org_names.get(org.org_id, ""), 8, ORG_PUNCTUATION) or "",
         }
         if rotate:
