@@ -175,3 +175,26 @@ def test_the_briefing_fits_one_screen_in_chromium(assessed: tuple[Path, Path, Pa
         assert page.locator("tr.overdue").count() >= 1
         browser.close()
     assert requests == [(ws / "report.html").resolve().as_uri()]  # nothing else fetched
+
+
+def test_an_admin_of_two_organizations_is_counted_once_and_told_twice(
+    small: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The briefing's count of admins is of people; the notices they get are one per
+    organization, and the step says so when the two differ."""
+    import csv
+
+    export, directory = small
+    members = directory / "memberships.csv"
+    members.write_text(members.read_text() + "u1,o2,admin\n")
+    ws = tmp_path / "ws"
+    assess(AssessRequest([export], ws, directory=directory, workers=1))
+    with (ws / "affected_organizations.csv").open(newline="") as fh:
+        rows = [r["admins_to_notify"].split(";") for r in csv.DictReader(fh)]
+    pairs = sum(len([a for a in r if a]) for r in rows)
+    people = len({a for r in rows for a in r if a})
+    assert pairs > people  # u1 administers two affected organizations
+    brief = " ".join(_brief((ws / "report.html").read_text()).split())
+    assert f"{people} admins receiving {pairs} notices, one per organization they administer" in (
+        brief
+    )

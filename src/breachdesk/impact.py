@@ -42,6 +42,12 @@ class Impact:
         return len({a for org in self.organizations for a in org.admins_to_notify})
 
     @property
+    def admin_notices(self) -> int:
+        """Notices to admins: one per admin and organization (an admin of two affected
+        organizations is told about each)."""
+        return sum(len(org.admins_to_notify) for org in self.organizations)
+
+    @property
     def users_without_mfa(self) -> int:
         return int(pc.sum(pc.equal(self.users.column("mfa_enabled"), "false")).as_py() or 0)
 

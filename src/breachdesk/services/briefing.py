@@ -177,10 +177,15 @@ def _steps(
             )
         planned = sum(n for _, _, _, n in notice_counts(ws.store))
         if not planned:
+            admins = f"{impact.admins_to_notify:,} admins"
+            if impact.admin_notices != impact.admins_to_notify:
+                admins += (
+                    f" receiving {impact.admin_notices:,} notices, one per organization "
+                    "they administer"
+                )
             steps.append(
                 f"Plan, preview and send the notices: breachdesk notify plan {path}, then "
-                f"notify preview and notify send --live ({impact.user_count:,} users, "
-                f"{impact.admins_to_notify:,} admins)."
+                f"notify preview and notify send --live ({impact.user_count:,} users, {admins})."
             )
         without = impact.users_without_mfa
         if without:
