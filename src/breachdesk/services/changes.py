@@ -53,7 +53,7 @@ class Holding:
         what = (
             "no directory matched"
             if self.affected_users is None
-            else f"{self.affected_users:,} affected users"
+            else _affected(self.affected_users)
         )
         if self.current is None:
             runs = f"the outputs of an earlier assess ({what})"
@@ -113,14 +113,18 @@ def holding(workspace: Path) -> Holding | None:
     )
 
 
+def _affected(users: int) -> str:
+    return f"{users:,} affected user{'' if users == 1 else 's'}"
+
+
 def refuse_forgetting(found: Holding, directory: Path | None) -> None:
     """A run without a directory would forget every affected person the run in force
     matched — the duties and notices rest on them — so it is refused, even with --replace:
     give the directory again (or another)."""
     if directory is None and found.directory is not None:
         raise InputError(
-            f"{found.path}: the run in force matched {found.affected_users or 0:,} affected "
-            f"users against the directory {found.directory}; a run without --directory would "
+            f"{found.path}: the run in force matched {_affected(found.affected_users or 0)} "
+            f"against the directory {found.directory}; a run without --directory would "
             f"forget them: pass --directory {found.directory} (or another directory)"
         )
 

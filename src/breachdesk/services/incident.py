@@ -221,8 +221,8 @@ def timeline(ws: Workspace) -> list[TimelineEntry]:
             summary = f"assess: {rec.get('read', 0):,} records read"
             if aff:
                 summary += (
-                    f", {aff.get('users', 0):,} affected users,"
-                    f" {aff.get('organizations', 0):,} organizations"
+                    f", {_plural(aff.get('users', 0), 'affected user')},"
+                    f" {_plural(aff.get('organizations', 0), 'organization')}"
                 )
             entries.append(TimelineEntry(at, "assess", summary, entry.actor))
         elif entry.action == "task.added":
@@ -240,3 +240,7 @@ def timeline(ws: Workspace) -> list[TimelineEntry]:
         elif entry.action.startswith("notify."):
             entries.append(TimelineEntry(at, "notify", entry.action, entry.actor))
     return sorted(entries, key=lambda e: (e.at, e.kind, e.summary))
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
