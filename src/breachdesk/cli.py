@@ -680,6 +680,17 @@ def _countdown(due: datetime | None, now: datetime) -> str:
     )
 
 
+WIDE_TABLE = 140  # columns from which a table of duties shows every reason readably
+
+
+def _indented(text: str, first: str = "  ", rest: str = "  ") -> str:
+    """``text`` wrapped to the console's width under an indent (no trailing spaces)."""
+    import textwrap
+
+    return textwrap.fill(text, width=max(out.width, 40), initial_indent=first,
+                         subsequent_indent=rest)  # fmt: skip
+
+
 def _state(d: Any) -> str:
     state = d.state.value.replace("_", " ")
     if d.overdue:
@@ -713,27 +724,44 @@ def obligations_command(
         })  # fmt: skip
         return
     now = datetime.now(UTC)
-    table = Table(title="notification duties (overdue first, then by deadline)",
-                  title_justify="left")  # fmt: skip
-    for column in ("regime", "outcome", "duty", "people", f"deadline ({report.timezone})",
-                   "countdown", "reason"):  # fmt: skip
-        table.add_column(column, no_wrap=column in ("regime", "duty"))
     styles = {"required": "bold red", "likely": "yellow", "cannot_tell": "yellow"}
-    for d in report.duties:
-        r = d.result
+
+    def countdown(d: Any) -> str:
         waiting = d.state.value in ("open", "in_progress")
-        countdown = (_countdown(r.deadline_utc, now) if waiting and r.outcome in
-                     ("required", "likely", "cannot_tell") else "—")  # fmt: skip
-        table.add_row(
-            r.rule, r.outcome, _state(d), f"{r.triggering:,} / {r.people:,}",
-            r.deadline_local or "—", countdown, r.reason,
-            style="bold white on red" if d.overdue else styles.get(r.outcome),
-        )  # fmt: skip
-    out.print(table)
+        due = waiting and d.result.outcome in ("required", "likely", "cannot_tell")
+        return _countdown(d.result.deadline_utc, now) if due else "—"
+
+    title = "notification duties (overdue first, then by deadline)"
+    if out.width >= WIDE_TABLE:
+        table = Table(title=title, title_justify="left")
+        for column in ("regime", "outcome", "duty", "people", f"deadline ({report.timezone})",
+                       "countdown", "reason"):  # fmt: skip
+            table.add_column(column, no_wrap=column in ("regime", "duty"))
+        for d in report.duties:
+            r = d.result
+            table.add_row(
+                r.rule, r.outcome, _state(d), f"{r.triggering:,} / {r.people:,}",
+                r.deadline_local or "—", countdown(d), r.reason,
+                style="bold white on red" if d.overdue else styles.get(r.outcome),
+            )  # fmt: skip
+        out.print(table)
+    else:  # a narrow terminal or a pipe: one block per duty, every word of it readable
+        out.print(title, style="italic", highlight=False)
+        for d in report.duties:
+            r = d.result
+            style = "bold white on red" if d.overdue else styles.get(r.outcome, "")
+            out.print(f"\n{r.rule}: {r.outcome}, duty {_state(d)}", style=style or None,
+                      markup=False, highlight=False)  # fmt: skip
+            out.print(f"  people: {r.triggering:,} of {r.people:,}", highlight=False)
+            if r.deadline_local:
+                out.print(f"  deadline: {r.deadline_local} ({report.timezone}), "
+                          f"{countdown(d)}", markup=False, highlight=False)  # fmt: skip
+            out.print(_indented(r.reason), markup=False, highlight=False, soft_wrap=True)
+        out.print()
     for d in report.duties:
         r = d.result
         for note in (*r.also, *r.questions, *r.undecided):
-            out.print(f"{r.rule}: {note}", markup=False, highlight=False, soft_wrap=True)
+            out.print(f"{r.rule}: {note}", markup=False, highlight=False)
     if report.not_covered:
         gaps = Table(title="not covered: affected people no rule speaks for", title_justify="left")
         for column in ("place", "people", "why"):
@@ -743,9 +771,10 @@ def obligations_command(
         out.print(gaps)
     else:
         out.print("not covered: none (every affected person is under at least one rule)")
-    out.print(report.notice, markup=False, soft_wrap=True)
-    sources = sorted({c for d in report.duties for c in d.result.citations})
-    out.print("Sources: " + "; ".join(sources), markup=False, highlight=False, soft_wrap=True)
+    out.print(report.notice, markup=False)
+    out.print("Sources:", highlight=False)
+    for source in sorted({c for d in report.duties for c in d.result.citations}):
+        out.print(_indented(source, "  - ", "    "), markup=False, highlight=False, soft_wrap=True)
 
 
 def _asdict(value: Any) -> dict[str, Any]:

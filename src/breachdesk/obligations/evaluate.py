@@ -169,7 +169,8 @@ def evaluate(
                 outcome = rule.default
                 if outcome == "likely":
                     reason = (
-                        "personal data exposed; whether the risk threshold is met is for people"
+                        "personal data exposed; whether the risk threshold is met is for people to "
+                        "decide"
                     )
                 else:
                     reason = "the exposed data elements are those this law names"
