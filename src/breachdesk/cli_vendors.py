@@ -155,6 +155,11 @@ def render_blast(report: Any, what_if: bool) -> None:
         required = [d.rule for d in b.exposure.duties if d.outcome == "required"]
         if required:
             _say(f"  required: {', '.join(required)}")
+        hinges: dict[tuple[str, str], list[str]] = {}
+        for d in b.exposure.conditional:
+            hinges.setdefault((d.outcome, d.condition), []).append(d.rule)
+        for (outcome, condition), rules in sorted(hinges.items()):
+            _say(f"  would be {outcome} {condition}: {', '.join(rules)}")
 
 
 def _switch(name: str, vendors: Path, vendor: str, why: str, by: str, workspace: Path | None,

@@ -307,30 +307,44 @@ def _vendor_blast(
     fields: list[tuple[str, str | None, str]] = [
         (name, c.value if c else None, "declared") for name, c in declared.items()
     ]
-    held = {c for c in declared.values() if c is not None}
+    in_fields = {c for c in declared.values() if c is not None}  # the fields' own categories
     observed: set[Category] = set()
+    findings: set[Category] = set()  # of values found inside fields (a token in a note)
     if sample is not None:
         for name, category in sample.fields.items():
             if category is not None and category.personal:
                 observed.add(category)
                 if name not in declared:
                     fields.append((name, category.value, "observed"))
-        observed |= set(sample.findings.values())
-    held |= observed
+        findings = set(sample.findings.values())
+    in_fields |= observed
+    observed |= findings
+    held = in_fields | findings
     if sample is not None and sample.users is not None:
+        # each person's own categories, as assess matched them: ``breachdesk obligations``
+        # groups the same people the same way, so both give the same outcome per regime
         people = [(c, r, exposed) for c, r, exposed in sample.users]
         users, orgs, admins, upper = len(people), sample.organizations, sample.admins, False
+        flowing: set[Category] = set()
+        findings = set()  # already in the people's own categories when theirs
     else:
+        # no one matched: every active user, with what flows to the vendor for everyone
+        # (declared, and the fields seen); findings in a few values are only a condition
         people = [(c, r, frozenset()) for c, r in everyone]
         users, orgs, admins, upper = len(people), all_orgs, all_admins, True
+        flowing = in_fields
     countries = Counter(c for c, _, _ in people if c)
-    exposure = blast.exposure(held, people, rules)
+    exposure = blast.exposure(held, people, rules, flowing, findings)
     after = None
     if what_if:
-        kept = blast.after_minimisation(
-            vendor, sample.fields if sample else {}, sample.findings if sample else {}
+        observed_fields = sample.fields if sample else {}
+        kept = blast.after_minimisation(vendor, observed_fields, {})
+        kept_found = blast.after_minimisation(
+            vendor, observed_fields, sample.findings if sample else {}
         )
-        after = blast.exposure(kept, [(c, r, frozenset()) for c, r, _ in people], rules)
+        after = blast.exposure(
+            kept_found, [(c, r, frozenset()) for c, r, _ in people], rules, kept, kept_found - kept
+        )
     return blast.VendorBlast(
         vendor=vendor.id, name=vendor.name, tier=vendor.tier, status=vendor.status,
         dpa=vendor.dpa, users=users, organizations=orgs, admins=admins, upper_bound=upper,
