@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from breachdesk import AssessRequest, assess
 from breachdesk.cli import app
 from breachdesk.services.obligations import obligations
-from breachdesk.services.vendors import blast_radius
+from breachdesk.services.vendors import blast_radius, check
 from helpers import open_ws
 from relay_helpers import write_vendors
 
@@ -123,3 +123,43 @@ def _users(ws: object) -> list[tuple[str, ...]]:
     from breachdesk.report.tables import affected_users
 
     return [u.exposed for u in affected_users(ws.outputs)]  # type: ignore[attr-defined]
+
+
+def test_check_counts_each_field_and_names_where_a_credential_was_found(tmp_path: Path) -> None:
+    """``vendors check`` on a sample: ``times`` is the number of records holding the field,
+    and an undeclared category found inside declared fields (a token in a URL the relay
+    would strip) names those fields and how many values were found in each."""
+    export = tmp_path / "export"
+    export.mkdir()
+    rows = []
+    for i in range(5):
+        url = "https://app.example.com/dashboard"
+        if i < 2:
+            url = f"https://app.example.com/reset-password?reset_token={CREDENTIAL[i:]}{i}"
+        props = {"distinct_id": f"u{i}", "$current_url": url, "$referrer": "$direct"}
+        if i < 3:
+            props["$email"] = f"person{i}@example.com"
+        if i == 4:
+            props["$referrer"] = f"https://app.example.com/login?access_token={CREDENTIAL}"
+        rows.append({"event": "Page View", "properties": props})
+    (export / "events.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    inventory = write_vendors(tmp_path, "http://127.0.0.1:9")
+    report = check(inventory, [f"mixpanel={export}"])
+    times = {u.field: u.seen for u in report.undeclared if u.vendor == "mixpanel"}
+    assert times == {"$email": 3}  # $current_url and $referrer are declared (strip_query)
+    where = {c.category: c.fields for c in report.categories}
+    assert where["user.authorization.credentials"] == (
+        ("$current_url", 2, "found"),
+        ("$referrer", 1, "found"),
+    )
+    assert where["user.contact.email"] == (("$email", 3, "records"),)
+    result = runner.invoke(app, ["vendors", "check", str(inventory), "--sample",
+                                 f"mixpanel={export}"])  # fmt: skip
+    assert result.exit_code == 1
+    row = next(line for line in result.output.splitlines() if "$email" in line and "│" in line)
+    assert row.rstrip("│ ").endswith("3")  # the times column is filled
+    assert (
+        "undeclared category: mixpanel receives user.authorization.credentials in "
+        "$current_url (2 found), $referrer (1 found)"
+    ) in result.output
+    assert CREDENTIAL not in result.output and "person0@example.com" not in result.output
