@@ -302,5 +302,6 @@ def test_observed_fields_feed_vendors_check(tmp_path: Path, standin: StandIn) ->
     fields = {(u.vendor, u.field): u.category for u in report.undeclared}
     assert fields[("mixpanel", "$email")] == "user.contact.email"
     assert fields[("mixpanel", "$name")] == "user.name"
-    assert ("mixpanel", "user.contact.email", "relay") in report.categories
+    emails = {(c.vendor, c.category, c.source): c.fields for c in report.categories}
+    assert emails[("mixpanel", "user.contact.email", "relay")] == (("$email", 1, "requests"),)
     assert ("mixpanel", "distinct_id") not in fields

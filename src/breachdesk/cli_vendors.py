@@ -87,13 +87,16 @@ def vendors_check(
         if report.undeclared:
             table = Table(title="received but not declared", title_justify="left")
             for column in ("vendor", "field", "category", "seen in", "times"):
-                table.add_column(column)
+                table.add_column(column, justify="right" if column == "times" else "left")
             for u in report.undeclared:
                 table.add_row(u.vendor, u.field, u.category or "—", u.source,
                               f"{u.seen:,}" if u.seen else "")  # fmt: skip
             _cli().out.print(table)
-        for vendor, category, source in report.categories:
-            _say(f"undeclared category: {vendor} receives {category} (seen in {source})")
+        for c in report.categories:
+            where = ", ".join(f"{name} ({n:,} {unit[:-1] if n == 1 and unit != 'found' else unit})"
+                              for name, n, unit in c.fields)  # fmt: skip
+            _say(f"undeclared category: {c.vendor} receives {c.category} in {where} "
+                 f"(seen in {c.source})")  # fmt: skip
         if report.clean:
             _say("every field and category observed is declared")
     raise typer.Exit(0 if report.clean else 1)
@@ -155,6 +158,11 @@ def render_blast(report: Any, what_if: bool) -> None:
         required = [d.rule for d in b.exposure.duties if d.outcome == "required"]
         if required:
             _say(f"  required: {', '.join(required)}")
+        hinges: dict[tuple[str, str], list[str]] = {}
+        for d in b.exposure.conditional:
+            hinges.setdefault((d.outcome, d.condition), []).append(d.rule)
+        for (outcome, condition), rules in sorted(hinges.items()):
+            _say(f"  would be {outcome} {condition}: {', '.join(rules)}")
 
 
 def _switch(name: str, vendors: Path, vendor: str, why: str, by: str, workspace: Path | None,

@@ -13,7 +13,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,8 @@ class Sample:
     users: list[tuple[str, str, frozenset[str]]] | None  # country, region, exposed
     organizations: int = 0
     admins: int = 0
+    present: dict[str, int] = field(default_factory=dict)  # field -> records holding it
+    found: dict[tuple[str, Category], int] = field(default_factory=dict)  # -> values found
 
 
 def _field_name(path: str) -> str:
@@ -68,15 +70,21 @@ def _read_sample(vendor: str, workspace: Path, matched: bool) -> Sample:
         _field_name(f["path"]): Category(f["category"]) if f["category"] else None
         for f in impact["fields"]
     }
-    findings = {
-        _field_name(r.field): FindingKind(r.kind).category for r in tables.findings(workspace)
-    }
+    present: dict[str, int] = {}
+    for f in impact["fields"]:
+        name = _field_name(f["path"])
+        # "tags" and "tags[]" are one field to a vendor: a record holding both counts once
+        present[name] = max(present.get(name, 0), int(f.get("present") or 0))
+    found: Counter[tuple[str, Category]] = Counter()
+    for r in tables.findings(workspace):
+        found[(_field_name(r.field), FindingKind(r.kind).category)] += 1
+    findings = {name: category for name, category in found}
     if not matched:
-        return Sample(vendor, fields, findings, None)
+        return Sample(vendor, fields, findings, None, present=present, found=dict(found))
     users = [(u.country, u.region, frozenset(u.exposed)) for u in tables.affected_users(workspace)]
     orgs = tables.affected_organizations(workspace)
     admins = {a for o in orgs for a in o.admins_to_notify}
-    return Sample(vendor, fields, findings, users, len(orgs), len(admins))
+    return Sample(vendor, fields, findings, users, len(orgs), len(admins), present, dict(found))
 
 
 def _is_workspace(path: Path) -> bool:
@@ -155,14 +163,29 @@ class Undeclared:
     field: str
     category: str | None
     source: str  # "relay" or the sample's path
+    # records of the sample holding the field, or requests the relay saw it in (an estimate:
+    # the relay samples one request in eight once warm)
     seen: int
+
+
+@dataclass(frozen=True)
+class NewCategory:
+    """A personal-data category a vendor receives that no flow declares, and where: each
+    field that brings it, with a count and what it counts ("records" of a sample holding
+    the field, "requests" the relay saw it in, or values "found" in it by a detector, such
+    as a token in a URL)."""
+
+    vendor: str
+    category: str
+    source: str  # "relay" or the sample's path
+    fields: tuple[tuple[str, int, str], ...]  # (field, count, what it counts), by field
 
 
 @dataclass(frozen=True)
 class CheckReport:
     inventory: Inventory
     undeclared: tuple[Undeclared, ...]  # fields a vendor receives that no flow declares
-    categories: tuple[tuple[str, str, str], ...]  # (vendor, category, source) not declared
+    categories: tuple[NewCategory, ...]  # categories not declared, by vendor and category
 
     @property
     def clean(self) -> bool:
@@ -178,7 +201,7 @@ def check(
     """Validate vendors.yaml; list what vendors are seen to receive that it does not say."""
     inventory = load_inventory(path)
     seen: list[tuple[str, str, Category | None, str, int]] = []
-    found: list[tuple[str, str, Category, str]] = []  # what findings in a field expose
+    found: list[tuple[str, str, Category, str, int]] = []  # what findings in a field expose
     relay_file = observed or default_state(path) / "observed.json"
     if observed is not None or relay_file.exists():
         for o in read_observed(relay_file):
@@ -188,11 +211,11 @@ def check(
         with _assessed(vendor_id, paths, None, workers) as sample:
             where = ", ".join(str(p) for p in paths)
             for name, category in sample.fields.items():
-                seen.append((vendor_id, name, category, where, 0))
-            for name, category in sample.findings.items():
-                found.append((vendor_id, name, category, where))
+                seen.append((vendor_id, name, category, where, sample.present.get(name, 0)))
+            for (name, category), n in sample.found.items():
+                found.append((vendor_id, name, category, where, n))
     undeclared: dict[tuple[str, str, str], Undeclared] = {}
-    new_categories: set[tuple[str, str, str]] = set()
+    new_categories: dict[tuple[str, str, str], dict[tuple[str, str], int]] = {}
     for vendor_id, name, category, source, count in seen:
         vendor = inventory.vendor(vendor_id)
         if vendor is None:
@@ -207,16 +230,27 @@ def check(
                 vendor_id, name, category.value if category else None, source, count
             )
         if category is not None and category.personal and category not in declared:
-            new_categories.add((vendor_id, category.value, source))
-    for vendor_id, _field, category, source in found:
+            where_in = new_categories.setdefault((vendor_id, category.value, source), {})
+            unit = (name, "requests" if source == "relay" else "records")
+            where_in[unit] = where_in.get(unit, 0) + count
+    for vendor_id, name, category, source, count in found:
         vendor = inventory.vendor(vendor_id)
         declared = {c for c in blast.declared_categories(vendor).values() if c} if vendor else set()
         if vendor is not None and category not in declared:
-            new_categories.add((vendor_id, category.value, source))
+            where_in = new_categories.setdefault((vendor_id, category.value, source), {})
+            where_in[(name, "found")] = where_in.get((name, "found"), 0) + count
     return CheckReport(
         inventory,
         tuple(sorted(undeclared.values(), key=lambda u: (u.vendor, u.field, u.source))),
-        tuple(sorted(new_categories)),
+        tuple(
+            NewCategory(
+                vendor_id,
+                category,
+                source,
+                tuple((name, n, unit) for (name, unit), n in sorted(where_in.items())),
+            )
+            for (vendor_id, category, source), where_in in sorted(new_categories.items())
+        ),
     )
 
 
@@ -307,30 +341,44 @@ def _vendor_blast(
     fields: list[tuple[str, str | None, str]] = [
         (name, c.value if c else None, "declared") for name, c in declared.items()
     ]
-    held = {c for c in declared.values() if c is not None}
+    in_fields = {c for c in declared.values() if c is not None}  # the fields' own categories
     observed: set[Category] = set()
+    findings: set[Category] = set()  # of values found inside fields (a token in a note)
     if sample is not None:
         for name, category in sample.fields.items():
             if category is not None and category.personal:
                 observed.add(category)
                 if name not in declared:
                     fields.append((name, category.value, "observed"))
-        observed |= set(sample.findings.values())
-    held |= observed
+        findings = set(sample.findings.values())
+    in_fields |= observed
+    observed |= findings
+    held = in_fields | findings
     if sample is not None and sample.users is not None:
+        # each person's own categories, as assess matched them: ``breachdesk obligations``
+        # groups the same people the same way, so both give the same outcome per regime
         people = [(c, r, exposed) for c, r, exposed in sample.users]
         users, orgs, admins, upper = len(people), sample.organizations, sample.admins, False
+        flowing: set[Category] = set()
+        findings = set()  # already in the people's own categories when theirs
     else:
+        # no one matched: every active user, with what flows to the vendor for everyone
+        # (declared, and the fields seen); findings in a few values are only a condition
         people = [(c, r, frozenset()) for c, r in everyone]
         users, orgs, admins, upper = len(people), all_orgs, all_admins, True
+        flowing = in_fields
     countries = Counter(c for c, _, _ in people if c)
-    exposure = blast.exposure(held, people, rules)
+    exposure = blast.exposure(held, people, rules, flowing, findings)
     after = None
     if what_if:
-        kept = blast.after_minimisation(
-            vendor, sample.fields if sample else {}, sample.findings if sample else {}
+        observed_fields = sample.fields if sample else {}
+        kept = blast.after_minimisation(vendor, observed_fields, {})
+        kept_found = blast.after_minimisation(
+            vendor, observed_fields, sample.findings if sample else {}
         )
-        after = blast.exposure(kept, [(c, r, frozenset()) for c, r, _ in people], rules)
+        after = blast.exposure(
+            kept_found, [(c, r, frozenset()) for c, r, _ in people], rules, kept, kept_found - kept
+        )
     return blast.VendorBlast(
         vendor=vendor.id, name=vendor.name, tier=vendor.tier, status=vendor.status,
         dpa=vendor.dpa, users=users, organizations=orgs, admins=admins, upper_bound=upper,

@@ -1,6 +1,12 @@
 """The blast radius of one vendor's breach: what it holds, about how many people, which
 duties a breach would trigger, and how severe it would be — and the same after the flows'
-minimisation (``--what-if``). Pure: the services feed it the counts and categories."""
+minimisation (``--what-if``). Pure: the services feed it the counts and categories.
+
+The duties are the obligations evaluator's own outcomes on people grouped exactly as
+``breachdesk obligations`` groups them (country, region, categories exposed): with a matched
+sample, each person's own categories as assess found them; without one, the categories that
+flow to the vendor for everyone. Categories found in a few values whose people are unknown
+are never spread over everyone: what they would change is stated apart, as a condition."""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from breachdesk.detect.classifier import category_from_name
-from breachdesk.obligations.evaluate import PeopleGroup, evaluate
+from breachdesk.obligations.evaluate import ObligationResult, PeopleGroup, evaluate
 from breachdesk.obligations.rules import ObligationRule
 from breachdesk.taxonomy import Category
 from breachdesk.vendors.model import FieldOp, Vendor
@@ -42,6 +48,8 @@ class Duty:
     outcome: str
     people: int
     deadline: str
+    # empty: the evaluator's outcome on what the vendor holds; else what it hinges on
+    condition: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,13 @@ class Holding:
 class Exposure:
     categories: tuple[str, ...]
     severity: Severity
-    duties: tuple[Duty, ...]
+    duties: tuple[Duty, ...]  # required or likely, as ``breachdesk obligations`` says them
+    outcomes: tuple[tuple[str, str], ...] = ()  # every regime: (rule id, evaluator's outcome)
+    # regimes whose outcome would change if the findings' categories concerned everyone
+    conditional: tuple[Duty, ...] = ()
+
+    def outcome(self, rule: str) -> str | None:
+        return dict(self.outcomes).get(rule)
 
 
 @dataclass(frozen=True)
@@ -123,29 +137,53 @@ def _deadline(rule: ObligationRule) -> str:
     return f"{d.amount}{unit} from {d.from_}'s awareness"
 
 
-def duties(rules: list[ObligationRule], groups: Counter[PeopleGroup]) -> tuple[Duty, ...]:
-    """The regimes a breach would trigger (required or likely) on this hypothetical impact."""
-    by_id = {r.id: r for r in rules}
-    found = []
-    for result in evaluate(rules, groups, {}, "UTC"):
-        if result.outcome in ("required", "likely"):
-            found.append(Duty(result.rule, result.title, result.outcome, result.triggering,
-                              _deadline(by_id[result.rule])))  # fmt: skip
-    return tuple(found)
+def _groups(
+    flowing: frozenset[str], people: Iterable[tuple[str, str, frozenset[str]]]
+) -> Counter[PeopleGroup]:
+    groups: Counter[PeopleGroup] = Counter()
+    for country, region, own in people:
+        groups[PeopleGroup(country, region, flowing | own)] += 1
+    return groups
+
+
+def _duty(result: ObligationResult, rule: ObligationRule, condition: str = "") -> Duty:
+    return Duty(result.rule, result.title, result.outcome, result.triggering, _deadline(rule),
+                condition)  # fmt: skip
 
 
 def exposure(
     categories: Iterable[Category],
     people: Iterable[tuple[str, str, frozenset[str]]],
     rules: list[ObligationRule],
+    flowing: Iterable[Category] = (),
+    found: Iterable[Category] = (),
 ) -> Exposure:
-    """``people``: (country, region, categories of that person beyond the vendor-wide ones)."""
+    """``categories``: all the vendor holds (for the severity); ``people``: (country, region,
+    categories exposed for that person); ``flowing``: categories that reach the vendor for
+    every one of them; ``found``: categories of findings in a few values whose people are
+    unknown (stated as conditional duties, never given to everyone)."""
     held = frozenset(categories)
-    names = frozenset(c.value for c in held)
-    groups: Counter[PeopleGroup] = Counter()
-    for country, region, own in people:
-        groups[PeopleGroup(country, region, names | own)] += 1
-    return Exposure(tuple(sorted(names)), severity(held), duties(rules, groups))
+    people = list(people)
+    every = frozenset(c.value for c in flowing)
+    by_id = {r.id: r for r in rules}
+    results = evaluate(rules, _groups(every, people), {}, "UTC")
+    found_values = frozenset(c.value for c in found) - every
+    conditional: list[Duty] = []
+    if found_values:
+        named = ", ".join(sorted(found_values))
+        for was, would in zip(
+            results, evaluate(rules, _groups(every | found_values, people), {}, "UTC"), strict=True
+        ):
+            if would.outcome != was.outcome and would.outcome in ("required", "likely"):
+                conditional.append(_duty(would, by_id[would.rule], f"if the {named} found "
+                                         "concern them"))  # fmt: skip
+    return Exposure(
+        tuple(sorted(c.value for c in held)),
+        severity(held),
+        tuple(_duty(r, by_id[r.rule]) for r in results if r.outcome in ("required", "likely")),
+        tuple((r.rule, r.outcome) for r in results),
+        tuple(conditional),
+    )
 
 
 def after_minimisation(
