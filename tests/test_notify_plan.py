@@ -77,6 +77,13 @@ def test_plan_is_complete_held_and_idempotent(workspace: Path) -> None:
     assert json.loads(admins[("u11", "o6")].facts)["affected_members"] == 0
     assert len({n.reference for n in notices}) == len(notices)
     assert all(n.reference.startswith("BD-") and len(n.reference) == 14 for n in notices)
+    # the status says why notices are held, on screen and in JSON
+    shown = runner.invoke(app, ["notify", "status", str(workspace)])
+    assert "held: 1 — deactivated user: decide, then plan with --include-deactivated" in (
+        " ".join(shown.stdout.split())
+    )
+    held = json.loads(runner.invoke(app, ["notify", "status", str(workspace), "--json"]).stdout)
+    assert held["held"] == [["deactivated user: decide, then plan with --include-deactivated", 1]]
     second = runner.invoke(app, ["notify", "plan", str(workspace)])
     assert second.exit_code == 0 and len(_notices(workspace)) == len(notices)
     assert "already planned" in second.stdout

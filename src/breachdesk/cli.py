@@ -1257,6 +1257,8 @@ def _print_status(result: Any) -> None:
             table.add_row(key, *(f"{counts[s]:,}" for s in states))
         out.print(table)
     out.print(f"delivery attempts recorded: {result.attempts:,}", markup=False)
+    for reason, n in result.held:
+        out.print(f"held: {n:,} — {reason}", markup=False, highlight=False)
     for state, reason, n in result.failures:
         out.print(f"{state}: {n:,} — {reason}", markup=False, highlight=False)
 

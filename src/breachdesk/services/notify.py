@@ -335,6 +335,7 @@ class Status:
     by_language: dict[str, Counter[str]]
     failures: list[tuple[str, str, int]]
     attempts: int
+    held: list[tuple[str, int]] = field(default_factory=list)  # (reason, notices)
 
 
 def status(ws: Workspace) -> Status:
@@ -343,4 +344,7 @@ def status(ws: Workspace) -> Status:
     for kind, locale, state, n in outbox.counts(ws.store):
         by_kind.setdefault(kind, Counter())[state] += n
         by_language.setdefault(negotiate(locale), Counter())[state] += n
-    return Status(by_kind, by_language, outbox.failures(ws.store), outbox.attempt_count(ws.store))
+    return Status(
+        by_kind, by_language, outbox.failures(ws.store), outbox.attempt_count(ws.store),
+        outbox.held_reasons(ws.store),
+    )  # fmt: skip

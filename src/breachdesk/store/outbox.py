@@ -298,6 +298,20 @@ def counts(store: Store) -> list[tuple[str, str, str, int]]:
     return [(str(k), str(loc), str(s), int(n)) for k, loc, s, n in rows]
 
 
+def held_reasons(store: Store) -> list[tuple[str, int]]:
+    """(reason, notices) of the notices held for a person to decide, commonest first."""
+    with store.read() as session:
+        rows = session.execute(
+            select(m.Notice.hold_reason, func.count())
+            .where(m.Notice.status == NoticeStatus.HELD)
+            .group_by(m.Notice.hold_reason)
+        ).all()
+    merged: Counter[str] = Counter()
+    for reason, n in rows:
+        merged[mask_addresses(str(reason)) or "no reason recorded"] += int(n)
+    return merged.most_common()
+
+
 def failures(store: Store, limit: int = 10) -> list[tuple[str, str, int]]:
     """(status, reason, notices): the commonest reasons notices failed or were refused."""
     reason = case((m.Notice.status == REFUSED, m.Notice.hold_reason), else_=m.Notice.last_reply)
