@@ -80,8 +80,10 @@ def stable(ws: Path, name: str) -> str:
     prov = impact["provenance"]
     for key in ("started", "finished", "command", "tool_version", "rules_version"):
         prov[key] = "<varies>"
-    for item in prov["inputs"]:
+    for item in [*prov["inputs"], *prov["containers"]]:
         item["path"] = item["path"].rsplit("/export/", 1)[-1]
+        if "container" in item:
+            item["container"] = item["container"].rsplit("/export/", 1)[-1]
     if prov["directory"]:
         prov["directory"]["path"] = "<directory>"
     if prov.get("mapping"):

@@ -28,8 +28,10 @@ def _stable_impact(path: Path) -> str:
     prov = impact["provenance"]
     for key in ("started", "finished", "command", "tool_version", "rules_version", "engine"):
         prov[key] = "<varies>"
-    for item in prov["inputs"]:
+    for item in [*prov["inputs"], *prov["containers"]]:
         item["path"] = item["path"].rsplit("/export/", 1)[-1]
+        if "container" in item:
+            item["container"] = item["container"].rsplit("/export/", 1)[-1]
     if prov["directory"]:
         prov["directory"]["path"] = "<directory>"
     return json.dumps(impact, indent=2, ensure_ascii=False, sort_keys=True) + "\n"

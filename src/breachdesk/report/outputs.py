@@ -89,6 +89,7 @@ def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
         "lines": total.read + rejected + total.blank,
         "read": total.read,
         "rejected": rejected,
+        "blank": total.blank,  # lines = read + rejected + blank
         "anonymous": total.anonymous if out.anonymous is None else out.anonymous,
         "unmatched_records": out.impact.unmatched_records if out.impact else None,
         "stitched": out.stitched,
@@ -166,7 +167,7 @@ def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
         else None
     )
     keys = ["tool_version", "rules_version", "command", "engine", "started", "finished",
-            "inputs", "directory", "mapping", "event_time"]  # fmt: skip
+            "inputs", "containers", "directory", "mapping", "event_time"]  # fmt: skip
     return {
         "schema": IMPACT_SCHEMA,
         "provenance": {k: provenance[k] for k in keys if k in provenance},
