@@ -4,6 +4,7 @@ showing them."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import re
 import zipfile
@@ -13,8 +14,9 @@ from pathlib import Path
 import orjson
 
 from breachdesk import AssessRequest, assess
+from breachdesk.detect.scanner import keyed_fingerprint
 from breachdesk.store import read_events
-from helpers import store_of
+from helpers import open_ws, store_of
 
 
 def _events(users: range, extra: str = "") -> bytes:
@@ -117,3 +119,61 @@ def test_every_line_is_accounted_for(tmp_path: Path) -> None:
     total, *counts = map(_number, parts.groups())
     assert (total, counts) == (10, [8, 1, 1])
     assert sum(counts) == total
+
+
+def _unmatched(ws: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with (ws / "unmatched.csv").open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        return list(reader.fieldnames or ()), list(reader)
+
+
+def test_unmatched_identities_are_told_apart_and_add_up(
+    small: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Three former customers whose addresses mask alike, each profile holding a user id and
+    an email neither in the directory: three rows of one masked text, told apart by keyed
+    fingerprints; the records column adds up to twice the unmatched records, and says so."""
+    _, directory = small
+    export = tmp_path / "former"
+    export.mkdir()
+    people = [(f"gone-{n}", f"f{n}@gone.example") for n in range(1, 4)]
+    (export / "former.jsonl").write_bytes(
+        b"".join(
+            orjson.dumps({"$distinct_id": uid, "$properties": {"$email": email}}) + b"\n"
+            for uid, email in people
+        )
+    )
+    ws = tmp_path / "ws"
+    request = AssessRequest([export], ws, directory=directory, workers=1)
+    impact = assess(request).impact
+    header, rows = _unmatched(ws)
+    assert header == ["identity_masked", "kind", "records", "reason", "fingerprint"]
+    text = (ws / "unmatched.csv").read_text()
+    assert not any(value in text for person in people for value in person)
+    with open_ws(ws) as opened:
+        key = opened.key
+    fingerprints = {r["fingerprint"]: r for r in rows}
+    assert len(fingerprints) == len(rows)  # every row told apart
+    for uid, email in people:
+        for kind, value in (("user_id", uid), ("email", email)):
+            row = fingerprints[keyed_fingerprint(key, kind, value)]
+            assert (row["kind"], row["records"]) == (kind, "1")
+    emails = [r["identity_masked"] for r in rows if r["kind"] == "email"]
+    assert len(emails) == 3 and len(set(emails)) == 1  # they mask alike
+    # the summary counts records, the CSV identities: both stated, and the difference said
+    listed = sum(int(r["records"]) for r in rows)
+    assert impact["affected"]["unmatched_identity_records"] == listed
+    assert (listed, impact["records"]["unmatched_records"]) == (6, 3)  # each counted twice
+    html = (ws / "report.html").read_text()
+    said = re.search(r'<p id="unmatched">(.*?)</p>', html, re.S)
+    assert said is not None
+    assert f"adds up to {listed:,}, not the {listed - 3:,} unmatched records" in said.group(1)
+    # a re-run keeps the workspace's key: the same fingerprints; --reveal adds the identity last
+    assess(replace(request, replace=True, reveal=True))
+    header, again = _unmatched(ws)
+    assert header[-2:] == ["fingerprint", "identity"]
+    by_print = {r["fingerprint"]: r["identity"] for r in again}
+    assert set(by_print) == set(fingerprints)
+    for uid, email in people:
+        assert by_print[keyed_fingerprint(key, "email", email)] == email
+        assert by_print[keyed_fingerprint(key, "user_id", uid)] == uid

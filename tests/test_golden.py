@@ -44,6 +44,8 @@ def test_workspace_matches_golden(small_assessed: tuple[Path, int], name: str) -
     got = _stable_impact(ws / name) if name == "impact.json" else (ws / name).read_text()
     if name == "findings.csv":
         got = "\n".join(",".join(r.split(",")[:7] + r.split(",")[8:]) for r in got.splitlines())
+    if name == "unmatched.csv":  # without its last column, the keyed fingerprint
+        got = "".join(r.rsplit(",", 1)[0] + "\n" for r in got.splitlines())
     golden = GOLDEN / name
     if os.environ.get("BREACHDESK_UPDATE_GOLDEN"):
         golden.write_text(got)

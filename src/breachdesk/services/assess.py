@@ -315,6 +315,7 @@ def _run(
             reveal=request.reveal,
             stitched=stitched,
             anonymous=anonymous,
+            key=ws.key,
         )
         changes: Changes | None = None
         kept: dict[str, str] = {}
