@@ -74,14 +74,18 @@ def stable(ws: Path, name: str) -> str:
     text = (ws / name).read_text()
     if name == "findings.csv":
         return "\n".join(",".join(r.split(",")[:7] + r.split(",")[8:]) for r in text.splitlines())
+    if name == "unmatched.csv":  # without its last column, the keyed fingerprint
+        return "".join(r.rsplit(",", 1)[0] + "\n" for r in text.splitlines())
     if name != "impact.json":
         return text
     impact = json.loads(text)
     prov = impact["provenance"]
     for key in ("started", "finished", "command", "tool_version", "rules_version"):
         prov[key] = "<varies>"
-    for item in prov["inputs"]:
+    for item in [*prov["inputs"], *prov["containers"]]:
         item["path"] = item["path"].rsplit("/export/", 1)[-1]
+        if "container" in item:
+            item["container"] = item["container"].rsplit("/export/", 1)[-1]
     if prov["directory"]:
         prov["directory"]["path"] = "<directory>"
     if prov.get("mapping"):

@@ -73,6 +73,7 @@ def test_organizations_and_admins(workspace: tuple[Path, int]) -> None:
         "organizations": 6,
         "admins_to_notify": 6,
         "unmatched_identities": 5,
+        "unmatched_identity_records": 5,
         "users_without_mfa": 3,
         "users_mfa_unknown": 2,
     }

@@ -160,8 +160,10 @@ def _summary(impact: dict[str, Any], workspace: Path) -> None:
     table.add_column(style="bold")
     table.add_column(justify="right")
     rec = impact["records"]
+    table.add_row("lines", f"{rec['lines']:,}")
     table.add_row("records read", f"{rec['read']:,}")
     table.add_row("records rejected", f"{rec['rejected']:,}")
+    table.add_row("blank lines", f"{rec.get('blank', 0):,}")
     table.add_row("anonymous records", f"{rec['anonymous']:,}")
     if impact["affected"] is not None:
         aff = impact["affected"]

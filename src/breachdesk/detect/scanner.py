@@ -122,8 +122,7 @@ class Scanner:
         self._all = Wanted(tuple(range(len(self.rules))), True)
 
     def fingerprint(self, kind: FindingKind, secret: str) -> str:
-        digest = hmac.new(self._key, f"{kind.value}:{secret}".encode(), hashlib.sha256)
-        return digest.hexdigest()[:32]
+        return keyed_fingerprint(self._key, kind.value, secret)
 
     def is_candidate(self, raw: bytes) -> bool:
         return self.prefilter.search(raw)
@@ -335,3 +334,10 @@ def _number_text(value: int | float) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def keyed_fingerprint(key: bytes, kind: str, value: str) -> str:
+    """A value's fingerprint under the workspace's HMAC key: the same value (of one kind)
+    gets the same one in every file of the workspace, and it cannot be turned back into the
+    value without the key."""
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:32]

@@ -12,6 +12,7 @@ import orjson
 import pyarrow as pa
 
 from breachdesk.detect.inventory import FieldEntry
+from breachdesk.detect.scanner import keyed_fingerprint
 from breachdesk.directory.model import Directory
 from breachdesk.domain.identity import Token, TokenKind, mask_token
 from breachdesk.engine.aggregate import RunAggregate, decode_signature, is_personal
@@ -50,6 +51,7 @@ class AssessOutputs:
     stitched: int = 0
     anonymous: int | None = None  # None: every record without a user id or email
     briefing: Briefing | None = None  # what report.html says first
+    key: bytes = b""  # the workspace's HMAC key: unmatched identities' fingerprints
 
 
 @dataclass
@@ -89,6 +91,7 @@ def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
         "lines": total.read + rejected + total.blank,
         "read": total.read,
         "rejected": rejected,
+        "blank": total.blank,  # lines = read + rejected + blank
         "anonymous": total.anonymous if out.anonymous is None else out.anonymous,
         "unmatched_records": out.impact.unmatched_records if out.impact else None,
         "stitched": out.stitched,
@@ -150,6 +153,10 @@ def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
             "organizations": len(impact.organizations),
             "admins_to_notify": impact.admins_to_notify,
             "unmatched_identities": len(impact.unmatched),
+            # what unmatched.csv's records add up to: a record holding several unmatched
+            # identities (a user id and an email) is counted under each, so this can be more
+            # than records.unmatched_records
+            "unmatched_identity_records": sum(u.records for u in impact.unmatched),
             "users_without_mfa": impact.users_without_mfa,
             "users_mfa_unknown": impact.users_mfa_unknown,
         }
@@ -166,7 +173,7 @@ def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
         else None
     )
     keys = ["tool_version", "rules_version", "command", "engine", "started", "finished",
-            "inputs", "directory", "mapping", "event_time"]  # fmt: skip
+            "inputs", "containers", "directory", "mapping", "event_time"]  # fmt: skip
     return {
         "schema": IMPACT_SCHEMA,
         "provenance": {k: provenance[k] for k in keys if k in provenance},
@@ -208,7 +215,10 @@ def write_outputs(out: AssessOutputs, finished: str) -> Written:
             org_rows.append([o.org_id, o.affected_members, ";".join(o.admins_to_notify)])
         for ident in out.impact.unmatched:
             token = Token(ident.kind, ident.value)
-            row: list[object] = [mask_token(token), ident.kind.value, ident.records, ident.reason]
+            row: list[object] = [
+                mask_token(token), ident.kind.value, ident.records, ident.reason,
+                keyed_fingerprint(out.key, ident.kind.value, ident.value),
+            ]  # fmt: skip
             if out.reveal:
                 row.append(ident.value)
             unmatched_rows.append(row)
@@ -216,7 +226,8 @@ def write_outputs(out: AssessOutputs, finished: str) -> Written:
         "affected_organizations.csv",
         csv_bytes(["org_id", "affected_members", "admins_to_notify"], org_rows),
     )
-    unmatched_header = ["identity_masked", "kind", "records", "reason"]
+    # fingerprint: told apart without the value (two addresses may mask alike)
+    unmatched_header = ["identity_masked", "kind", "records", "reason", "fingerprint"]
     if out.reveal:
         unmatched_header.append("identity")
     put("unmatched.csv", csv_bytes(unmatched_header, unmatched_rows))

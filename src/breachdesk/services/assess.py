@@ -64,7 +64,13 @@ from breachdesk.services.workspace import (
 )
 from breachdesk.settings import Settings, load_settings, write_settings
 from breachdesk.sources.base import IdentityKeys, Reader, declared
-from breachdesk.sources.files import InputFile, find_inputs, open_inputs
+from breachdesk.sources.files import (
+    InputFile,
+    digest_stream,
+    find_inputs,
+    member_digests,
+    open_inputs,
+)
 from breachdesk.sources.framing import WorkUnit, frame, recognise
 from breachdesk.sources.mapping import load_mapping
 from breachdesk.sources.registry import get_reader, readers
@@ -239,16 +245,24 @@ def _run(
         tables = DuckDBEngine(temp_dir=folder / ".engine-tmp")
     try:
         with ThreadPoolExecutor(max_workers=1) as hasher:
-            hashes: dict[Path | str, Future[str]] = {}
+            hashes: dict[Path | str, Future[Digest]] = {}
+            members: dict[Path | str, Future[dict[str, Digest]]] = {}
             for entry in entries:
-                if _where(entry.item) not in hashes:
-                    hashes[_where(entry.item)] = _hash(hasher, entry.item, tables)
+                where = _where(entry.item)
+                if where not in hashes:
+                    hashes[where] = _hash(hasher, entry.item, tables)
+                if entry.item.compression == "zip" and where not in members:
+                    members[where] = _hash_members(hasher, entry.item, tables)
             with _stage("scan"):
                 if isinstance(tables, DuckDBEngine):
                     aggregate = _scan(entries, settings, config, request.workers, tables, report)
                 else:
                     aggregate = _scan_spark(entries, config, tables, report)
-            input_hashes = {path: fut.result() for path, fut in hashes.items()}
+            inputs, containers = _inputs_provenance(
+                entries,
+                {where: fut.result() for where, fut in hashes.items()},
+                {where: fut.result() for where, fut in members.items()},
+            )
         with _stage("inventory", report):
             inventory = build_inventory(aggregate.total, _field_hints(entries))
             tables.finish(*_masks(aggregate, inventory))
@@ -265,15 +279,8 @@ def _run(
             "command": request.command,
             "engine": request.engine,
             "started": started,
-            "inputs": [
-                {
-                    "path": _display_path(e.item),
-                    "bytes": e.item.size if e.item.uri else e.item.path.stat().st_size,
-                    "sha256": input_hashes[_where(e.item)],
-                    "reader": e.reader,
-                }
-                for e in entries
-            ],
+            "inputs": inputs,
+            "containers": containers,
             "directory": (
                 {
                     "path": str(request.directory.resolve()),
@@ -308,6 +315,7 @@ def _run(
             reveal=request.reveal,
             stitched=stitched,
             anonymous=anonymous,
+            key=ws.key,
         )
         changes: Changes | None = None
         kept: dict[str, str] = {}
@@ -343,6 +351,7 @@ def _run(
         {
             "run": run,
             "inputs": {e["path"]: e["sha256"] for e in provenance["inputs"]},
+            "containers": {c["path"]: c["sha256"] for c in provenance["containers"]},
             "directory": directory_sha,
             "outputs": written.hashes,
             "records": written.impact["records"],
@@ -415,15 +424,67 @@ def _where(item: InputFile) -> Path | str:
     return item.uri or item.path
 
 
-def _hash(hasher: ThreadPoolExecutor, item: InputFile, tables: Engine) -> Future[str]:
-    """The input's SHA-256, computed beside the scan (a remote one by the Spark driver)."""
+Digest = tuple[int, str]  # a size in bytes and a SHA-256 (hex)
+
+
+def _hash(hasher: ThreadPoolExecutor, item: InputFile, tables: Engine) -> Future[Digest]:
+    """The size and SHA-256 of the file holding the input (the archive, for a zip member),
+    computed beside the scan (a remote one by the Spark driver)."""
     if item.uri:
         from breachdesk.engine.spark import SparkEngine
         from breachdesk.engine.spark.hadoop import remote_sha256
 
+        assert isinstance(tables, SparkEngine) and item.size is not None  # listed with it
+        size, session, uri = item.size, tables.session, item.uri
+        return hasher.submit(lambda: (size, remote_sha256(session, uri)))
+    return hasher.submit(_file_digest, item.path)
+
+
+def _file_digest(path: Path) -> Digest:
+    with path.open("rb") as fh:
+        return digest_stream(fh)
+
+
+def _hash_members(
+    hasher: ThreadPoolExecutor, item: InputFile, tables: Engine
+) -> Future[dict[str, Digest]]:
+    """The size and SHA-256 of each member of the zip archive holding the input, of the
+    member's own bytes (a remote archive's by the Spark driver)."""
+    if item.uri:
+        from breachdesk.engine.spark import SparkEngine
+        from breachdesk.engine.spark.hadoop import remote_member_digests
+
         assert isinstance(tables, SparkEngine)
-        return hasher.submit(remote_sha256, tables.session, item.uri)
-    return hasher.submit(_sha256_file, item.path)
+        return hasher.submit(remote_member_digests, tables.session, item.uri)
+    return hasher.submit(member_digests, item.path)
+
+
+def _inputs_provenance(
+    entries: list[InputEntry],
+    files: dict[Path | str, Digest],
+    members: dict[Path | str, dict[str, Digest]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Provenance's ``inputs`` (each with its own size and SHA-256: a zip member's are those
+    of its bytes, and it names its archive as ``container``) and ``containers`` (each archive
+    once, with the size and SHA-256 of the archive file)."""
+    inputs: list[dict[str, Any]] = []
+    containers: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        item, where = entry.item, _where(entry.item)
+        size, sha256 = files[where]
+        line: dict[str, Any] = {"path": _display_path(item)}
+        if item.compression == "zip":
+            archive = item.uri or str(item.path.resolve())
+            containers.setdefault(archive, {"path": archive, "bytes": size, "sha256": sha256})
+            found = members[where].get(item.member)
+            if found is None:
+                raise ExportError(f"{archive}: member {item.member} changed while being read")
+            size, sha256 = found
+            line.update(bytes=size, sha256=sha256, reader=entry.reader, container=archive)
+        else:
+            line.update(bytes=size, sha256=sha256, reader=entry.reader)
+        inputs.append(line)
+    return inputs, list(containers.values())
 
 
 def _snapshot_directory(request: AssessRequest) -> Path:
@@ -468,12 +529,8 @@ def _remote(request: AssessRequest) -> list[InputFile]:
 
 
 def _display_path(item: InputFile) -> str:
-    if item.uri:
-        return item.uri + (f"!{item.name.split('!', 1)[1]}" if item.compression == "zip" else "")
-    resolved = str(item.path.resolve())
-    if item.compression == "zip":
-        return f"{resolved}!{item.name.split('!', 1)[1]}"
-    return resolved
+    where = item.uri or str(item.path.resolve())
+    return f"{where}!{item.member}" if item.compression == "zip" else where
 
 
 def _field_hints(entries: list[InputEntry]) -> dict[str, Category]:
@@ -561,7 +618,7 @@ def _scan_spark(
             reader=entry.reader,
             framing=(entry.found or get_reader(entry.reader)).framing,
             compression=entry.item.compression,
-            member=entry.item.name.split("!", 1)[1] if entry.item.compression == "zip" else "",
+            member=entry.item.member,
         )
         for index, entry in enumerate(entries)
         if entry.reader != "none"

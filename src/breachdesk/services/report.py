@@ -226,6 +226,9 @@ def _bundle(
     )
     hashes = {
         "inputs": {i["path"]: i["sha256"] for i in impact["provenance"]["inputs"]},
+        "containers": {
+            c["path"]: c["sha256"] for c in impact["provenance"].get("containers") or ()
+        },
         "directory": impact["provenance"]["directory"],
         "assess_outputs": last_outputs,
         "bundle": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},

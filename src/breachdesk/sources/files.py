@@ -14,6 +14,7 @@ for a file already read is listed; fifos, sockets and devices are listed, never 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import stat
 import zipfile
@@ -43,6 +44,11 @@ class InputFile:
 
     def open(self) -> IO[bytes]:
         return self.opener()
+
+    @property
+    def member(self) -> str:
+        """The member's name inside its zip archive ("" for a file of its own)."""
+        return self.name.split("!", 1)[1] if self.compression == "zip" else ""
 
 
 @dataclass
@@ -181,6 +187,28 @@ def _open_plain(path: Path) -> IO[bytes]:
 
 def _open_gzip(path: Path) -> IO[bytes]:
     return cast(IO[bytes], gzip.open(path, "rb"))
+
+
+def member_digests(path: Path) -> dict[str, tuple[int, str]]:
+    """Each member of the zip archive at ``path``: its own size and SHA-256, of its bytes as
+    the archive holds them once unpacked (a gzipped member is hashed as the gzip file)."""
+    found: dict[str, tuple[int, str]] = {}
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.is_dir():
+                with archive.open(info) as member:
+                    found[info.filename] = digest_stream(member)
+    return found
+
+
+def digest_stream(stream: IO[bytes]) -> tuple[int, str]:
+    """The number of bytes left in ``stream`` and their SHA-256 (hex)."""
+    digest = hashlib.sha256()
+    size = 0
+    while block := stream.read(1 << 22):
+        digest.update(block)
+        size += len(block)
+    return size, digest.hexdigest()
 
 
 def _open_member(path: Path, member: str) -> IO[bytes]:

@@ -3,8 +3,9 @@
 cluster's own configuration and credentials (``core-site.xml``, ``spark.hadoop.*``).
 
 Only the first bytes of each file cross into Python (to recognise its shape, and a zip's
-member list); the SHA-256 that provenance records is computed in the driver's JVM, which
-streams each input once; the records themselves are read by the executors.
+member list); the sizes and SHA-256 that provenance records (of each file, and of each zip
+member's own bytes) are computed in the driver's JVM, which streams each input once; the
+records themselves are read by the executors.
 """
 
 from __future__ import annotations
@@ -190,3 +191,25 @@ def remote_sha256(session: Any, uri: str) -> str:
     finally:
         counted.close()
     return bytes(digest.digest()).hex()
+
+
+def remote_member_digests(session: Any, uri: str) -> dict[str, tuple[int, str]]:
+    """Each member of the zip archive at ``uri``: its own (unpacked) size and SHA-256, read in
+    one pass through the archive in the driver's JVM."""
+    jvm = session._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    stream = path.getFileSystem(session._jsc.hadoopConfiguration()).open(path)
+    archive = jvm.java.util.zip.ZipInputStream(jvm.java.io.BufferedInputStream(stream, 1 << 20))
+    found: dict[str, tuple[int, str]] = {}
+    try:
+        while (entry := archive.getNextEntry()) is not None:
+            if entry.isDirectory():
+                continue
+            digest = jvm.java.security.MessageDigest.getInstance("SHA-256")
+            # the DigestInputStream is not closed: that would close the archive's stream
+            counted = jvm.java.security.DigestInputStream(archive, digest)
+            size = counted.transferTo(jvm.java.io.OutputStream.nullOutputStream())
+            found[str(entry.getName())] = (int(size), bytes(digest.digest()).hex())
+    finally:
+        archive.close()
+    return found
