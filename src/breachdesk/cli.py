@@ -498,7 +498,8 @@ def incident_show(
     breached = {None: "not recorded", True: "yes", False: "no"}[view.own_systems_breached]
     table.add_row("own systems breached", breached)
     for measure in view.measures:
-        table.add_row("measure", f"{_when(measure.at)} {measure.summary}")
+        label = f"measure ({measure.language})" if measure.language else "measure"
+        table.add_row(label, f"{_when(measure.at)} {measure.summary}")
     table.add_row("decisions", str(view.decisions))
     for cut in view.vendor_cuts:
         since = cut.after_awareness
@@ -600,12 +601,23 @@ def incident_event(
         bool,
         typer.Option("--measure", help="A measure taken: notices list it under What we did."),
     ] = False,
+    language: Annotated[
+        str,
+        typer.Option(
+            help="A measure's notice language (de, ja, ro, en): notices in it state it instead "
+            "of the measures recorded without one."
+        ),
+    ] = "",
     by: By = "",
 ) -> None:
-    """Add an event to the timeline (--measure: a measure taken, stated in every notice)."""
+    """Add an event to the timeline (--measure: a measure taken, stated in every notice;
+    with --language, in the notices of that language instead of the untranslated ones)."""
     from breachdesk.services import incident
 
-    entry = _in(workspace, lambda ws: incident.add_event(ws, at, summary, by or _who(), measure))
+    entry = _in(
+        workspace,
+        lambda ws: incident.add_event(ws, at, summary, by or _who(), measure, language),
+    )
     out.print(f"{entry.kind} at {_when(entry.at)} recorded", markup=False)
 
 

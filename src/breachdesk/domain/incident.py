@@ -77,6 +77,7 @@ class TimelineEntry:
     kind: str  # event | measure (an event recorded as a measure taken) | decision | task | …
     summary: str
     actor: str
+    language: str = ""  # a measure's notice language; "" = stated in every other language
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,6 +120,8 @@ class Context:
     incident_id: int
     contact_email: str = ""  # where readers ask questions (Art. 34(2))
     measures: tuple[str, ...] = ()  # "What we did", from the incident record
+    # (language, measures written in it): stated in that language's notices instead
+    measures_in: tuple[tuple[str, tuple[str, ...]], ...] = ()
     vendor_aware_at: datetime | None = None
     vendor_incident_start: datetime | None = None
     vendor_incident_end: datetime | None = None
@@ -264,7 +266,7 @@ class Composer:
             "vendor_start": shared["vendor_start"],
             "vendor_end": shared["vendor_end"],
             "own_systems_not_breached": ctx.own_systems_breached is False,
-            "measures": list(ctx.measures),
+            "measures": list(dict(ctx.measures_in).get(language) or ctx.measures),
             "contact_email": ctx.contact_email,
             "exposed": [labels[c] for c in exposed],
             "not_exposed": [labels[c] for c in REASSURED if c not in categories],

@@ -18,6 +18,7 @@ from breachdesk.domain.incident import (
     parse_instant,
 )
 from breachdesk.errors import InputError
+from breachdesk.notify.locales import LANGUAGES
 from breachdesk.services.workspace import Workspace
 from breachdesk.settings import Settings
 from breachdesk.store import incident as record
@@ -145,11 +146,19 @@ def ready_for_notices(view: IncidentView, settings: Settings, workspace: Path) -
     if missing:
         options = " ".join(f"{option} …" for option, _ in missing)
         steps.append(f"breachdesk incident set {workspace} {options}")
-    if not view.measures:
+    # the measures in the company's own words: what every notice without a text of its own
+    # language states (so there must be one)
+    stated = any(not m.language for m in view.measures)
+    if not stated:
         steps.append(f"breachdesk incident event {workspace} --measure --at TIME --summary …")
     if steps:
         what = [words for _, words in missing]
-        what += [] if view.measures else ["a measure taken (notices say what was done)"]
+        if not stated:
+            what.append(
+                "a measure taken without --language (notices say what was done)"
+                if view.measures
+                else "a measure taken (notices say what was done)"
+            )
         raise InputError(
             f"notices need the incident's details first; missing: {', '.join(what)}; "
             f"run {' and '.join(steps)}"
@@ -165,18 +174,25 @@ def require_for_notices(ws: Workspace) -> CompanyIdentity:
 
 
 def add_event(
-    ws: Workspace, at: str, summary: str, actor: str, measure: bool = False
+    ws: Workspace, at: str, summary: str, actor: str, measure: bool = False, language: str = ""
 ) -> TimelineEntry:
     """An event on the timeline; ``measure``: a measure taken, which notices state under
-    "What we did" (so it is one line of plain text, as a reader will see it)."""
+    "What we did" (so it is one line of plain text, as a reader will see it). ``language``:
+    the notice language a measure is written in — notices in that language state it instead
+    of the measures recorded without one (the company's own words, stated everywhere else)."""
     when = parse_instant(at, "event time", past=True)
     text = _required(summary, "the event summary")
+    language = language.strip().lower()
+    if language and not measure:
+        raise InputError("--language is for a measure (notices state measures): add --measure")
+    if language and language not in LANGUAGES:
+        raise InputError(f"--language {language!r}: notices are written in {', '.join(LANGUAGES)}")
     if measure:
         text = " ".join(text.split())
         problems = text_problems("a measure", text, MAX_TEXT, identity(ws).official_domains)
         if problems:
             raise InputError(f"{problems[0]} (measures are stated in every notice)")
-    return record.add_event(ws.store, when, text, actor, measure)
+    return record.add_event(ws.store, when, text, actor, measure, language)
 
 
 def add_task(ws: Workspace, title: str, owner: str, due: str | None, actor: str) -> Task:

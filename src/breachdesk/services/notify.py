@@ -8,12 +8,13 @@ import contextlib
 import os
 import signal
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from breachdesk.domain.incident import TimelineEntry
 from breachdesk.errors import InputError, NoticeError
 from breachdesk.notify.compose import TEMPLATES, Composer, Context, NoticeRow
 from breachdesk.notify.delivery import Campaign, ProgressFn, SendSummary
@@ -55,7 +56,8 @@ def notice_context(store: Store, settings: Settings, workspace: Path | None = No
         timezone=view.timezone or "UTC",
         incident_id=view.id,
         contact_email=found.contact_email,
-        measures=tuple(m.summary for m in view.measures),
+        measures=tuple(m.summary for m in view.measures if not m.language),
+        measures_in=_by_language(view.measures),
         vendor_aware_at=aware.get("vendor"),
         vendor_incident_start=view.vendor_incident_start,
         vendor_incident_end=view.vendor_incident_end,
@@ -348,3 +350,12 @@ def status(ws: Workspace) -> Status:
         by_kind, by_language, outbox.failures(ws.store), outbox.attempt_count(ws.store),
         outbox.held_reasons(ws.store),
     )  # fmt: skip
+
+
+def _by_language(measures: Sequence[TimelineEntry]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(language, its measures in record order) for the measures written in a language."""
+    found: dict[str, list[str]] = {}
+    for measure in measures:
+        if measure.language:
+            found.setdefault(measure.language, []).append(measure.summary)
+    return tuple((language, tuple(texts)) for language, texts in sorted(found.items()))

@@ -103,20 +103,26 @@ def update(
 
 
 def add_event(
-    store: Store, at: datetime, summary: str, actor: str, measure: bool = False
+    store: Store,
+    at: datetime,
+    summary: str,
+    actor: str,
+    measure: bool = False,
+    language: str = "",
 ) -> TimelineEntry:
     with store.write() as tx:
         row = m.TimelineEvent(
             incident_id=store.incident, occurred_at=at, summary=summary, actor=actor,
-            measure=measure,
+            measure=measure, language=language,
         )  # fmt: skip
         tx.session.add(row)
         tx.session.flush()
-        tx.audit(
-            "incident.event",
-            {"id": row.id, "at": instant_text(at), "summary": summary, "measure": measure},
-            actor=actor,
-        )
+        payload: dict[str, object] = {
+            "id": row.id, "at": instant_text(at), "summary": summary, "measure": measure,
+        }  # fmt: skip
+        if language:
+            payload["language"] = language
+        tx.audit("incident.event", payload, actor=actor)
         return _event(row)
 
 
@@ -224,7 +230,7 @@ def events(store: Store) -> list[tuple[datetime, str]]:
 
 def _event(row: m.TimelineEvent) -> TimelineEntry:
     kind = "measure" if row.measure else "event"
-    return TimelineEntry(row.occurred_at, kind, row.summary, row.actor)
+    return TimelineEntry(row.occurred_at, kind, row.summary, row.actor, row.language or "")
 
 
 def _task(row: m.Task) -> Task:

@@ -18,7 +18,11 @@ def measures(store: Store) -> tuple[list[tuple[datetime, str]], bool]:
     with store.read() as session:
         rows = session.scalars(
             select(m.TimelineEvent)
-            .where(m.TimelineEvent.incident_id == store.incident, m.TimelineEvent.measure)
+            .where(
+                m.TimelineEvent.incident_id == store.incident,
+                m.TimelineEvent.measure,
+                m.TimelineEvent.language == "",  # translations are for notices
+            )
             .order_by(m.TimelineEvent.occurred_at, m.TimelineEvent.id)
         )
         return [(e.occurred_at, e.summary) for e in rows], True

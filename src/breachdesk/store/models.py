@@ -103,6 +103,9 @@ class TimelineEvent(Base):
     actor: Mapped[str] = mapped_column(String(200))
     # added by 0103_identity: a measure taken (notices list these under "What we did")
     measure: Mapped[bool] = mapped_column(Boolean, default=False)
+    # added by 0105: a measure's language ("" = the company's own words, stated everywhere
+    # no text of the notice's language is recorded)
+    language: Mapped[str] = mapped_column(String(16), default="")
 
 
 class Task(Base):

@@ -49,7 +49,7 @@ class Disagreement:
 class Replayed:
     incident: dict[str, Any] = field(default_factory=dict)
     awareness: dict[str, str] = field(default_factory=dict)
-    events: Counter[tuple[str, str, str, bool]] = field(default_factory=Counter)
+    events: Counter[tuple[str, str, str, bool, str]] = field(default_factory=Counter)
     tasks: dict[int, dict[str, Any]] = field(default_factory=dict)
     decisions: list[tuple[int | None, tuple[str, ...]]] = field(default_factory=list)
     duties: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -80,7 +80,10 @@ def replay(store: Store) -> Replayed:
             for party, at in (p.get("aware") or {}).items():
                 state.awareness[party] = _instant(at) or ""
         elif entry.action == "incident.event":
-            key = (_instant(p["at"]) or "", p["summary"], entry.actor, bool(p.get("measure")))
+            key = (
+                _instant(p["at"]) or "", p["summary"], entry.actor, bool(p.get("measure")),
+                str(p.get("language") or ""),
+            )  # fmt: skip
             state.events[key] += 1
         elif entry.action == "task.added":
             state.tasks[int(p["id"])] = {
@@ -127,7 +130,7 @@ def compare_tables(store: Store) -> list[Disagreement]:
             if awareness.get(party) != want.awareness.get(party):
                 found.append(Disagreement("awareness", party, "differs from the log"))
         events = Counter(
-            (instant_text(e.occurred_at), e.summary, e.actor, bool(e.measure))
+            (instant_text(e.occurred_at), e.summary, e.actor, bool(e.measure), e.language or "")
             for e in session.scalars(select(m.TimelineEvent))
         )
         if events != want.events:
