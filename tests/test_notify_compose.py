@@ -47,6 +47,8 @@ CONTEXT = Context(
     contact_email="privacy@example.com",
     measures=("We removed the analytics SDK from our website and apps.",
               "We revoked the vendor's access to our data."),
+    # German has its own text; Japanese and Romanian quote the company's own words
+    measures_in=(("de", ("Wir haben das Analyse-SDK von unserer Website entfernt.",)),),
     vendor_aware_at=datetime(2026, 11, 9, 10, 0, tzinfo=UTC),
     vendor_incident_start=datetime(2026, 11, 1, 8, 0, tzinfo=UTC),
     vendor_incident_end=datetime(2026, 11, 8, 18, 0, tzinfo=UTC),

@@ -236,15 +236,23 @@ def _record_incident(workspace: Workspace, vendor: str = "Mixpanel") -> None:
         vendor_incident_end=iso(now - timedelta(days=4)),
         own_systems_breached=False,
     )
-    if not incident.show(workspace).measures:  # a demo run again keeps the one it recorded
-        incident.add_event(
-            workspace,
-            iso(now - timedelta(hours=20)),
-            "We removed the analytics SDK from our website and apps and revoked the vendor's "
-            "access.",
-            "demo",
-            measure=True,
-        )
+    if not incident.show(workspace).measures:  # a demo run again keeps the ones it recorded
+        for language, text in DEMO_MEASURE.items():
+            incident.add_event(
+                workspace, iso(now - timedelta(hours=20)), text, "demo", measure=True,
+                language=language,
+            )  # fmt: skip
+
+
+# The demo's one measure, in the company's own words ("") and in each notice language.
+DEMO_MEASURE = {
+    "": "We removed the analytics SDK from our website and apps and revoked the vendor's access.",
+    "de": "Wir haben das Analyse-SDK von unserer Website und aus unseren Apps entfernt und "
+    "den Zugang des Anbieters gesperrt.",
+    "ja": "当社のウェブサイトとアプリから分析用 SDK を削除し、委託先のアクセス権を取り消しました。",
+    "ro": "Am eliminat SDK-ul de analiză de pe site-ul și din aplicațiile noastre și am "
+    "revocat accesul furnizorului.",
+}
 
 
 @dataclass
