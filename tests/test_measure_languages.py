@@ -48,8 +48,9 @@ def test_a_measure_in_german_is_stated_in_german_notices_only(notify_ws: Path) -
     assert not any(m in german for m in untranslated)  # stated instead, not beside
     # the report for the authority lists the company's own words, not the translation
     assert [summary for _, summary in own_words] == list(untranslated)
-    shown = runner.invoke(app, ["incident", "show", str(notify_ws)])
-    assert "measure (de)" in shown.output
+    for view in ("show", "timeline"):
+        shown = runner.invoke(app, ["incident", view, str(notify_ws)])
+        assert "measure (de)" in shown.output, view
 
 
 def test_the_language_is_audited_and_an_edit_behind_the_log_is_caught(notify_ws: Path) -> None:

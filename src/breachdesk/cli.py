@@ -679,7 +679,8 @@ def incident_timeline(
     for column in ("when (UTC)", "kind", "what", "who"):
         table.add_column(column)
     for entry in entries:
-        table.add_row(_when(entry.at), entry.kind, entry.summary, entry.actor)
+        kind = f"{entry.kind} ({entry.language})" if entry.language else entry.kind
+        table.add_row(_when(entry.at), kind, entry.summary, entry.actor)
     out.print(table)
 
 
