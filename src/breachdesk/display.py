@@ -9,6 +9,9 @@ is replaced by ``[U+202E]``. Every Jinja environment the desk renders pages with
 previews), and the report for the authority passes its text through
 :func:`visible_controls`. Letters of right-to-left scripts are untouched: only the
 invisible controls are replaced.
+
+Also here: :func:`count_of`, how the desk's own English text counts things ("1 value",
+"2 values").
 """
 
 from __future__ import annotations
@@ -36,3 +39,8 @@ def finalize(value: object) -> object:
     if html is not None:
         return Markup(str.translate(html(), _VISIBLE))  # noqa: S704 - input already markup
     return str(value).translate(_VISIBLE)
+
+
+def count_of(n: int, noun: str) -> str:
+    """``n`` (grouped by thousands) and ``noun``, plural unless ``n`` is 1."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"

@@ -14,6 +14,7 @@ import pyarrow as pa
 from breachdesk.detect.inventory import FieldEntry
 from breachdesk.detect.scanner import keyed_fingerprint
 from breachdesk.directory.model import Directory
+from breachdesk.display import count_of
 from breachdesk.domain.identity import Token, TokenKind, mask_token
 from breachdesk.engine.aggregate import RunAggregate, decode_signature, is_personal
 from breachdesk.impact import IMPACT_SCHEMA, USER_COLUMNS, Impact
@@ -62,10 +63,6 @@ class Written:
 
 def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _finding_users(out: AssessOutputs) -> list[tuple[str, ...]]:
@@ -123,13 +120,12 @@ def build_impact(out: AssessOutputs, finished: str) -> dict[str, Any]:
         else:
             people = len({f.signature for f, _ in mine if is_personal(f.signature)})
         distinct = len({f.fingerprint for f, _ in mine})
-        scanned_text = (
-            f"{_count(scanned['values'], 'value')} in {_count(scanned['fields'], 'field')} scanned"
-        )
+        in_values = count_of(scanned["values"], "value")
+        scanned_text = f"{in_values} in {count_of(scanned['fields'], 'field')} scanned"
         if mine:
             statement = (
-                f"present: {_count(len(mine), 'value')} ({distinct:,} distinct) in "
-                f"{_count(len(paths), 'field')}; {scanned_text}"
+                f"present: {count_of(len(mine), 'value')} ({distinct:,} distinct) in "
+                f"{count_of(len(paths), 'field')}; {scanned_text}"
             )
         else:
             statement = f"absent: {scanned_text}"

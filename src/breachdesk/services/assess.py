@@ -142,11 +142,7 @@ def _stage(name: str, report: ProgressFn | None = None) -> Iterator[None]:
 
 
 def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
+    return _file_digest(path)[1]
 
 
 def _now() -> str:

@@ -23,6 +23,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from breachdesk.display import count_of
 from breachdesk.errors import InputError, SchemaError
 from breachdesk.impact import Impact, read_impact
 from breachdesk.report.files import csv_bytes, write_private
@@ -53,7 +54,7 @@ class Holding:
         what = (
             "no directory matched"
             if self.affected_users is None
-            else _affected(self.affected_users)
+            else count_of(self.affected_users, "affected user")
         )
         if self.current is None:
             runs = f"the outputs of an earlier assess ({what})"
@@ -113,17 +114,14 @@ def holding(workspace: Path) -> Holding | None:
     )
 
 
-def _affected(users: int) -> str:
-    return f"{users:,} affected user{'' if users == 1 else 's'}"
-
-
 def refuse_forgetting(found: Holding, directory: Path | None) -> None:
     """A run without a directory would forget every affected person the run in force
     matched — the duties and notices rest on them — so it is refused, even with --replace:
     give the directory again (or another)."""
     if directory is None and found.directory is not None:
+        matched = count_of(found.affected_users or 0, "affected user")
         raise InputError(
-            f"{found.path}: the run in force matched {_affected(found.affected_users or 0)} "
+            f"{found.path}: the run in force matched {matched} "
             f"against the directory {found.directory}; a run without --directory would "
             f"forget them: pass --directory {found.directory} (or another directory)"
         )

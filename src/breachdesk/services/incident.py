@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from breachdesk.display import count_of
 from breachdesk.domain.company import MAX_TEXT, CompanyIdentity, text_problems
 from breachdesk.domain.incident import (
     Decision,
@@ -237,8 +238,8 @@ def timeline(ws: Workspace) -> list[TimelineEntry]:
             summary = f"assess: {rec.get('read', 0):,} records read"
             if aff:
                 summary += (
-                    f", {_plural(aff.get('users', 0), 'affected user')},"
-                    f" {_plural(aff.get('organizations', 0), 'organization')}"
+                    f", {count_of(aff.get('users', 0), 'affected user')},"
+                    f" {count_of(aff.get('organizations', 0), 'organization')}"
                 )
             entries.append(TimelineEntry(at, "assess", summary, entry.actor))
         elif entry.action == "task.added":
@@ -256,7 +257,3 @@ def timeline(ws: Workspace) -> list[TimelineEntry]:
         elif entry.action.startswith("notify."):
             entries.append(TimelineEntry(at, "notify", entry.action, entry.actor))
     return sorted(entries, key=lambda e: (e.at, e.kind, e.summary))
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
