@@ -103,7 +103,11 @@ class DuckDBEngine:
         self._pending, self._pending_rows = [], 0
 
     def finish(self, shape_masks: Sequence[int], finding_masks: dict[str, int]) -> int:
-        """Group the pairs into ``sig`` (one row per signature) and ``tok`` (its tokens)."""
+        """Group the pairs into ``sig`` (one row per signature) and ``tok`` (its tokens).
+
+        A signature's id is the position of the first pair that named it (each pair has its
+        own ``ord``), so ids follow first appearance without sorting millions of rows: a
+        window over the grouped rows cost most of this step once it spilled to disk."""
         self._flush()
         con = self.con
         con.register(
@@ -134,8 +138,7 @@ class DuckDBEngine:
                 FROM pairs p JOIN shape_masks m USING (shape)
                 GROUP BY p.signature
             )
-            SELECT (row_number() OVER (ORDER BY g.first_seen, g.signature) - 1)::BIGINT AS sig_id,
-                   g.signature, g.records, g.personal, coalesce(g.country, '') AS country,
+            SELECT g.first_seen AS sig_id, g.signature, g.records, g.personal, coalesce(g.country, '') AS country,
                    g.mask | coalesce(f.mask, 0) AS mask
             FROM grouped g LEFT JOIN finding_masks f USING (signature)
             """
