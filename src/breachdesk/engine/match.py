@@ -142,7 +142,7 @@ def match_directory(
     users = con.sql(
         f"""
         WITH orgs AS (
-            SELECT a.idx, string_agg(DISTINCT mbi.org_id, ';' ORDER BY mbi.org_id) AS ids
+            SELECT a.idx, array_to_string(list_sort(list_distinct(list(mbi.org_id))), ';') AS ids
             FROM affected a JOIN mbi ON mbi.idx = a.idx GROUP BY a.idx
         )
         SELECT u.user_id,

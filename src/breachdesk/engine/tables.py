@@ -61,6 +61,10 @@ class DuckDBEngine:
         config: dict[str, str | bool | int | float | list[str]] = {
             "threads": 2,
             "memory_limit": memory_limit,
+            # hand freed memory back to the system early: the process's footprint, not only
+            # DuckDB's buffers, is what a responder's machine has to hold
+            "allocator_flush_threshold": "32MB",
+            "allocator_bulk_deallocation_flush_threshold": "64MB",
         }
         self.temp_dir = temp_dir
         if temp_dir is not None:
