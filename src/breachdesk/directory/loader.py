@@ -35,6 +35,11 @@ from breachdesk.errors import DirectoryError
 _TRUE = ["true", "1", "yes", "y", "t"]
 _FALSE = ["false", "0", "no", "n", "f"]
 _ROLES = [r.value for r in Role]
+# what Python's str.isspace (the row reader's test) calls whitespace; RE2's \s is narrower
+SPACE_CLASS = (
+    r"\t\n\x0b\f\r \x1c-\x1f\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}"
+    r"\x{202f}\x{205f}\x{3000}"
+)
 
 
 class _RowCheck(Exception):
@@ -130,7 +135,12 @@ def _load_columnar(folder: Path, allow_duplicate_emails: bool) -> Directory:
         raise _RowCheck
     email = _normalise_emails(u["email"])
     nonempty = pc.not_equal(email, "")
-    if _any(pc.and_(nonempty, pc.invert(pc.match_substring_regex(email, r"^\S*@\S*$")))):
+    if _any(
+        pc.and_(
+            nonempty,
+            pc.invert(pc.match_substring_regex(email, f"^[^{SPACE_CLASS}]*@[^{SPACE_CLASS}]*$")),
+        )
+    ):
         raise _RowCheck
     locale = pc.replace_substring(u["locale"], "_", "-")
     if _any(
