@@ -57,9 +57,13 @@ def load_directory(folder: Path, allow_duplicate_emails: bool = False) -> Direct
 
 
 def _columns(
-    path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()
+    path: Path,
+    required: tuple[str, ...],
+    optional: tuple[str, ...] = (),
+    unread: tuple[str, ...] = (),
 ) -> dict[str, pa.Array]:
-    """The wanted columns of a CSV or Parquet table, as trimmed strings."""
+    """The wanted columns of a CSV or Parquet table, as trimmed strings; the ``unread``
+    ones (required but unused, such as names) are checked for presence only."""
     if path.suffix == ".parquet":
         try:
             table = pq.read_table(path)
@@ -87,22 +91,68 @@ def _columns(
     if any(c not in header for c in required) or len(set(header)) != len(header):
         raise _RowCheck
     names = [f"c{i}" for i in range(len(header))]
-    wanted = {c: names[header.index(c)] for c in (*required, *optional) if c in header}
+    wanted = {
+        c: names[header.index(c)] for c in (*required, *optional) if c in header and c not in unread
+    }
+    quoted = _check_utf8(path)
     try:
         table = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(skip_rows=1, column_names=names),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            # a value can hold a line break only inside quotes; without any quote the
+            # reader may split the file at any line break, which is twice as fast
+            parse_options=pacsv.ParseOptions(newlines_in_values=quoted),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names},
                 include_columns=list(wanted.values()),
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
+                check_utf8=False,  # the whole file was checked, every column (as the row reader)
             ),
         )
     except (pa.ArrowInvalid, OSError):
         raise _RowCheck from None
-    return {c: pc.utf8_trim_whitespace(table.column(n).combine_chunks()) for c, n in wanted.items()}
+    chunked = {c: table.column(n) for c, n in wanted.items()}
+    del table
+    # one column at a time, each raw column released once trimmed: a lower peak
+    return {c: pc.utf8_trim_whitespace(chunked.pop(c)).combine_chunks() for c in list(chunked)}
+
+
+def _check_utf8(path: Path) -> bool:
+    """Whether the file holds a double quote; ``_RowCheck`` if any byte of it is not UTF-8
+    (Arrow's validator, a block at a time; a character cut by a block's end is carried
+    over to the next block)."""
+    quoted = False
+    carry = b""
+    try:
+        with path.open("rb") as fh:
+            while block := fh.read(1 << 20):
+                data = carry + block if carry else block
+                quoted = quoted or b'"' in block
+                cut = len(data)
+                if data[-1] >= 0x80:  # back to the last character's first byte
+                    cut = max(cut - 4, 0)
+                    for i in range(len(data) - 1, cut - 1, -1):
+                        if data[i] & 0xC0 != 0x80:
+                            cut = i
+                            break
+                _utf8(data[:cut] if cut < len(data) else data)
+                carry = data[cut:]
+        _utf8(carry)
+    except OSError:
+        raise _RowCheck from None
+    return quoted
+
+
+def _utf8(data: bytes) -> None:
+    if not data or data.isascii():
+        return
+    offsets = pa.array([0, len(data)], pa.int32()).buffers()[1]
+    one = pa.Array.from_buffers(pa.binary(), 1, [None, offsets, pa.py_buffer(data)])
+    try:
+        one.cast(pa.string())
+    except pa.ArrowInvalid:
+        raise _RowCheck from None
 
 
 def _any(mask: pa.Array) -> bool:
@@ -128,7 +178,7 @@ def _load_columnar(folder: Path, allow_duplicate_emails: bool) -> Directory:
     users_path = table_path(folder, "users")
     orgs_path = table_path(folder, "organizations")
     members_path = table_path(folder, "memberships")
-    u = _columns(users_path, USERS_COLUMNS, USERS_OPTIONAL)
+    u = _columns(users_path, USERS_COLUMNS, USERS_OPTIONAL, unread=("name",))
     n = len(u["user_id"])
     user_id = u["user_id"]
     if n and (_any(pc.equal(user_id, "")) or _distinct(user_id) != n):
@@ -169,7 +219,7 @@ def _load_columnar(folder: Path, allow_duplicate_emails: bool) -> Directory:
     )
     _check_shared_emails(users, users_path, allow_duplicate_emails)
 
-    o = _columns(orgs_path, ORGS_COLUMNS)
+    o = _columns(orgs_path, ORGS_COLUMNS, unread=("name",))
     org_ids = o["org_id"]
     if len(org_ids) and (_any(pc.equal(org_ids, "")) or _distinct(org_ids) != len(org_ids)):
         raise _RowCheck
