@@ -115,3 +115,35 @@ def test_the_space_class_is_pythons_whitespace() -> None:
     assert [c for c, hit in zip(every, found, strict=True) if hit] == [
         c for c in every if c.isspace()
     ]
+
+
+def _small(tmp: Path, users: bytes) -> Path:
+    (tmp / "users.csv").write_bytes(users)
+    (tmp / "organizations.csv").write_text("org_id,name\no1,Acme\n")
+    (tmp / "memberships.csv").write_text("user_id,org_id,role\nu0,o1,owner\n")
+    return tmp
+
+
+def test_a_character_cut_by_the_utf8_checks_block_is_still_valid(tmp_path: Path) -> None:
+    from breachdesk.directory.loader import _load_columnar
+
+    header = b"user_id,email,name,locale,country,mfa_enabled,status\n"
+    rows = [
+        b"u%d,u%d@ex.com,Zo\xc3\xab \xe2\x82\xac,en,US,,active\n" % (i, i) for i in range(60000)
+    ]
+    for pad in range(40):  # shift the rows until a character straddles the first 1 MiB block
+        data = header + b"u,x@ex.com," + b" " * pad + b",en,US,,active\n" + b"".join(rows)
+        if data[1 << 20] & 0xC0 == 0x80:
+            break
+    assert data[1 << 20] & 0xC0 == 0x80
+    folder = _small(tmp_path, data)
+    direct = _load_columnar(folder, False)  # raises _RowCheck if the check refused it
+    assert len(direct) == 60001
+
+
+def test_a_bad_byte_in_a_column_the_loader_does_not_use(tmp_path: Path) -> None:
+    header = b"user_id,email,name,locale,country,mfa_enabled,status,note\n"
+    folder = _small(tmp_path, header + b"u0,a@ex.com,Ann,en,US,,active,caf\xe9\n")
+    fast = _outcome(load_directory, folder, False)
+    assert fast == _outcome(read_directory_rows, folder, False)
+    assert isinstance(fast, str) and "users.csv:2: not valid UTF-8" in fast

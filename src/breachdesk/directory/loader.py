@@ -54,6 +54,10 @@ def load_directory(folder: Path, allow_duplicate_emails: bool = False) -> Direct
         return _load_columnar(folder, allow_duplicate_emails)
     except _RowCheck:
         return read_directory_rows(folder, allow_duplicate_emails)
+    finally:
+        # the load's intermediates were several times the result: give their memory back
+        # to the system rather than keep it in the allocator's free lists
+        pa.default_memory_pool().release_unused()
 
 
 def _columns(
