@@ -35,6 +35,11 @@ from breachdesk.errors import DirectoryError
 _TRUE = ["true", "1", "yes", "y", "t"]
 _FALSE = ["false", "0", "no", "n", "f"]
 _ROLES = [r.value for r in Role]
+# what Python's str.isspace (the row reader's test) calls whitespace; RE2's \s is narrower
+SPACE_CLASS = (
+    r"\t\n\x0b\f\r \x1c-\x1f\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}"
+    r"\x{202f}\x{205f}\x{3000}"
+)
 
 
 class _RowCheck(Exception):
@@ -49,12 +54,20 @@ def load_directory(folder: Path, allow_duplicate_emails: bool = False) -> Direct
         return _load_columnar(folder, allow_duplicate_emails)
     except _RowCheck:
         return read_directory_rows(folder, allow_duplicate_emails)
+    finally:
+        # the load's intermediates were several times the result: give their memory back
+        # to the system rather than keep it in the allocator's free lists
+        pa.default_memory_pool().release_unused()
 
 
 def _columns(
-    path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()
+    path: Path,
+    required: tuple[str, ...],
+    optional: tuple[str, ...] = (),
+    unread: tuple[str, ...] = (),
 ) -> dict[str, pa.Array]:
-    """The wanted columns of a CSV or Parquet table, as trimmed strings."""
+    """The wanted columns of a CSV or Parquet table, as trimmed strings; the ``unread``
+    ones (required but unused, such as names) are checked for presence only."""
     if path.suffix == ".parquet":
         try:
             table = pq.read_table(path)
@@ -82,30 +95,92 @@ def _columns(
     if any(c not in header for c in required) or len(set(header)) != len(header):
         raise _RowCheck
     names = [f"c{i}" for i in range(len(header))]
-    wanted = {c: names[header.index(c)] for c in (*required, *optional) if c in header}
+    wanted = {
+        c: names[header.index(c)] for c in (*required, *optional) if c in header and c not in unread
+    }
+    quoted = _check_utf8(path)
     try:
         table = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(skip_rows=1, column_names=names),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            # a value can hold a line break only inside quotes; without any quote the
+            # reader may split the file at any line break, which is twice as fast
+            parse_options=pacsv.ParseOptions(newlines_in_values=quoted),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names},
                 include_columns=list(wanted.values()),
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
+                check_utf8=False,  # the whole file was checked, every column (as the row reader)
             ),
         )
     except (pa.ArrowInvalid, OSError):
         raise _RowCheck from None
-    return {c: pc.utf8_trim_whitespace(table.column(n).combine_chunks()) for c, n in wanted.items()}
+    chunked = {c: table.column(n) for c, n in wanted.items()}
+    del table
+    # one column at a time, each raw column released once trimmed: a lower peak
+    return {c: pc.utf8_trim_whitespace(chunked.pop(c)).combine_chunks() for c in list(chunked)}
+
+
+def _check_utf8(path: Path) -> bool:
+    """Whether the file holds a double quote; ``_RowCheck`` if any byte of it is not UTF-8
+    (Arrow's validator, a block at a time; a character cut by a block's end is carried
+    over to the next block)."""
+    quoted = False
+    carry = b""
+    try:
+        with path.open("rb") as fh:
+            while block := fh.read(1 << 20):
+                data = carry + block if carry else block
+                quoted = quoted or b'"' in block
+                cut = len(data)
+                if data[-1] >= 0x80:  # back to the last character's first byte
+                    cut = max(cut - 4, 0)
+                    for i in range(len(data) - 1, cut - 1, -1):
+                        if data[i] & 0xC0 != 0x80:
+                            cut = i
+                            break
+                _utf8(data[:cut] if cut < len(data) else data)
+                carry = data[cut:]
+        _utf8(carry)
+    except OSError:
+        raise _RowCheck from None
+    return quoted
+
+
+def _utf8(data: bytes) -> None:
+    if not data or data.isascii():
+        return
+    offsets = pa.array([0, len(data)], pa.int32()).buffers()[1]
+    one = pa.Array.from_buffers(pa.binary(), 1, [None, offsets, pa.py_buffer(data)])
+    try:
+        one.cast(pa.string())
+    except pa.ArrowInvalid:
+        raise _RowCheck from None
 
 
 def _any(mask: pa.Array) -> bool:
     return bool(pc.any(mask).as_py())
 
 
-def _distinct(values: pa.Array) -> int:
-    return len(pc.unique(values))
+def _all_distinct(values: pa.Array) -> bool:
+    """Whether no value repeats. Exports usually list ids in order, as text or as numbers
+    (shorter first): strictly increasing in either order needs no hash table."""
+    if len(values) < 2:
+        return True
+    before, after = values[:-1], values[1:]
+    if _all(pc.less(before, after)):
+        return True
+    size = pc.binary_length(values)
+    shorter, longer = size[:-1], size[1:]
+    by_size = pc.or_(
+        pc.less(shorter, longer), pc.and_(pc.equal(shorter, longer), pc.less(before, after))
+    )
+    return _all(by_size) or len(pc.unique(values)) == len(values)
+
+
+def _all(mask: pa.Array) -> bool:
+    return bool(pc.all(mask).as_py())
 
 
 def _normalise_emails(values: pa.Array) -> pa.Array:
@@ -123,60 +198,27 @@ def _load_columnar(folder: Path, allow_duplicate_emails: bool) -> Directory:
     users_path = table_path(folder, "users")
     orgs_path = table_path(folder, "organizations")
     members_path = table_path(folder, "memberships")
-    u = _columns(users_path, USERS_COLUMNS, USERS_OPTIONAL)
-    n = len(u["user_id"])
-    user_id = u["user_id"]
-    if n and (_any(pc.equal(user_id, "")) or _distinct(user_id) != n):
-        raise _RowCheck
-    email = _normalise_emails(u["email"])
-    nonempty = pc.not_equal(email, "")
-    if _any(pc.and_(nonempty, pc.invert(pc.match_substring_regex(email, r"^\S*@\S*$")))):
-        raise _RowCheck
-    locale = pc.replace_substring(u["locale"], "_", "-")
-    if _any(
-        pc.invert(pc.match_substring_regex(locale, r"^(?:[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*)?$"))
-    ):
-        raise _RowCheck
-    country = pc.utf8_upper(u["country"])
-    if _any(pc.invert(pc.match_substring_regex(country, r"^(?:[A-Z]{2})?$"))):
-        raise _RowCheck
-    region = pc.utf8_upper(u["region"]) if "region" in u else pa.array([""] * n, pa.string())
-    if _any(pc.invert(pc.match_substring_regex(region, r"^(?:[A-Z]{2}-[A-Z0-9]{1,3})?$"))):
-        raise _RowCheck
-    mfa_text = pc.utf8_lower(u["mfa_enabled"])
-    is_true = pc.is_in(mfa_text, pa.array(_TRUE))
-    is_false = pc.is_in(mfa_text, pa.array(_FALSE))
-    if _any(pc.invert(pc.or_(pc.or_(is_true, is_false), pc.equal(mfa_text, "")))):
-        raise _RowCheck
-    mfa = pc.if_else(is_true, True, pc.if_else(is_false, False, pa.scalar(None, pa.bool_())))
-    status = pc.utf8_lower(u["status"])
-    if _any(pc.invert(pc.is_in(status, pa.array(["active", "deactivated"])))):
-        raise _RowCheck
-    emails = _email_lists(email, nonempty, u.get("other_emails"))
-    users = pa.table(
-        [user_id, emails, locale, country, region, mfa, pc.equal(status, "active")],
-        schema=USERS_SCHEMA,
-    )
-    _check_shared_emails(users, users_path, allow_duplicate_emails)
-
-    o = _columns(orgs_path, ORGS_COLUMNS)
-    org_ids = o["org_id"]
-    if len(org_ids) and (_any(pc.equal(org_ids, "")) or _distinct(org_ids) != len(org_ids)):
+    users = _users(users_path, allow_duplicate_emails)
+    org_ids = _columns(orgs_path, ORGS_COLUMNS, unread=("name",))["org_id"]
+    if _any(pc.equal(org_ids, "")) or not _all_distinct(org_ids):
         raise _RowCheck
     m = _columns(members_path, MEMBERSHIP_COLUMNS)
     if _any(pc.or_(pc.equal(m["user_id"], ""), pc.equal(m["org_id"], ""))):
         raise _RowCheck
-    role = pc.utf8_lower(m["role"])
+    role = pc.utf8_lower(m.pop("role"))
     known_role = pc.is_in(role, pa.array(_ROLES))
     odd_roles = len(role) - pc.sum(known_role).as_py() if len(role) else 0
     role = pc.if_else(known_role, role, Role.MEMBER.value)
     memberships = pa.table([m["user_id"], m["org_id"], role], schema=MEMBERSHIPS_SCHEMA)
+    del role, known_role
     notes = []
     if odd_roles:
         notes.append(
             f"{members_path.name}: {odd_roles} memberships with another role read as member"
         )
-    unknown_users = pc.sum(pc.invert(pc.is_in(m["user_id"], user_id))).as_py() or 0
+    user_ids = users.column("user_id").combine_chunks()
+    unknown_users = pc.sum(pc.invert(pc.is_in(m["user_id"], user_ids))).as_py() or 0
+    del user_ids
     if unknown_users:
         notes.append(f"{members_path.name}: {unknown_users} memberships name no directory user")
     listed = org_ids.to_pylist()
@@ -192,22 +234,68 @@ def _load_columnar(folder: Path, allow_duplicate_emails: bool) -> Directory:
     return Directory(folder, users, [*listed, *extra], memberships, notes)
 
 
+def _users(path: Path, allow_duplicate_emails: bool) -> pa.Table:
+    """The users table; each raw column is released once read (a lower peak)."""
+    u = _columns(path, USERS_COLUMNS, USERS_OPTIONAL, unread=("name",))
+    n = len(u["user_id"])
+    user_id = u.pop("user_id")
+    if _any(pc.equal(user_id, "")) or not _all_distinct(user_id):
+        raise _RowCheck
+    email = _normalise_emails(u.pop("email"))
+    nonempty = pc.not_equal(email, "")
+    if _any(
+        pc.and_(
+            nonempty,
+            pc.invert(pc.match_substring_regex(email, f"^[^{SPACE_CLASS}]*@[^{SPACE_CLASS}]*$")),
+        )
+    ):
+        raise _RowCheck
+    locale = pc.replace_substring(u.pop("locale"), "_", "-")
+    if _any(
+        pc.invert(pc.match_substring_regex(locale, r"^(?:[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*)?$"))
+    ):
+        raise _RowCheck
+    country = pc.utf8_upper(u.pop("country"))
+    if _any(pc.invert(pc.match_substring_regex(country, r"^(?:[A-Z]{2})?$"))):
+        raise _RowCheck
+    region = pc.utf8_upper(u.pop("region")) if "region" in u else pa.array([""] * n, pa.string())
+    if _any(pc.invert(pc.match_substring_regex(region, r"^(?:[A-Z]{2}-[A-Z0-9]{1,3})?$"))):
+        raise _RowCheck
+    mfa_text = pc.utf8_lower(u.pop("mfa_enabled"))
+    is_true = pc.is_in(mfa_text, pa.array(_TRUE))
+    is_false = pc.is_in(mfa_text, pa.array(_FALSE))
+    if _any(pc.invert(pc.or_(pc.or_(is_true, is_false), pc.equal(mfa_text, "")))):
+        raise _RowCheck
+    del mfa_text
+    mfa = pc.if_else(is_true, True, pc.if_else(is_false, False, pa.scalar(None, pa.bool_())))
+    status = pc.utf8_lower(u.pop("status"))
+    if _any(pc.invert(pc.is_in(status, pa.array(["active", "deactivated"])))):
+        raise _RowCheck
+    active = pc.equal(status, "active")
+    del status
+    emails = _email_lists(email, nonempty, u.pop("other_emails", None))
+    del email
+    users = pa.table([user_id, emails, locale, country, region, mfa, active], schema=USERS_SCHEMA)
+    _check_shared_emails(users, path, allow_duplicate_emails)
+    return users
+
+
 def _email_lists(email: pa.Array, nonempty: pa.Array, others: pa.Array | None) -> pa.Array:
     """Each user's emails: the primary (if any), then ``other_emails``, without repeats."""
     lengths = pc.cast(nonempty, pa.int32())
-    if others is None or not _any(pc.not_equal(others, "")):
+    has_others = pc.not_equal(others, "") if others is not None else None
+    if has_others is None or not _any(has_others):
         offsets = pa.concat_arrays([pa.array([0], pa.int32()), pc.cumulative_sum(lengths)])
-        return pa.ListArray.from_arrays(offsets, email.filter(nonempty))
+        every = bool(pc.all(nonempty).as_py()) if len(email) else True
+        return pa.ListArray.from_arrays(offsets, email if every else email.filter(nonempty))
     # The few rows with other emails get their whole list in Python; every other row holds
-    # its primary email alone. The pieces are then put in row order by Arrow.
-    has_others = pc.not_equal(others, "")
+    # its primary email alone. One take from [primary emails, the lists' values] puts each
+    # value where its row's list starts, and the list's rank on from there.
+    assert others is not None
     rows = pc.indices_nonzero(has_others)
-    extra_rows: list[int] = []
-    extra_ranks: list[int] = []
-    extra_values: list[str] = []
-    extra_lengths: list[int] = []
-    for row, primary, extra in zip(
-        rows.to_pylist(), email.take(rows).to_pylist(), others.take(rows).to_pylist(), strict=True
+    lists: list[list[str]] = []
+    for primary, extra in zip(
+        email.take(rows).to_pylist(), others.take(rows).to_pylist(), strict=True
     ):
         found = [primary] if primary else []
         for part in extra.split(";"):
@@ -216,42 +304,30 @@ def _email_lists(email: pa.Array, nonempty: pa.Array, others: pa.Array | None) -
                 if "@" not in normalised or any(ch.isspace() for ch in normalised):
                     raise _RowCheck
                 found.append(normalised)
-        unique = list(dict.fromkeys(found))
-        extra_rows.extend([row] * len(unique))
-        extra_ranks.extend(range(len(unique)))
-        extra_values.extend(unique)
-        extra_lengths.append(len(unique))
-    alone = pc.and_(nonempty, pc.invert(has_others))
+        lists.append(list(dict.fromkeys(found)))
     n = len(email)
-    pieces = pa.concat_tables(
-        [
-            pa.table(
-                {
-                    "row": pc.indices_nonzero(alone).cast(pa.int64()),
-                    "rank": pa.nulls(pc.sum(alone).as_py() or 0, pa.int32()).fill_null(0),
-                    "email": email.filter(alone),
-                }
-            ),
-            pa.table(
-                {
-                    "row": pa.array(extra_rows, pa.int64()),
-                    "rank": pa.array(extra_ranks, pa.int32()),
-                    "email": pa.array(extra_values, pa.string()),
-                }
-            ),
-        ]
-    )
-    order = pc.sort_indices(pieces, sort_keys=[("row", "ascending"), ("rank", "ascending")])
-    values = pieces.column("email").take(order).combine_chunks()
-    lengths = pc.replace_with_mask(lengths, has_others, pa.array(extra_lengths, pa.int32()))
+    lengths = pc.replace_with_mask(lengths, has_others, pa.array(map(len, lists), pa.int32()))
     offsets = pa.concat_arrays([pa.array([0], pa.int32()), pc.cumulative_sum(lengths)])
-    assert len(offsets) == n + 1
-    return pa.ListArray.from_arrays(offsets, values)
+    total = offsets[-1].as_py()
+    in_lists = bytearray(total)  # the output positions the lists' values fill
+    for start, found in zip(offsets.take(rows).to_pylist(), lists, strict=True):
+        in_lists[start : start + len(found)] = b"\x01" * len(found)
+    mask = pc.cast(
+        pa.Array.from_buffers(pa.uint8(), total, [None, pa.py_buffer(in_lists)]), pa.bool_()
+    )
+    alone = pc.and_(nonempty, pc.invert(has_others))
+    source = pc.replace_with_mask(
+        pa.nulls(total, pa.int64()), pc.invert(mask), pc.indices_nonzero(alone).cast(pa.int64())
+    )
+    values = [v for found in lists for v in found]
+    source = pc.replace_with_mask(source, mask, pa.array(range(n, n + len(values)), pa.int64()))
+    pool = pa.concat_arrays([email, pa.array(values, pa.string())])
+    return pa.ListArray.from_arrays(offsets, pool.take(source))
 
 
 def _check_shared_emails(users: pa.Table, path: Path, allow: bool) -> None:
     flat = pc.list_flatten(users.column("emails"))
-    if _distinct(flat) == len(flat):
+    if len(pc.unique(flat)) == len(flat):
         return
     # rare: find the clashing users row by row, for the message
     check_duplicate_emails(

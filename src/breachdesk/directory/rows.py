@@ -271,6 +271,7 @@ def read_directory_rows(folder: Path, allow_duplicate_emails: bool = False) -> D
             raise DirectoryError(f"{orgs_path}:{line}: field org_id: duplicate")
         orgs_seen.add(row["org_id"])
         org_ids.append(row["org_id"])
+    orgs_listed = frozenset(orgs_seen)
     odd_roles = unknown_users = unknown_orgs = 0
     for line, row in _rows(members_path, MEMBERSHIP_COLUMNS):
         if not row["user_id"] or not row["org_id"]:
@@ -282,10 +283,11 @@ def read_directory_rows(folder: Path, allow_duplicate_emails: bool = False) -> D
             role = Role.MEMBER
             odd_roles += 1
         unknown_users += row["user_id"] not in seen_ids
-        if row["org_id"] not in orgs_seen:
-            unknown_orgs += 1
-            orgs_seen.add(row["org_id"])
-            org_ids.append(row["org_id"])
+        if row["org_id"] not in orgs_listed:
+            unknown_orgs += 1  # memberships, as the note says, not distinct orgs
+            if row["org_id"] not in orgs_seen:
+                orgs_seen.add(row["org_id"])
+                org_ids.append(row["org_id"])
         memberships.append(Membership(row["user_id"], row["org_id"], role))
     if odd_roles:
         notes.append(
