@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from breachdesk.directory.model import Directory
 from breachdesk.domain.identity import TokenKind
@@ -34,6 +35,23 @@ CATEGORY_BITS = {category: 1 << i for i, category in enumerate(Category)}
 USER_ORDER = (
     "NOT regexp_full_match({u}user_id, '[0-9]+'), TRY_CAST({u}user_id AS HUGEINT), {u}user_id"
 )
+
+
+def exposed_text(mask: int) -> str:
+    """The categories a bitmask names, ``;``-joined in name order (``contact;device``)."""
+    names = sorted(category.value for category, bit in CATEGORY_BITS.items() if mask & bit)
+    return ";".join(names)
+
+
+def with_exposed_texts(users: pa.Table) -> pa.Table:
+    """``users`` with its ``exposed`` column (each user's category bitmask) turned into the
+    categories' text, dictionary-encoded: millions of users share a few dozen
+    combinations, and a text per user was most of the memory the affected users took."""
+    masks = pc.fill_null(users.column("exposed").combine_chunks(), 0)
+    distinct = pc.unique(masks)
+    texts = pa.array([exposed_text(m) for m in distinct.to_pylist()], pa.string())
+    exposed = pa.DictionaryArray.from_arrays(pc.index_in(masks, value_set=distinct), texts)
+    return users.set_column(users.schema.get_field_index("exposed"), "exposed", exposed)
 
 
 def order_users(users: pa.Table) -> pa.Table:
@@ -135,18 +153,15 @@ def match_directory(
         FROM mb LEFT JOIN users u ON mb.user_id = u.user_id
         """
     )
-    exposed = ", ".join(
-        f"CASE WHEN a.mask & {bit} <> 0 THEN '{category.value}' END"
-        for category, bit in sorted(CATEGORY_BITS.items(), key=lambda kv: kv[0].value)
-    )
-    users = con.sql(
-        f"""
+    users = with_exposed_texts(
+        con.sql(
+            f"""
         WITH orgs AS (
             SELECT a.idx, array_to_string(list_sort(list_distinct(list(mbi.org_id))), ';') AS ids
             FROM affected a JOIN mbi ON mbi.idx = a.idx GROUP BY a.idx
         )
         SELECT u.user_id,
-               concat_ws(';', {exposed}) AS exposed,
+               a.mask AS exposed,
                coalesce(orgs.ids, '') AS organizations,
                CASE WHEN u.mfa_enabled IS NULL THEN ''
                     WHEN u.mfa_enabled THEN 'true' ELSE 'false' END AS mfa_enabled,
@@ -159,8 +174,9 @@ def match_directory(
                a.mask
         FROM affected a JOIN users u USING (idx) LEFT JOIN orgs USING (idx)
         ORDER BY {USER_ORDER.format(u="u.")}
-        """  # noqa: S608 - the interpolated text is fixed category names, bits and ordering
-    ).to_arrow_table()
+        """  # noqa: S608 - the interpolated text is fixed ordering
+        ).to_arrow_table()
+    )
     orgs = con.execute(
         """
         WITH aff_orgs AS (
