@@ -7,6 +7,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from typing import TYPE_CHECKING, Any
+
 from breachdesk.errors import (
     BreachdeskError,
     DeliveryError,
@@ -18,10 +20,34 @@ from breachdesk.errors import (
     SettingsError,
     StoreError,
 )
-from breachdesk.impact import IMPACT_SCHEMA, read_impact
-from breachdesk.services.assess import AssessRequest, AssessResult, assess
 from breachdesk.settings import Settings, load_settings
 from breachdesk.taxonomy import Category, FindingKind
+
+if TYPE_CHECKING:
+    from breachdesk.impact import IMPACT_SCHEMA, read_impact
+    from breachdesk.services.assess import AssessRequest, AssessResult, assess
+
+# Imported on first use: a scanning process imports ``breachdesk.engine.scan`` and nothing
+# of the services, the store or the reports (each process would otherwise hold them all).
+_LAZY = {
+    "IMPACT_SCHEMA": "breachdesk.impact",
+    "read_impact": "breachdesk.impact",
+    "AssessRequest": "breachdesk.services.assess",
+    "AssessResult": "breachdesk.services.assess",
+    "assess": "breachdesk.services.assess",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'breachdesk' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "IMPACT_SCHEMA",

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -57,10 +56,16 @@ def pairs_to_ipc(table: pa.Table) -> bytes:
 class DuckDBEngine:
     """The DuckDB engine: a connection holding the run's identity tables."""
 
-    def __init__(self, temp_dir: Path | None = None, memory_limit: str = "256MB") -> None:
+    def __init__(
+        self, temp_dir: Path | None = None, memory_limit: str = "160MB", ingest_limit: str = "64MB"
+    ) -> None:
+        # While the scan streams pairs in, nothing is queried: the table goes to the spill
+        # folder past ``ingest_limit``, and ``finish`` raises the limit for the grouping.
+        self.memory_limit = memory_limit if temp_dir is None else ingest_limit
+        self.working_limit = memory_limit
         config: dict[str, str | bool | int | float | list[str]] = {
             "threads": 2,
-            "memory_limit": memory_limit,
+            "memory_limit": self.memory_limit,
             # hand freed memory back to the system early: the process's footprint, not only
             # DuckDB's buffers, is what a responder's machine has to hold
             "allocator_flush_threshold": "32MB",
@@ -71,6 +76,8 @@ class DuckDBEngine:
             temp_dir.mkdir(parents=True, exist_ok=True)
             temp_dir.chmod(0o700)
             config["temp_directory"] = str(temp_dir)
+        import duckdb  # here, not at the top: scanning processes import this module too
+
         self.con = duckdb.connect(config=config)
         self.con.execute(
             "CREATE TABLE pairs (signature VARCHAR, shape INTEGER, records BIGINT,"
@@ -95,7 +102,7 @@ class DuckDBEngine:
         )
         self._pending.append(batch)
         self._pending_rows += batch.num_rows
-        if self._pending_rows >= 500_000:
+        if self._pending_rows >= 200_000:
             self._flush()
 
     def _flush(self) -> None:
@@ -114,6 +121,7 @@ class DuckDBEngine:
         window over the grouped rows cost most of this step once it spilled to disk."""
         self._flush()
         con = self.con
+        con.execute(f"SET memory_limit = '{self.working_limit}'")
         con.register(
             "shape_masks",
             pa.table(
@@ -142,8 +150,8 @@ class DuckDBEngine:
                 FROM pairs p JOIN shape_masks m USING (shape)
                 GROUP BY p.signature
             )
-            SELECT g.first_seen AS sig_id, g.signature, g.records, g.personal, coalesce(g.country, '') AS country,
-                   g.mask | coalesce(f.mask, 0) AS mask
+            SELECT g.first_seen AS sig_id, g.signature, g.records, g.personal,
+                   coalesce(g.country, '') AS country, g.mask | coalesce(f.mask, 0) AS mask
             FROM grouped g LEFT JOIN finding_masks f USING (signature)
             """
         )
