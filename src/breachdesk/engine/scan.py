@@ -17,6 +17,7 @@ from itertools import compress
 from operator import not_
 from pathlib import Path
 from typing import Any
+from unicodedata import normalize
 
 import orjson
 import pyarrow as pa
@@ -24,7 +25,6 @@ import pyarrow as pa
 from breachdesk.detect.rules import default_rules
 from breachdesk.detect.scanner import Scanner, mask_secret
 from breachdesk.domain.identity import (
-    Token,
     TokenKind,
     device_token,
     email_token,
@@ -489,30 +489,11 @@ _EMPTY = frozenset({None, "", *SENTINELS})
 _NO_IDENTITY = encode_signature(())
 _DEVICE = TokenKind.DEVICE_ID.value
 _USER_ID = TokenKind.USER_ID.value
-_MAYBE_SPECIAL = frozenset("@ \t\n\r\x0b\x0c$")
-
-
-def _plain_user_id(value: Any) -> tuple[str, str] | None:
-    """The common case of ``user_id_token``, without its checks; None means "ask it".
-
-    A string with no ``@``, no surrounding space, not starting with ``$`` and not of hash
-    length is a plain user id; so is any integer that is not 32 or 64 digits long.
-    """
-    kind = type(value)
-    if kind is str:
-        if (
-            value
-            and len(value) not in (32, 64)
-            and value[0] not in _MAYBE_SPECIAL
-            and value[-1] not in _MAYBE_SPECIAL
-            and "@" not in value
-        ):
-            return (_USER_ID, value)
-        return None
-    if kind is int:
-        text = str(value)
-        return (_USER_ID, text) if len(text) not in (32, 64) else None
-    return None
+_EMAIL = TokenKind.EMAIL.value
+# What a string id may not start or end with to take the fast path of :func:`identify`:
+# whatever ``str.strip`` removes (no whitespace character lies past U+3000; a test holds
+# that), ``@`` (an email) and ``$`` (``$device:``).
+_EDGE = frozenset("@$").union(c for c in map(chr, range(0x3001)) if c.isspace())
 
 
 _USER, _MAIL, _DEVICE_ROLE = "user", "mail", "device"
@@ -528,23 +509,48 @@ def identify(
 
     A list contributes each item. Device ids carry their reader's ``namespace``
     (``"mixpanel:…"``), so devices of different vendors never tie; ``device_when_equal``: a
-    user id equal to one of the record's device ids is that device id (PostHog)."""
+    user id equal to one of the record's device ids is that device id (PostHog).
+
+    Nearly every record of an export has a combination of its own, so this runs about once
+    per record: the common values (a plain string or integer id, an ASCII email) take a
+    path that gives what the token functions of :mod:`breachdesk.domain.identity` give
+    without calling them; :func:`breachdesk.engine.reference.reference_identify` is the
+    plain statement the tests hold this to."""
     pairs: list[tuple[str, str]] = []
+    append = pairs.append
+    personal = False
     prefix = f"{namespace}:" if namespace else ""
     for role, value in zip(roles, raw, strict=True):
         if value is None:
             continue
-        for item in value if value.__class__ is list else (value,):
-            if role is _USER:
-                pair = _plain_user_id(item) or _pair(user_id_token(item))
-            elif role is _MAIL:
-                pair = _pair(email_token(item))
-            else:
-                pair = _plain_device_id(item) or _pair(device_token(item))
+        kind = value.__class__
+        if kind is str:
+            if value and value[0] not in _EDGE and value[-1] not in _EDGE:
+                if role is _DEVICE_ROLE:
+                    append((_DEVICE, prefix + value))
+                    continue
+                if role is _USER:
+                    # not an email, a hashed email nor ``$device:``; nothing to trim
+                    if "@" not in value and len(value) not in (32, 64):
+                        append((_USER_ID, value))
+                        personal = True
+                        continue
+                else:  # an email key: normalize_email, with nothing to trim
+                    text = value.lower() if value.isascii() else normalize("NFC", value).casefold()
+                    append((_EMAIL, text))
+                    personal = True
+                    continue
+        elif kind is int and role is _USER:
+            text = str(value)
+            if len(text) not in (32, 64):  # not hexadecimal-shaped
+                append((_USER_ID, text))
+                personal = True
+                continue
+        for item in value if kind is list else (value,):
+            pair = _token_pair(role, item, prefix)
             if pair is not None:
-                if pair[0] == _DEVICE and prefix:
-                    pair = (_DEVICE, prefix + pair[1])
-                pairs.append(pair)
+                append(pair)
+                personal = personal or pair[0] != _DEVICE
     if device_when_equal:
         devices = {v for k, v in pairs if k == _DEVICE}
         if devices:
@@ -552,10 +558,32 @@ def identify(
                 (_DEVICE, prefix + v) if k in _ID_KINDS and prefix + v in devices else (k, v)
                 for k, v in pairs
             ]
-    personal = any(k != _DEVICE for k, _ in pairs)
-    if len(pairs) > 1:
+            personal = any(k != _DEVICE for k, _ in pairs)
+    count = len(pairs)
+    if count == 2:  # sorted(set(pairs)), without building either
+        first, second = pairs
+        if first == second:
+            pairs = [first]
+        elif second < first:
+            pairs = [second, first]
+    elif count > 2:
         pairs = sorted(set(pairs))
     return orjson.dumps(pairs).decode(), personal
+
+
+def _token_pair(role: str, item: Any, prefix: str) -> tuple[str, str] | None:
+    """One identity value as (kind, value) through the token functions; None if no id."""
+    if role is _USER:
+        token = user_id_token(item)
+    elif role is _MAIL:
+        token = email_token(item)
+    else:
+        token = device_token(item)
+    if token is None:
+        return None
+    if token.kind is TokenKind.DEVICE_ID:
+        return (_DEVICE, prefix + token.value)
+    return (token.kind.value, token.value)
 
 
 _ID_KINDS = frozenset({TokenKind.USER_ID.value, TokenKind.HASHED_EMAIL.value})
@@ -613,21 +641,6 @@ def _strings(bag: dict[str, Any]) -> Iterator[str]:
             stack.extend(item)
         elif item.__class__ is str:
             yield item
-
-
-def _pair(token: Token | None) -> tuple[str, str] | None:
-    return (token.kind.value, token.value) if token is not None else None
-
-
-def _plain_device_id(value: Any) -> tuple[str, str] | None:
-    if (
-        type(value) is str
-        and value
-        and value[0] not in _MAYBE_SPECIAL
-        and value[-1] not in _MAYBE_SPECIAL
-    ):
-        return (_DEVICE, value)
-    return None
 
 
 def leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:

@@ -1,0 +1,88 @@
+"""The scan's identity signatures against their plain statement: the fast paths of
+``scan.identify`` (plain ids, ASCII emails, device ids taken without the token functions)
+give byte for byte what every value through the token functions gives."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from breachdesk.engine.reference import reference_identify
+from breachdesk.engine.scan import _DEVICE_ROLE, _EDGE, _MAIL, _USER, identify
+
+ROLES = (_USER, _USER, _USER, _MAIL, _DEVICE_ROLE)
+EDGES = [" ", "\t", "\x1c", "\x85", "\xa0", "\u2003", "\u3000", "@", "$"]
+SHAPES = st.sampled_from(
+    [
+        "502556",
+        "9f3bfa0f94bf9e-35a0e83c1ef20f2-148d2208",
+        "$device:9f3bfa0f94bf9e-35a0e83c1ef20f2",
+        "$device: ",
+        "Ann@Example.ORG",
+        " bob@example.org ",
+        "josé.000005@Example.es",
+        "Straße@x.de",
+        "STRASSE@X.DE",
+        "e\u0301@x.org",
+        "a" * 32,
+        "F" * 64,
+        "g" * 32,
+        "a" * 33,
+        "$direct",
+        "",
+    ]
+)
+STRINGS = st.one_of(
+    st.text(max_size=12), st.text(alphabet=st.characters(codec="ascii"), max_size=12), SHAPES
+)
+# A value glued to an edge character on either side, so every trimming path is taken.
+EDGED = st.builds(
+    lambda head, text, tail: head + text + tail,
+    st.sampled_from(["", *EDGES]),
+    STRINGS,
+    st.sampled_from(["", *EDGES]),
+)
+SCALARS = st.one_of(
+    SHAPES,
+    EDGED,
+    st.integers(),
+    st.integers(min_value=10**31, max_value=10**32),
+    st.integers(min_value=-(10**31), max_value=-(10**30)),
+    st.floats(allow_nan=False),
+    st.sampled_from([1.0, 17.5, 100005.0]),
+    st.booleans(),
+    st.none(),
+)
+VALUES = st.one_of(SCALARS, st.lists(SCALARS, max_size=3), st.just({"nested": "x"}))
+
+
+@settings(max_examples=400)
+@given(
+    st.tuples(VALUES, VALUES, VALUES, VALUES, VALUES),
+    st.sampled_from(["", "mixpanel", "posthog"]),
+    st.booleans(),
+)
+def test_identify_equals_the_token_functions(
+    raw: tuple[Any, ...], namespace: str, device_when_equal: bool
+) -> None:
+    assert identify(ROLES, raw, namespace, device_when_equal) == reference_identify(
+        ROLES, raw, namespace, device_when_equal
+    )
+
+
+@given(st.lists(st.sampled_from(["u1", "$device:d1", "d1", "ann@x.org", 7, "7"]), max_size=5))
+def test_repeated_and_shared_values_are_one_pair(items: list[Any]) -> None:
+    raw = (items[0] if items else None, None, items or None, "Ann@X.org", items[-1:] or None)
+    for device_when_equal in (False, True):
+        assert identify(ROLES, raw, "posthog", device_when_equal) == reference_identify(
+            ROLES, raw, "posthog", device_when_equal
+        )
+
+
+def test_the_edge_set_holds_every_character_strip_removes() -> None:
+    spaces = {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
+    assert spaces <= _EDGE
+    assert "".join(sorted(spaces)).strip() == ""
