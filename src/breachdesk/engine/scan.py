@@ -25,6 +25,7 @@ import pyarrow as pa
 from breachdesk.detect.rules import default_rules
 from breachdesk.detect.scanner import Scanner, mask_secret
 from breachdesk.domain.identity import (
+    DEVICE_PREFIX,
     TokenKind,
     device_token,
     email_token,
@@ -490,10 +491,7 @@ _NO_IDENTITY = encode_signature(())
 _DEVICE = TokenKind.DEVICE_ID.value
 _USER_ID = TokenKind.USER_ID.value
 _EMAIL = TokenKind.EMAIL.value
-# What a string id may not start or end with to take the fast path of :func:`identify`:
-# whatever ``str.strip`` removes (no whitespace character lies past U+3000; a test holds
-# that), ``@`` (an email) and ``$`` (``$device:``).
-_EDGE = frozenset("@$").union(c for c in map(chr, range(0x3001)) if c.isspace())
+_DEVICE_PREFIX_LENGTH = len(DEVICE_PREFIX)
 
 
 _USER, _MAIL, _DEVICE_ROLE = "user", "mail", "device"
@@ -512,9 +510,10 @@ def identify(
     user id equal to one of the record's device ids is that device id (PostHog).
 
     Nearly every record of an export has a combination of its own, so this runs about once
-    per record: the common values (a plain string or integer id, an ASCII email) take a
-    path that gives what the token functions of :mod:`breachdesk.domain.identity` give
-    without calling them; :func:`breachdesk.engine.reference.reference_identify` is the
+    per record: a string or integer value takes a path that gives what the token
+    functions of :mod:`breachdesk.domain.identity` give without calling them (the rest,
+    and a string that may be an email or a hashed one under a user-id key, go through
+    them); :func:`breachdesk.engine.reference.reference_identify` is the
     plain statement the tests hold this to."""
     pairs: list[tuple[str, str]] = []
     append = pairs.append
@@ -524,22 +523,29 @@ def identify(
         if value is None:
             continue
         kind = value.__class__
-        if kind is str:
-            if value and value[0] not in _EDGE and value[-1] not in _EDGE:
-                if role is _DEVICE_ROLE:
-                    append((_DEVICE, prefix + value))
-                    continue
-                if role is _USER:
-                    # not an email, a hashed email nor ``$device:``; nothing to trim
-                    if "@" not in value and len(value) not in (32, 64):
-                        append((_USER_ID, value))
-                        personal = True
-                        continue
-                else:  # an email key: normalize_email, with nothing to trim
-                    text = value.lower() if value.isascii() else normalize("NFC", value).casefold()
-                    append((_EMAIL, text))
-                    personal = True
-                    continue
+        if kind is str:  # what normalize_id / normalize_email and the token functions do
+            text = value.strip()
+            if not text:
+                continue
+            if role is _DEVICE_ROLE:
+                append((_DEVICE, prefix + text))
+                continue
+            if role is _MAIL:
+                if text.isascii():  # NFC changes no ASCII text; casefold is lower() there
+                    append((_EMAIL, text.lower()))
+                else:
+                    append((_EMAIL, normalize("NFC", text).casefold()))
+                personal = True
+                continue
+            if text.startswith(DEVICE_PREFIX):
+                device = text[_DEVICE_PREFIX_LENGTH:].strip()
+                if device:
+                    append((_DEVICE, prefix + device))
+                continue
+            if "@" not in text and len(text) not in (32, 64):  # no email, no hashed email
+                append((_USER_ID, text))
+                personal = True
+                continue
         elif kind is int and role is _USER:
             text = str(value)
             if len(text) not in (32, 64):  # not hexadecimal-shaped
