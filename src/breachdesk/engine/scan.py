@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -161,6 +161,8 @@ class _UnitScan:
         self.identity_lookup = values_getter(identity_paths)
         self.lookup = values_getter((*identity_paths, *keys.countries))
         self.org_lookup = values_getter(keys.org_keys)
+        plain_orgs = all("." not in p and p != "*" for p in keys.org_keys)
+        self.org_keys = frozenset(keys.org_keys) if plain_orgs else None
         self.n_identity = len(identity_paths)
         self.no_identity = (None,) * self.n_identity
         self.no_orgs = (None,) * len(keys.org_keys)
@@ -274,7 +276,8 @@ class _UnitScan:
             res.blank = res.lines  # a block of blank lines costs no line-by-line work
             return
         fired = self.worker.scanner.triggers(data)
-        if data.count(b"\n\n") > len(data) >> 8:
+        # a "\n\n" holds two newlines: with few newlines there is no need to count them
+        if newlines > len(data) >> 8 and data.count(b"\n\n") > len(data) >> 8:
             numbered = _non_blank_lines(data)  # mostly blank: skip them without a loop
         else:
             lines = data.split(b"\n")
@@ -287,97 +290,148 @@ class _UnitScan:
         self, unit: LineBlock, numbered: Iterable[tuple[int, bytes]], fired: dict[int, set[int]]
     ) -> None:
         res = self.result
+        self._take(self._parsed(unit, numbered), fired)
+        res.read = self._number - len(res.rejects)
+        res.numbered = self._number
+        res.blank = res.lines - self._number
+
+    _number = 0  # non-blank lines parsed so far (record numbers used)
+
+    def _parsed(
+        self, unit: LineBlock, numbered: Iterable[tuple[int, bytes]]
+    ) -> Iterator[tuple[int, int, int, dict[str, Any]]]:
+        """(line index, line, record number, record) of each line that makes a record; the
+        others are rejected on the way."""
         max_record = self.worker.config.max_record
         loads = orjson.loads
         to_record = self.worker.record_maker(unit.reader)
-        record = self._record
         first = unit.first_line
         number = 0
-        for i, line in numbered:
-            if not line or line.isspace():
-                continue
-            number += 1
-            if len(line) > max_record:
-                self._reject(first + i, RejectReason.TOO_LARGE, f"over {max_record} bytes")
-                continue
-            try:
-                obj = loads(line)
-            except orjson.JSONDecodeError as exc:
-                try:
-                    line.decode("utf-8")
-                except UnicodeDecodeError:
-                    self._reject(first + i, RejectReason.INVALID_UTF8, "line is not valid UTF-8")
+        try:
+            for i, line in numbered:
+                if not line or line.isspace():
                     continue
-                self._reject(first + i, RejectReason.INVALID_JSON, _json_error(exc))
-                continue
-            if obj.__class__ is not dict:
-                self._reject(first + i, RejectReason.NOT_AN_OBJECT, f"a JSON {_type_name(obj)}")
-                continue
-            bag = to_record(obj)
-            if bag is None:
-                self._reject(first + i, RejectReason.UNKNOWN_SHAPE, "lacks the reader's fields")
-                continue
-            record(bag)
-            hit = fired.get(i)
-            if hit is not None:
-                self.hit_records.append((first + i, number, bag, hit))
-        res.read = number - len(res.rejects)
-        res.numbered = number
-        res.blank = res.lines - number
+                number += 1
+                if len(line) > max_record:
+                    self._reject(first + i, RejectReason.TOO_LARGE, f"over {max_record} bytes")
+                    continue
+                try:
+                    obj = loads(line)
+                except orjson.JSONDecodeError as exc:
+                    try:
+                        line.decode("utf-8")
+                    except UnicodeDecodeError:
+                        self._reject(
+                            first + i, RejectReason.INVALID_UTF8, "line is not valid UTF-8"
+                        )
+                        continue
+                    self._reject(first + i, RejectReason.INVALID_JSON, _json_error(exc))
+                    continue
+                if obj.__class__ is not dict:
+                    self._reject(first + i, RejectReason.NOT_AN_OBJECT, f"a JSON {_type_name(obj)}")
+                    continue
+                bag = to_record(obj)
+                if bag is None:
+                    self._reject(first + i, RejectReason.UNKNOWN_SHAPE, "lacks the reader's fields")
+                    continue
+                yield i, first + i, number, bag
+        finally:
+            self._number = number
 
     def _batch(self, unit: RecordBatch) -> None:
         res = self.result
         res.blank = unit.blank
         res.lines = len(unit.records) + unit.blank
+        res.read = len(unit.records)
         dumped = b"\n".join(orjson.dumps(bag, default=str) for _, _, bag in unit.records)
         fired = self.worker.scanner.triggers(dumped)
-        for i, (line_no, number, bag) in enumerate(unit.records):
-            res.read += 1
-            self._record(bag)
-            hit = fired.get(i)
-            if hit is not None:
-                self.hit_records.append((line_no, number, bag, hit))
+        self._take(
+            ((i, line_no, number, bag) for i, (line_no, number, bag) in enumerate(unit.records)),
+            fired,
+        )
 
     def _reject(self, line: int, reason: RejectReason, message: str) -> None:
         self.result.rejects.append(RejectRow(self.unit.source, line, reason, message))
 
-    def _record(self, bag: dict[str, Any]) -> None:
-        raw: Any = self.lookup(bag)
-        orgs = self.org_lookup(bag)
-        if orgs != self.no_orgs:
-            raw_orgs = self.raw_orgs
-            for value in orgs:
-                if value.__class__ is list:
-                    raw_orgs.update(item for item in value if type(item) in _ID_TYPES)
-                elif value is not None and type(value) in _ID_TYPES:
-                    raw_orgs.add(value)
-        if self.time_get is not None:
-            self.times.append(self.time_get(bag))
-        values = bag.values()
-        try:  # an unhashable (nested) value raises: those records are walked
-            if _EMPTY.isdisjoint(values):
-                shape = tuple(bag)
-            else:
-                empty = list(map(_EMPTY.__contains__, values))
-                shape = tuple(compress(bag, map(not_, empty)))
-                self.result.empty_paths.update(compress(bag, empty))
-        except TypeError:
-            paths: list[str] = []
-            self._has_lists = False
-            self._walk(bag, "", paths)
-            shape = tuple(dict.fromkeys(paths)) if self._has_lists else tuple(paths)
-        shape_id = self.shape_ids.get(shape)
-        if shape_id is None:
-            shape_id = self.shape_ids[shape] = len(self.result.shapes)
-            self.result.shapes.append(shape)
-        if shape_id not in self.sampled_shapes:
-            self._sample_record(bag, shape, shape_id)
-        groups = self.groups
+    def _take(
+        self, records: Iterable[tuple[int, int, int, dict[str, Any]]], fired: dict[int, set[int]]
+    ) -> None:
+        """Inventory ``records`` ((index in the fast pass, line, record number, record)):
+        each one's identity and country values and field shape become a key of
+        ``self.groups``; the ones the fast pass fired on are kept for confirmation.
+
+        The hot loop of the scan, so everything it reads is a local."""
+        lookup = self.lookup
+        org_lookup = self.org_lookup
+        # plain org keys absent from a record (most events) cost one C-level check
+        org_keys = self.org_keys
+        no_orgs = self.no_orgs
+        raw_orgs = self.raw_orgs
+        time_get = self.time_get
+        times_append = self.times.append
+        shape_ids = self.shape_ids
+        shapes = self.result.shapes
+        sampled = self.sampled_shapes
+        empty_paths = self.result.empty_paths
+        hits = self.hit_records
+        keys: list[tuple[Any, int]] = []
+        keep = keys.append
+        isdisjoint = _EMPTY.isdisjoint
+        is_empty = _EMPTY.__contains__
+        for i, line, number, bag in records:
+            raw: Any = lookup(bag)
+            if org_keys is None or not bag.keys().isdisjoint(org_keys):
+                orgs = org_lookup(bag)
+                if orgs != no_orgs:
+                    for value in orgs:
+                        if value.__class__ is list:
+                            raw_orgs.update(item for item in value if type(item) in _ID_TYPES)
+                        elif value is not None and type(value) in _ID_TYPES:
+                            raw_orgs.add(value)
+            if time_get is not None:
+                times_append(time_get(bag))
+            values = bag.values()
+            try:  # an unhashable (nested) value raises: those records are walked
+                if isdisjoint(values):
+                    shape = tuple(bag)
+                else:
+                    empty = list(map(is_empty, values))
+                    shape = tuple(compress(bag, map(not_, empty)))
+                    empty_paths.update(compress(bag, empty))
+            except TypeError:
+                paths: list[str] = []
+                self._has_lists = False
+                self._walk(bag, "", paths)
+                shape = tuple(dict.fromkeys(paths)) if self._has_lists else tuple(paths)
+            shape_id = shape_ids.get(shape)
+            if shape_id is None:
+                shape_id = shape_ids[shape] = len(shapes)
+                shapes.append(shape)
+            if shape_id not in sampled:
+                self._sample_record(bag, shape, shape_id)
+            keep((raw, shape_id))
+            hit = fired.get(i)
+            if hit is not None:
+                hits.append((line, number, bag, hit))
+        self._group(keys)
+
+    def _group(self, keys: list[tuple[Any, int]]) -> None:
+        """Count the records of each (identity and country values, shape), in first-seen
+        order; values that cannot be a dict key (a list or object under an identity or
+        country key) are resolved on the spot."""
         try:
-            groups[(raw, shape_id)] = groups.get((raw, shape_id), 0) + 1
-        except TypeError:  # a list or object under an identity or country key
-            resolved = self._resolve(raw)
-            groups[(resolved, shape_id)] = groups.get((resolved, shape_id), 0) + 1
+            self.groups = Counter(keys)
+            return
+        except TypeError:
+            pass
+        groups: dict[tuple[Any, int], int] = {}
+        for key in keys:
+            try:
+                groups[key] = groups.get(key, 0) + 1
+            except TypeError:
+                resolved = (self._resolve(key[0]), key[1])
+                groups[resolved] = groups.get(resolved, 0) + 1
+        self.groups = groups
 
     def _resolve(self, raw: tuple[Any, ...]) -> _Resolved:
         n = self.n_identity
@@ -566,6 +620,12 @@ def identify(
             ]
             personal = any(k != _DEVICE for k, _ in pairs)
     count = len(pairs)
+    if count == 3:  # a user id given twice (distinct_id and $user_id) and a device id
+        first, second, third = pairs
+        if first in (second, third):
+            pairs, count = [second, third], 2
+        elif second == third:
+            pairs, count = [first, second], 2
     if count == 2:  # sorted(set(pairs)), without building either
         first, second = pairs
         if first == second:
