@@ -191,15 +191,19 @@ class _UnitScan:
             self._batch(self.unit)
         res = self.result
         shape_counts = [0] * len(res.shapes)
-        # (signature, shape, country) -> [records, personal], in order of first appearance
-        stats: dict[tuple[Signature, int, str], list[Any]] = {}
+        # (signature, shape, country) -> its row in the columns below, which hold
+        # (signature, shape, records, country, personal) in order of first appearance
+        stats: dict[tuple[Signature, int, str], int] = {}
+        columns: tuple[list[Any], ...] = ([], [], [], [], [])
+        sigs, shapes, counts, countries, personal_col = columns
         cache = self.worker.identities
         roles = self.identity_roles
+        keys = self.worker.config.keys[self.unit.reader]
+        namespace, device_when_equal = keys.namespace, keys.device_when_equal
         n = self.n_identity
         no_identity = self.no_identity
         country_of: dict[tuple[Any, ...], tuple[str, bool]] = {}
         anonymous = unmapped = 0
-        identify_new = self.worker.identify_uncached
         for (raw, shape_id), count in self.groups.items():
             shape_counts[shape_id] += count
             if raw.__class__ is _Resolved:
@@ -212,7 +216,7 @@ class _UnitScan:
                 else:
                     found = cache.get(ident)
                     if found is None:
-                        found = cache[ident] = identify_new(roles, ident)
+                        found = cache[ident] = identify(roles, ident, namespace, device_when_equal)
                     signature, personal = found
                 place = raw[n:]
                 known = country_of.get(place)
@@ -224,11 +228,16 @@ class _UnitScan:
             if not personal:
                 anonymous += count
             key = (signature, shape_id, country)
-            found_stats = stats.get(key)
-            if found_stats is None:
-                stats[key] = [count, personal]
+            row = stats.get(key)
+            if row is None:
+                stats[key] = len(counts)
+                sigs.append(signature)
+                shapes.append(shape_id)
+                counts.append(count)
+                countries.append(country)
+                personal_col.append(personal)
             else:
-                found_stats[0] += count
+                counts[row] += count
         if len(cache) > 250_000:  # bounded: a worker's memory stays flat
             cache.clear()
         res.anonymous = anonymous
@@ -245,14 +254,6 @@ class _UnitScan:
         # findings, after the identities: each needs its record's signature
         for line, number, bag, fired in self.hit_records:
             self._confirm(line, number, bag, fired)
-        columns: tuple[list[Any], ...] = ([], [], [], [], [])
-        sigs, shapes, counts, countries, personal_col = columns
-        for (signature, shape_id, country), (count, is_personal) in stats.items():
-            sigs.append(signature)
-            shapes.append(shape_id)
-            counts.append(count)
-            countries.append(country)
-            personal_col.append(is_personal)
         res.pairs = pairs_to_ipc(pa.table(list(columns), schema=PAIRS_SCHEMA))
         res.finding_kinds = {
             sig: {FindingKind(k) for k in kinds} for sig, kinds in self.kinds.items()
