@@ -88,6 +88,16 @@ def test_paths() -> None:
     assert values_getter(["a.b.c", "nope"])(bag) == (1, None)
 
 
+@pytest.mark.parametrize("count", range(12))
+def test_top_level_values_come_in_the_order_asked(count: int) -> None:
+    names = [f"k{i}" for i in range(count)]
+    every = {name: i for i, name in enumerate(names)}
+    assert values_getter(names)(every) == tuple(range(count))
+    assert values_getter(names[::-1])(every) == tuple(range(count))[::-1]
+    some = {name: i for i, name in enumerate(names) if i % 2}
+    assert values_getter(names)(some) == tuple(i if i % 2 else None for i in range(count))
+
+
 def test_key_value_arrays_become_objects() -> None:
     row = {
         "event_params": [

@@ -35,9 +35,6 @@ from breachdesk.engine.scan import (
     SENTINELS,
     Worker,
     _json_error,
-    _pair,
-    _plain_device_id,
-    _plain_user_id,
     _type_name,
     leaves,
 )
@@ -185,35 +182,8 @@ class ReferenceScan:
         self.result.rejects.append(RejectRow(self.unit.source, line, reason, message))
 
     def _identify(self, raw: tuple[Any, ...]) -> tuple[Signature, bool]:
-        """The signature of one combination of identity values, and whether it is personal."""
-        pairs: list[tuple[str, str]] = []
-        namespace = self.keys.namespace
-        for role, value in zip(self.identity_roles, raw, strict=True):
-            items = value if type(value) is list else [value]
-            for item in items:
-                if item is None:
-                    continue
-                if role is _USER:
-                    pair = _plain_user_id(item) or _pair(user_id_token(item))
-                elif role is _MAIL:
-                    pair = _pair(email_token(item))
-                else:
-                    pair = _plain_device_id(item) or _pair(device_token(item))
-                if pair is None:
-                    continue
-                if pair[0] == _DEVICE and namespace:
-                    pair = (_DEVICE, f"{namespace}:{pair[1]}")
-                pairs.append(pair)
-        devices = [v for k, v in pairs if k == _DEVICE]
-        if self.keys.device_when_equal:
-            for i, (kind, value) in enumerate(pairs):
-                named = f"{namespace}:{value}" if namespace else value
-                if kind in ("user_id", "hashed_email") and named in devices:
-                    pairs[i] = (_DEVICE, named)
-        personal = any(kind != _DEVICE for kind, _ in pairs)
-        if len(pairs) > 1:
-            pairs = sorted(set(pairs))
-        return orjson.dumps(pairs).decode(), personal
+        keys = self.keys
+        return reference_identify(self.identity_roles, raw, keys.namespace, keys.device_when_equal)
 
     def _country(self, bag: dict[str, Any]) -> tuple[str, bool]:
         unmapped = False
@@ -384,3 +354,42 @@ class ReferenceScan:
                     self._walk_list(item, path + "[]", paths)
             elif item is not None and item != "" and item not in SENTINELS:
                 paths.append(path)
+
+
+def reference_identify(
+    roles: tuple[str, ...],
+    raw: tuple[Any, ...],
+    namespace: str = "",
+    device_when_equal: bool = False,
+) -> tuple[Signature, bool]:
+    """The signature of one combination of identity values, and whether it is personal:
+    every value through the token functions, as :func:`breachdesk.engine.scan.identify`
+    states it with fast paths."""
+    pairs: list[tuple[str, str]] = []
+    for role, value in zip(roles, raw, strict=True):
+        items = value if type(value) is list else [value]
+        for item in items:
+            if item is None:
+                continue
+            if role is _USER:
+                token = user_id_token(item)
+            elif role is _MAIL:
+                token = email_token(item)
+            else:
+                token = device_token(item)
+            if token is None:
+                continue
+            pair = (token.kind.value, token.value)
+            if pair[0] == _DEVICE and namespace:
+                pair = (_DEVICE, f"{namespace}:{pair[1]}")
+            pairs.append(pair)
+    devices = [v for k, v in pairs if k == _DEVICE]
+    if device_when_equal:
+        for i, (kind, value) in enumerate(pairs):
+            named = f"{namespace}:{value}" if namespace else value
+            if kind in ("user_id", "hashed_email") and named in devices:
+                pairs[i] = (_DEVICE, named)
+    personal = any(kind != _DEVICE for kind, _ in pairs)
+    if len(pairs) > 1:
+        pairs = sorted(set(pairs))
+    return orjson.dumps(pairs).decode(), personal

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -17,6 +17,7 @@ from itertools import compress
 from operator import not_
 from pathlib import Path
 from typing import Any
+from unicodedata import normalize
 
 import orjson
 import pyarrow as pa
@@ -24,7 +25,7 @@ import pyarrow as pa
 from breachdesk.detect.rules import default_rules
 from breachdesk.detect.scanner import Scanner, mask_secret
 from breachdesk.domain.identity import (
-    Token,
+    DEVICE_PREFIX,
     TokenKind,
     device_token,
     email_token,
@@ -160,6 +161,8 @@ class _UnitScan:
         self.identity_lookup = values_getter(identity_paths)
         self.lookup = values_getter((*identity_paths, *keys.countries))
         self.org_lookup = values_getter(keys.org_keys)
+        plain_orgs = all("." not in p and p != "*" for p in keys.org_keys)
+        self.org_keys = frozenset(keys.org_keys) if plain_orgs else None
         self.n_identity = len(identity_paths)
         self.no_identity = (None,) * self.n_identity
         self.no_orgs = (None,) * len(keys.org_keys)
@@ -188,15 +191,19 @@ class _UnitScan:
             self._batch(self.unit)
         res = self.result
         shape_counts = [0] * len(res.shapes)
-        # (signature, shape, country) -> [records, personal], in order of first appearance
-        stats: dict[tuple[Signature, int, str], list[Any]] = {}
+        # (signature, shape, country) -> its row in the columns below, which hold
+        # (signature, shape, records, country, personal) in order of first appearance
+        stats: dict[tuple[Signature, int, str], int] = {}
+        columns: tuple[list[Any], ...] = ([], [], [], [], [])
+        sigs, shapes, counts, countries, personal_col = columns
         cache = self.worker.identities
         roles = self.identity_roles
+        keys = self.worker.config.keys[self.unit.reader]
+        namespace, device_when_equal = keys.namespace, keys.device_when_equal
         n = self.n_identity
         no_identity = self.no_identity
         country_of: dict[tuple[Any, ...], tuple[str, bool]] = {}
         anonymous = unmapped = 0
-        identify_new = self.worker.identify_uncached
         for (raw, shape_id), count in self.groups.items():
             shape_counts[shape_id] += count
             if raw.__class__ is _Resolved:
@@ -209,7 +216,7 @@ class _UnitScan:
                 else:
                     found = cache.get(ident)
                     if found is None:
-                        found = cache[ident] = identify_new(roles, ident)
+                        found = cache[ident] = identify(roles, ident, namespace, device_when_equal)
                     signature, personal = found
                 place = raw[n:]
                 known = country_of.get(place)
@@ -221,11 +228,16 @@ class _UnitScan:
             if not personal:
                 anonymous += count
             key = (signature, shape_id, country)
-            found_stats = stats.get(key)
-            if found_stats is None:
-                stats[key] = [count, personal]
+            row = stats.get(key)
+            if row is None:
+                stats[key] = len(counts)
+                sigs.append(signature)
+                shapes.append(shape_id)
+                counts.append(count)
+                countries.append(country)
+                personal_col.append(personal)
             else:
-                found_stats[0] += count
+                counts[row] += count
         if len(cache) > 250_000:  # bounded: a worker's memory stays flat
             cache.clear()
         res.anonymous = anonymous
@@ -242,14 +254,6 @@ class _UnitScan:
         # findings, after the identities: each needs its record's signature
         for line, number, bag, fired in self.hit_records:
             self._confirm(line, number, bag, fired)
-        columns: tuple[list[Any], ...] = ([], [], [], [], [])
-        sigs, shapes, counts, countries, personal_col = columns
-        for (signature, shape_id, country), (count, is_personal) in stats.items():
-            sigs.append(signature)
-            shapes.append(shape_id)
-            counts.append(count)
-            countries.append(country)
-            personal_col.append(is_personal)
         res.pairs = pairs_to_ipc(pa.table(list(columns), schema=PAIRS_SCHEMA))
         res.finding_kinds = {
             sig: {FindingKind(k) for k in kinds} for sig, kinds in self.kinds.items()
@@ -273,7 +277,8 @@ class _UnitScan:
             res.blank = res.lines  # a block of blank lines costs no line-by-line work
             return
         fired = self.worker.scanner.triggers(data)
-        if data.count(b"\n\n") > len(data) >> 8:
+        # a "\n\n" holds two newlines: with few newlines there is no need to count them
+        if newlines > len(data) >> 8 and data.count(b"\n\n") > len(data) >> 8:
             numbered = _non_blank_lines(data)  # mostly blank: skip them without a loop
         else:
             lines = data.split(b"\n")
@@ -286,97 +291,148 @@ class _UnitScan:
         self, unit: LineBlock, numbered: Iterable[tuple[int, bytes]], fired: dict[int, set[int]]
     ) -> None:
         res = self.result
+        self._take(self._parsed(unit, numbered), fired)
+        res.read = self._number - len(res.rejects)
+        res.numbered = self._number
+        res.blank = res.lines - self._number
+
+    _number = 0  # non-blank lines parsed so far (record numbers used)
+
+    def _parsed(
+        self, unit: LineBlock, numbered: Iterable[tuple[int, bytes]]
+    ) -> Iterator[tuple[int, int, int, dict[str, Any]]]:
+        """(line index, line, record number, record) of each line that makes a record; the
+        others are rejected on the way."""
         max_record = self.worker.config.max_record
         loads = orjson.loads
         to_record = self.worker.record_maker(unit.reader)
-        record = self._record
         first = unit.first_line
         number = 0
-        for i, line in numbered:
-            if not line or line.isspace():
-                continue
-            number += 1
-            if len(line) > max_record:
-                self._reject(first + i, RejectReason.TOO_LARGE, f"over {max_record} bytes")
-                continue
-            try:
-                obj = loads(line)
-            except orjson.JSONDecodeError as exc:
-                try:
-                    line.decode("utf-8")
-                except UnicodeDecodeError:
-                    self._reject(first + i, RejectReason.INVALID_UTF8, "line is not valid UTF-8")
+        try:
+            for i, line in numbered:
+                if not line or line.isspace():
                     continue
-                self._reject(first + i, RejectReason.INVALID_JSON, _json_error(exc))
-                continue
-            if obj.__class__ is not dict:
-                self._reject(first + i, RejectReason.NOT_AN_OBJECT, f"a JSON {_type_name(obj)}")
-                continue
-            bag = to_record(obj)
-            if bag is None:
-                self._reject(first + i, RejectReason.UNKNOWN_SHAPE, "lacks the reader's fields")
-                continue
-            record(bag)
-            hit = fired.get(i)
-            if hit is not None:
-                self.hit_records.append((first + i, number, bag, hit))
-        res.read = number - len(res.rejects)
-        res.numbered = number
-        res.blank = res.lines - number
+                number += 1
+                if len(line) > max_record:
+                    self._reject(first + i, RejectReason.TOO_LARGE, f"over {max_record} bytes")
+                    continue
+                try:
+                    obj = loads(line)
+                except orjson.JSONDecodeError as exc:
+                    try:
+                        line.decode("utf-8")
+                    except UnicodeDecodeError:
+                        self._reject(
+                            first + i, RejectReason.INVALID_UTF8, "line is not valid UTF-8"
+                        )
+                        continue
+                    self._reject(first + i, RejectReason.INVALID_JSON, _json_error(exc))
+                    continue
+                if obj.__class__ is not dict:
+                    self._reject(first + i, RejectReason.NOT_AN_OBJECT, f"a JSON {_type_name(obj)}")
+                    continue
+                bag = to_record(obj)
+                if bag is None:
+                    self._reject(first + i, RejectReason.UNKNOWN_SHAPE, "lacks the reader's fields")
+                    continue
+                yield i, first + i, number, bag
+        finally:
+            self._number = number
 
     def _batch(self, unit: RecordBatch) -> None:
         res = self.result
         res.blank = unit.blank
         res.lines = len(unit.records) + unit.blank
+        res.read = len(unit.records)
         dumped = b"\n".join(orjson.dumps(bag, default=str) for _, _, bag in unit.records)
         fired = self.worker.scanner.triggers(dumped)
-        for i, (line_no, number, bag) in enumerate(unit.records):
-            res.read += 1
-            self._record(bag)
-            hit = fired.get(i)
-            if hit is not None:
-                self.hit_records.append((line_no, number, bag, hit))
+        self._take(
+            ((i, line_no, number, bag) for i, (line_no, number, bag) in enumerate(unit.records)),
+            fired,
+        )
 
     def _reject(self, line: int, reason: RejectReason, message: str) -> None:
         self.result.rejects.append(RejectRow(self.unit.source, line, reason, message))
 
-    def _record(self, bag: dict[str, Any]) -> None:
-        raw: Any = self.lookup(bag)
-        orgs = self.org_lookup(bag)
-        if orgs != self.no_orgs:
-            raw_orgs = self.raw_orgs
-            for value in orgs:
-                if value.__class__ is list:
-                    raw_orgs.update(item for item in value if type(item) in _ID_TYPES)
-                elif value is not None and type(value) in _ID_TYPES:
-                    raw_orgs.add(value)
-        if self.time_get is not None:
-            self.times.append(self.time_get(bag))
-        values = bag.values()
-        try:  # an unhashable (nested) value raises: those records are walked
-            if _EMPTY.isdisjoint(values):
-                shape = tuple(bag)
-            else:
-                empty = list(map(_EMPTY.__contains__, values))
-                shape = tuple(compress(bag, map(not_, empty)))
-                self.result.empty_paths.update(compress(bag, empty))
-        except TypeError:
-            paths: list[str] = []
-            self._has_lists = False
-            self._walk(bag, "", paths)
-            shape = tuple(dict.fromkeys(paths)) if self._has_lists else tuple(paths)
-        shape_id = self.shape_ids.get(shape)
-        if shape_id is None:
-            shape_id = self.shape_ids[shape] = len(self.result.shapes)
-            self.result.shapes.append(shape)
-        if shape_id not in self.sampled_shapes:
-            self._sample_record(bag, shape, shape_id)
-        groups = self.groups
+    def _take(
+        self, records: Iterable[tuple[int, int, int, dict[str, Any]]], fired: dict[int, set[int]]
+    ) -> None:
+        """Inventory ``records`` ((index in the fast pass, line, record number, record)):
+        each one's identity and country values and field shape become a key of
+        ``self.groups``; the ones the fast pass fired on are kept for confirmation.
+
+        The hot loop of the scan, so everything it reads is a local."""
+        lookup = self.lookup
+        org_lookup = self.org_lookup
+        # plain org keys absent from a record (most events) cost one C-level check
+        org_keys = self.org_keys
+        no_orgs = self.no_orgs
+        raw_orgs = self.raw_orgs
+        time_get = self.time_get
+        times_append = self.times.append
+        shape_ids = self.shape_ids
+        shapes = self.result.shapes
+        sampled = self.sampled_shapes
+        empty_paths = self.result.empty_paths
+        hits = self.hit_records
+        keys: list[tuple[Any, int]] = []
+        keep = keys.append
+        isdisjoint = _EMPTY.isdisjoint
+        is_empty = _EMPTY.__contains__
+        for i, line, number, bag in records:
+            raw: Any = lookup(bag)
+            if org_keys is None or not bag.keys().isdisjoint(org_keys):
+                orgs = org_lookup(bag)
+                if orgs != no_orgs:
+                    for value in orgs:
+                        if value.__class__ is list:
+                            raw_orgs.update(item for item in value if type(item) in _ID_TYPES)
+                        elif value is not None and type(value) in _ID_TYPES:
+                            raw_orgs.add(value)
+            if time_get is not None:
+                times_append(time_get(bag))
+            values = bag.values()
+            try:  # an unhashable (nested) value raises: those records are walked
+                if isdisjoint(values):
+                    shape = tuple(bag)
+                else:
+                    empty = list(map(is_empty, values))
+                    shape = tuple(compress(bag, map(not_, empty)))
+                    empty_paths.update(compress(bag, empty))
+            except TypeError:
+                paths: list[str] = []
+                self._has_lists = False
+                self._walk(bag, "", paths)
+                shape = tuple(dict.fromkeys(paths)) if self._has_lists else tuple(paths)
+            shape_id = shape_ids.get(shape)
+            if shape_id is None:
+                shape_id = shape_ids[shape] = len(shapes)
+                shapes.append(shape)
+            if shape_id not in sampled:
+                self._sample_record(bag, shape, shape_id)
+            keep((raw, shape_id))
+            hit = fired.get(i)
+            if hit is not None:
+                hits.append((line, number, bag, hit))
+        self._group(keys)
+
+    def _group(self, keys: list[tuple[Any, int]]) -> None:
+        """Count the records of each (identity and country values, shape), in first-seen
+        order; values that cannot be a dict key (a list or object under an identity or
+        country key) are resolved on the spot."""
         try:
-            groups[(raw, shape_id)] = groups.get((raw, shape_id), 0) + 1
-        except TypeError:  # a list or object under an identity or country key
-            resolved = self._resolve(raw)
-            groups[(resolved, shape_id)] = groups.get((resolved, shape_id), 0) + 1
+            self.groups = Counter(keys)
+            return
+        except TypeError:
+            pass
+        groups: dict[tuple[Any, int], int] = {}
+        for key in keys:
+            try:
+                groups[key] = groups.get(key, 0) + 1
+            except TypeError:
+                resolved = (self._resolve(key[0]), key[1])
+                groups[resolved] = groups.get(resolved, 0) + 1
+        self.groups = groups
 
     def _resolve(self, raw: tuple[Any, ...]) -> _Resolved:
         n = self.n_identity
@@ -489,30 +545,8 @@ _EMPTY = frozenset({None, "", *SENTINELS})
 _NO_IDENTITY = encode_signature(())
 _DEVICE = TokenKind.DEVICE_ID.value
 _USER_ID = TokenKind.USER_ID.value
-_MAYBE_SPECIAL = frozenset("@ \t\n\r\x0b\x0c$")
-
-
-def _plain_user_id(value: Any) -> tuple[str, str] | None:
-    """The common case of ``user_id_token``, without its checks; None means "ask it".
-
-    A string with no ``@``, no surrounding space, not starting with ``$`` and not of hash
-    length is a plain user id; so is any integer that is not 32 or 64 digits long.
-    """
-    kind = type(value)
-    if kind is str:
-        if (
-            value
-            and len(value) not in (32, 64)
-            and value[0] not in _MAYBE_SPECIAL
-            and value[-1] not in _MAYBE_SPECIAL
-            and "@" not in value
-        ):
-            return (_USER_ID, value)
-        return None
-    if kind is int:
-        text = str(value)
-        return (_USER_ID, text) if len(text) not in (32, 64) else None
-    return None
+_EMAIL = TokenKind.EMAIL.value
+_DEVICE_PREFIX_LENGTH = len(DEVICE_PREFIX)
 
 
 _USER, _MAIL, _DEVICE_ROLE = "user", "mail", "device"
@@ -528,23 +562,56 @@ def identify(
 
     A list contributes each item. Device ids carry their reader's ``namespace``
     (``"mixpanel:…"``), so devices of different vendors never tie; ``device_when_equal``: a
-    user id equal to one of the record's device ids is that device id (PostHog)."""
+    user id equal to one of the record's device ids is that device id (PostHog).
+
+    Nearly every record of an export has a combination of its own, so this runs about once
+    per record: a string or integer value takes a path that gives what the token
+    functions of :mod:`breachdesk.domain.identity` give without calling them (the rest,
+    and a string that may be an email or a hashed one under a user-id key, go through
+    them); :func:`breachdesk.engine.reference.reference_identify` is the
+    plain statement the tests hold this to."""
     pairs: list[tuple[str, str]] = []
+    append = pairs.append
+    personal = False
     prefix = f"{namespace}:" if namespace else ""
     for role, value in zip(roles, raw, strict=True):
         if value is None:
             continue
-        for item in value if value.__class__ is list else (value,):
-            if role is _USER:
-                pair = _plain_user_id(item) or _pair(user_id_token(item))
-            elif role is _MAIL:
-                pair = _pair(email_token(item))
-            else:
-                pair = _plain_device_id(item) or _pair(device_token(item))
+        kind = value.__class__
+        if kind is str:  # what normalize_id / normalize_email and the token functions do
+            text = value.strip()
+            if not text:
+                continue
+            if role is _DEVICE_ROLE:
+                append((_DEVICE, prefix + text))
+                continue
+            if role is _MAIL:
+                if text.isascii():  # NFC changes no ASCII text; casefold is lower() there
+                    append((_EMAIL, text.lower()))
+                else:
+                    append((_EMAIL, normalize("NFC", text).casefold()))
+                personal = True
+                continue
+            if text.startswith(DEVICE_PREFIX):
+                device = text[_DEVICE_PREFIX_LENGTH:].strip()
+                if device:
+                    append((_DEVICE, prefix + device))
+                continue
+            if "@" not in text and len(text) not in (32, 64):  # no email, no hashed email
+                append((_USER_ID, text))
+                personal = True
+                continue
+        elif kind is int and role is _USER:
+            text = str(value)
+            if len(text) not in (32, 64):  # not hexadecimal-shaped
+                append((_USER_ID, text))
+                personal = True
+                continue
+        for item in value if kind is list else (value,):
+            pair = _token_pair(role, item, prefix)
             if pair is not None:
-                if pair[0] == _DEVICE and prefix:
-                    pair = (_DEVICE, prefix + pair[1])
-                pairs.append(pair)
+                append(pair)
+                personal = personal or pair[0] != _DEVICE
     if device_when_equal:
         devices = {v for k, v in pairs if k == _DEVICE}
         if devices:
@@ -552,10 +619,38 @@ def identify(
                 (_DEVICE, prefix + v) if k in _ID_KINDS and prefix + v in devices else (k, v)
                 for k, v in pairs
             ]
-    personal = any(k != _DEVICE for k, _ in pairs)
-    if len(pairs) > 1:
+            personal = any(k != _DEVICE for k, _ in pairs)
+    count = len(pairs)
+    if count == 3:  # a user id given twice (distinct_id and $user_id) and a device id
+        first, second, third = pairs
+        if first in (second, third):
+            pairs, count = [second, third], 2
+        elif second == third:
+            pairs, count = [first, second], 2
+    if count == 2:  # sorted(set(pairs)), without building either
+        first, second = pairs
+        if first == second:
+            pairs = [first]
+        elif second < first:
+            pairs = [second, first]
+    elif count > 2:
         pairs = sorted(set(pairs))
     return orjson.dumps(pairs).decode(), personal
+
+
+def _token_pair(role: str, item: Any, prefix: str) -> tuple[str, str] | None:
+    """One identity value as (kind, value) through the token functions; None if no id."""
+    if role is _USER:
+        token = user_id_token(item)
+    elif role is _MAIL:
+        token = email_token(item)
+    else:
+        token = device_token(item)
+    if token is None:
+        return None
+    if token.kind is TokenKind.DEVICE_ID:
+        return (_DEVICE, prefix + token.value)
+    return (token.kind.value, token.value)
 
 
 _ID_KINDS = frozenset({TokenKind.USER_ID.value, TokenKind.HASHED_EMAIL.value})
@@ -613,21 +708,6 @@ def _strings(bag: dict[str, Any]) -> Iterator[str]:
             stack.extend(item)
         elif item.__class__ is str:
             yield item
-
-
-def _pair(token: Token | None) -> tuple[str, str] | None:
-    return (token.kind.value, token.value) if token is not None else None
-
-
-def _plain_device_id(value: Any) -> tuple[str, str] | None:
-    if (
-        type(value) is str
-        and value
-        and value[0] not in _MAYBE_SPECIAL
-        and value[-1] not in _MAYBE_SPECIAL
-    ):
-        return (_DEVICE, value)
-    return None
 
 
 def leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:

@@ -114,6 +114,8 @@ class PeopleReader:
         props = obj.get("$properties", {})
         if not isinstance(props, dict):
             return None
+        if len(obj) == 2 and "$properties" in obj:  # the common shape
+            return {"$distinct_id": obj["$distinct_id"], **props}
         bag = {k: v for k, v in obj.items() if k != "$properties"}
         bag.update(props)
         return bag
