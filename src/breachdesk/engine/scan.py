@@ -238,7 +238,7 @@ class _UnitScan:
                 personal_col.append(personal)
             else:
                 counts[row] += count
-        if len(cache) > 250_000:  # bounded: a worker's memory stays flat
+        if len(cache) > 65_536:  # bounded: a worker's memory stays flat (~30 MB of keys)
             cache.clear()
         res.anonymous = anonymous
         res.country_unmapped = unmapped
