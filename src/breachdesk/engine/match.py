@@ -27,6 +27,10 @@ from breachdesk.engine.tables import DuckDBEngine, SignatureRow
 from breachdesk.impact import Impact
 from breachdesk.taxonomy import Category
 
+# the temporary tables a match creates (dropped before a match is tried again)
+MATCH_TABLES = ("user_ids", "emails", "m_raw", "m", "stitched", "m_all", "affected", "mbi",
+                "unmatched_sigs")  # fmt: skip
+
 CATEGORY_BITS = {category: 1 << i for i, category in enumerate(Category)}
 
 
@@ -97,6 +101,9 @@ def match_directory(
     hashed = con.execute("SELECT count(*) FROM tok WHERE kind = 'hashed_email'").fetchall()[0]
     user_table = directory.users.append_column("idx", pa.array(range(len(directory)), pa.int64()))
     con.register("users", user_table)
+    # the join keys as DuckDB's own tables: their sizes are known to the planner (which then
+    # builds its hash tables on the directory's side, not on millions of tokens)
+    con.execute("CREATE TEMP TABLE user_ids AS SELECT idx, user_id FROM users")
     con.execute("CREATE TEMP TABLE emails AS SELECT idx, unnest(emails) AS email FROM users")
     con.register("mb", directory.memberships)
     known_orgs = set(directory.org_ids)
@@ -104,30 +111,31 @@ def match_directory(
         "seen_orgs",
         pa.table({"org_id": pa.array(sorted(org_ids_seen & known_orgs), pa.string())}),
     )
-    hashed_sql = (
+    # one join per statement, then one DISTINCT: a UNION of joins builds every hash table at
+    # once, which ran out of DuckDB's bounded memory on ten million signatures
+    con.execute(
         """
-        UNION ALL
-        SELECT t.sig_id, e.idx FROM tok t JOIN emails e ON lower(t.value) = md5(e.email)
-        WHERE t.kind = 'hashed_email' AND length(t.value) = 32
-        UNION ALL
-        SELECT t.sig_id, e.idx FROM tok t JOIN emails e ON lower(t.value) = sha256(e.email)
-        WHERE t.kind = 'hashed_email' AND length(t.value) = 64
+        CREATE TEMP TABLE m_raw AS SELECT t.sig_id, u.idx FROM tok t
+        JOIN user_ids u ON t.value = u.user_id WHERE t.kind IN ('user_id', 'hashed_email')
         """
-        if hashed and hashed[0]
-        else ""
     )
     con.execute(
-        f"""
-        CREATE TEMP TABLE m AS SELECT DISTINCT sig_id, idx FROM (
-            SELECT t.sig_id, u.idx FROM tok t JOIN users u ON t.value = u.user_id
-            WHERE t.kind IN ('user_id', 'hashed_email')
-            UNION ALL
-            SELECT t.sig_id, e.idx FROM tok t JOIN emails e ON t.value = e.email
-            WHERE t.kind = 'email'
-            {hashed_sql}
-        )
-        """  # noqa: S608 - no value is interpolated, only fixed SQL text
+        """
+        INSERT INTO m_raw SELECT t.sig_id, e.idx FROM tok t
+        JOIN emails e ON t.value = e.email WHERE t.kind = 'email'
+        """
     )
+    if hashed and hashed[0]:
+        for digest, length in (("md5", 32), ("sha256", 64)):
+            con.execute(
+                f"""
+                INSERT INTO m_raw SELECT t.sig_id, e.idx FROM tok t
+                JOIN emails e ON lower(t.value) = {digest}(e.email)
+                WHERE t.kind = 'hashed_email' AND length(t.value) = {length}
+                """  # noqa: S608 - fixed function names and lengths
+            )
+    con.execute("CREATE TEMP TABLE m AS SELECT DISTINCT sig_id, idx FROM m_raw")
+    con.execute("DROP TABLE m_raw")
     con.execute(
         """
         CREATE TEMP TABLE stitched AS

@@ -10,6 +10,7 @@ object is ever built in the main process, however many people the export holds.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from breachdesk.domain.identity import Token, TokenKind
 if TYPE_CHECKING:
     from breachdesk.directory.model import Directory
     from breachdesk.impact import Impact
+
+log = logging.getLogger("breachdesk.assess")
 
 PAIRS_SCHEMA = pa.schema(
     [
@@ -240,9 +243,25 @@ class DuckDBEngine:
     def match(
         self, org_ids_seen: set[str], directory: Directory, wanted_signatures: Sequence[int]
     ) -> Impact:
-        from breachdesk.engine.match import match_directory
+        import duckdb
 
-        return match_directory(self, org_ids_seen, directory, wanted_signatures)
+        from breachdesk.engine.match import MATCH_TABLES, match_directory
+
+        while True:
+            try:
+                return match_directory(self, org_ids_seen, directory, wanted_signatures)
+            except duckdb.OutOfMemoryException:
+                # Some step did not fit in the bounded memory: start the match again with
+                # twice as much (up to 4 GB), rather than fail after the whole scan.
+                limit = int(self.working_limit.removesuffix("MB")) * 2
+                if limit > 4096:
+                    raise
+                log.warning("matching needs more memory than %s: trying %d MB",
+                            self.working_limit, limit)  # fmt: skip
+                self.working_limit = f"{limit}MB"
+                self.con.execute(f"SET memory_limit = '{self.working_limit}'")
+                for name in MATCH_TABLES:
+                    self.con.execute(f"DROP TABLE IF EXISTS {name}")
 
     def close(self) -> None:
         self.con.close()
