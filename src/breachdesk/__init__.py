@@ -7,7 +7,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from breachdesk.errors import (
     BreachdeskError,
@@ -23,7 +23,7 @@ from breachdesk.errors import (
 from breachdesk.settings import Settings, load_settings
 from breachdesk.taxonomy import Category, FindingKind
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from breachdesk.impact import IMPACT_SCHEMA, read_impact
     from breachdesk.services.assess import AssessRequest, AssessResult, assess
 
@@ -38,7 +38,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'breachdesk' has no attribute {name!r}")
