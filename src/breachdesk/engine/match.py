@@ -41,19 +41,13 @@ USER_ORDER = (
 )
 
 
-def exposed_text(mask: int) -> str:
-    """The categories a bitmask names, ``;``-joined in name order (``contact;device``)."""
-    names = sorted(category.value for category, bit in CATEGORY_BITS.items() if mask & bit)
-    return ";".join(names)
-
-
 def with_exposed_texts(users: pa.Table) -> pa.Table:
     """``users`` with its ``exposed`` column (each user's category bitmask) turned into the
     categories' text, dictionary-encoded: millions of users share a few dozen
     combinations, and a text per user was most of the memory the affected users took."""
     masks = pc.fill_null(users.column("exposed").combine_chunks(), 0)
     distinct = pc.unique(masks)
-    texts = pa.array([exposed_text(m) for m in distinct.to_pylist()], pa.string())
+    texts = pa.array([";".join(categories_of(m)) for m in distinct.to_pylist()], pa.string())
     exposed = pa.DictionaryArray.from_arrays(pc.index_in(masks, value_set=distinct), texts)
     return users.set_column(users.schema.get_field_index("exposed"), "exposed", exposed)
 
@@ -101,8 +95,7 @@ def match_directory(
     hashed = con.execute("SELECT count(*) FROM tok WHERE kind = 'hashed_email'").fetchall()[0]
     user_table = directory.users.append_column("idx", pa.array(range(len(directory)), pa.int64()))
     con.register("users", user_table)
-    # the join keys as DuckDB's own tables: their sizes are known to the planner (which then
-    # builds its hash tables on the directory's side, not on millions of tokens)
+    # the directory's join keys as DuckDB tables, held within its bounded memory like the rest
     con.execute("CREATE TEMP TABLE user_ids AS SELECT idx, user_id FROM users")
     con.execute("CREATE TEMP TABLE emails AS SELECT idx, unnest(emails) AS email FROM users")
     con.register("mb", directory.memberships)
