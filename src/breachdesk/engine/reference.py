@@ -15,7 +15,7 @@ import orjson
 import pyarrow as pa
 
 from breachdesk.detect.scanner import mask_secret
-from breachdesk.domain.identity import device_token, email_token, normalize_id, user_id_token
+from breachdesk.domain.identity import normalize_id
 from breachdesk.engine.aggregate import (
     SAMPLE_PER_UNIT,
     RawFinding,
@@ -35,6 +35,7 @@ from breachdesk.engine.scan import (
     SENTINELS,
     Worker,
     _json_error,
+    _token_pair,
     _type_name,
     leaves,
 )
@@ -366,23 +367,12 @@ def reference_identify(
     every value through the token functions, as :func:`breachdesk.engine.scan.identify`
     states it with fast paths."""
     pairs: list[tuple[str, str]] = []
+    prefix = f"{namespace}:" if namespace else ""
     for role, value in zip(roles, raw, strict=True):
         items = value if type(value) is list else [value]
         for item in items:
-            if item is None:
-                continue
-            if role is _USER:
-                token = user_id_token(item)
-            elif role is _MAIL:
-                token = email_token(item)
-            else:
-                token = device_token(item)
-            if token is None:
-                continue
-            pair = (token.kind.value, token.value)
-            if pair[0] == _DEVICE and namespace:
-                pair = (_DEVICE, f"{namespace}:{pair[1]}")
-            pairs.append(pair)
+            if item is not None and (pair := _token_pair(role, item, prefix)) is not None:
+                pairs.append(pair)
     devices = [v for k, v in pairs if k == _DEVICE]
     if device_when_equal:
         for i, (kind, value) in enumerate(pairs):
