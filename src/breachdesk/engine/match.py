@@ -28,7 +28,7 @@ from breachdesk.impact import Impact
 from breachdesk.taxonomy import Category
 
 # the temporary tables a match creates (dropped before a match is tried again)
-MATCH_TABLES = ("user_ids", "emails", "m_raw", "m", "stitched", "m_all", "affected", "mbi",
+MATCH_TABLES = ("user_ids", "emails", "m", "stitched", "m_all", "affected", "mbi",
                 "unmatched_sigs")  # fmt: skip
 
 CATEGORY_BITS = {category: 1 << i for i, category in enumerate(Category)}
@@ -104,17 +104,19 @@ def match_directory(
         "seen_orgs",
         pa.table({"org_id": pa.array(sorted(org_ids_seen & known_orgs), pa.string())}),
     )
-    # one join per statement, then one DISTINCT: a UNION of joins builds every hash table at
-    # once, which ran out of DuckDB's bounded memory on ten million signatures
+    # One join per statement: a UNION of joins builds every hash table at once, which ran out
+    # of DuckDB's bounded memory on ten million signatures. A signature naming a user twice
+    # (by id and by email) is two rows of ``m``: nothing below counts them (bit_or, DISTINCT,
+    # NOT IN), and a DISTINCT over millions of rows ran out of that memory at one million.
     con.execute(
         """
-        CREATE TEMP TABLE m_raw AS SELECT t.sig_id, u.idx FROM tok t
+        CREATE TEMP TABLE m AS SELECT t.sig_id, u.idx FROM tok t
         JOIN user_ids u ON t.value = u.user_id WHERE t.kind IN ('user_id', 'hashed_email')
         """
     )
     con.execute(
         """
-        INSERT INTO m_raw SELECT t.sig_id, e.idx FROM tok t
+        INSERT INTO m SELECT t.sig_id, e.idx FROM tok t
         JOIN emails e ON t.value = e.email WHERE t.kind = 'email'
         """
     )
@@ -122,13 +124,13 @@ def match_directory(
         for digest, length in (("md5", 32), ("sha256", 64)):
             con.execute(
                 f"""
-                INSERT INTO m_raw SELECT t.sig_id, e.idx FROM tok t
+                INSERT INTO m SELECT t.sig_id, e.idx FROM tok t
                 JOIN emails e ON lower(t.value) = {digest}(e.email)
                 WHERE t.kind = 'hashed_email' AND length(t.value) = {length}
                 """  # noqa: S608 - fixed function names and lengths
             )
-    con.execute("CREATE TEMP TABLE m AS SELECT DISTINCT sig_id, idx FROM m_raw")
-    con.execute("DROP TABLE m_raw")
+    con.execute("DROP TABLE user_ids")
+    con.execute("DROP TABLE emails")
     con.execute(
         """
         CREATE TEMP TABLE stitched AS
@@ -157,9 +159,17 @@ def match_directory(
     users = with_exposed_texts(
         con.sql(
             f"""
-        WITH orgs AS (
-            SELECT a.idx, array_to_string(list_sort(list_distinct(list(mbi.org_id))), ';') AS ids
+        WITH spans AS (
+            SELECT a.idx, min(mbi.org_id) AS lo, max(mbi.org_id) AS hi
             FROM affected a JOIN mbi ON mbi.idx = a.idx GROUP BY a.idx
+        ),
+        several AS (  -- a sorted list only for the users of two organizations or more
+            SELECT s.idx, array_to_string(list_sort(list_distinct(list(mbi.org_id))), ';') AS ids
+            FROM spans s JOIN mbi ON mbi.idx = s.idx WHERE s.lo <> s.hi GROUP BY s.idx
+        ),
+        orgs AS (
+            SELECT s.idx, CASE WHEN s.lo = s.hi THEN s.lo ELSE several.ids END AS ids
+            FROM spans s LEFT JOIN several USING (idx)
         )
         SELECT u.user_id,
                a.mask AS exposed,
@@ -234,7 +244,7 @@ def match_directory(
         )
         for sig_id, ids in con.execute(
             """
-            SELECT m.sig_id, list(u.user_id ORDER BY u.user_id)
+            SELECT m.sig_id, list(DISTINCT u.user_id ORDER BY u.user_id)
             FROM m_all m JOIN wanted USING (sig_id) JOIN users u ON u.idx = m.idx
             GROUP BY m.sig_id
             """
