@@ -52,3 +52,26 @@ def test_unit_files_exist_for_ranges(tmp_path: Path) -> None:
     unit = LineRange(0, READER.name, str(path), 0, path.stat().st_size, 1)
     results = list(scan_units(iter([unit]), CONFIG, workers=2))
     assert results[0].read == 2 and results[0].lines == 2
+
+
+def _forkserver_pid() -> int | None:
+    from multiprocessing import forkserver
+
+    pid: int | None = forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
+    return pid
+
+
+def test_the_forkserver_ends_with_the_scan() -> None:
+    # it would idle, with the scan's modules loaded, through the match that follows
+    scanned = scan_units((_block(i) for i in range(10)), CONFIG, workers=2)
+    first = next(scanned)
+    server = _forkserver_pid()
+    assert first.read == 1 and server is not None
+    os.kill(server, 0)  # running while the scan runs
+    assert len(list(scanned)) == 9
+    assert _forkserver_pid() is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(server, 0)
+    # the next scan starts another
+    assert [r.read for r in scan_units((_block(i) for i in range(4)), CONFIG, workers=2)] == [1] * 4
+    assert _forkserver_pid() is None

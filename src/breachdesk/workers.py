@@ -35,6 +35,17 @@ def process_pool(
     )
 
 
+def stop_forkserver() -> None:
+    """End the forkserver, if one runs: it would otherwise idle (tens of MB, with the scan's
+    modules loaded) for the rest of the caller's life. Only once every pool it served is shut
+    down — a pool learns of its workers' ends through it; the next pool starts another."""
+    from multiprocessing import forkserver
+
+    stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
+    if stop is not None:  # private to CPython (3.8 to 3.13 at least): skipped if it goes
+        stop()
+
+
 def _start(parent: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
     threading.Thread(target=_watch, args=(parent,), name="parent-watch", daemon=True).start()
     initializer(*initargs)

@@ -54,7 +54,7 @@ from breachdesk.sources.framing import (
 from breachdesk.sources.paths import path_getter, values_getter
 from breachdesk.sources.times import bounds
 from breachdesk.taxonomy import FindingKind
-from breachdesk.workers import process_pool
+from breachdesk.workers import process_pool, stop_forkserver
 
 # Values that mean "nothing here" (besides null, "", [] and {}): vendor sentinels
 # (Mixpanel's "$direct" referrer, GA4's "(not set)").
@@ -748,11 +748,14 @@ def scan_units(units: Iterable[WorkUnit], config: ScanConfig, workers: int) -> I
     # Workers start from a small, clean process (not a copy of this one, which may already
     # hold a directory of millions of users). A worker that dies breaks the pool with an
     # error instead of leaving its unit unanswered.
-    with process_pool(workers, init_worker, (config,), ["breachdesk.engine.scan"]) as pool:
-        pending: deque[Future[UnitResult]] = deque()
-        for unit in units:
-            pending.append(pool.submit(scan_unit, unit))
-            if len(pending) >= workers * 3:
+    try:
+        with process_pool(workers, init_worker, (config,), ["breachdesk.engine.scan"]) as pool:
+            pending: deque[Future[UnitResult]] = deque()
+            for unit in units:
+                pending.append(pool.submit(scan_unit, unit))
+                if len(pending) >= workers * 3:
+                    yield pending.popleft().result()
+            while pending:
                 yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+    finally:
+        stop_forkserver()  # what follows (the match) has the memory it held
