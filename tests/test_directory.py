@@ -118,3 +118,13 @@ def test_organization_names(tmp_path: Path, content: str, expect: object) -> Non
     pq.write_table(pa.table({"org_id": list(expect), "name": list(expect.values())}),  # type: ignore[attr-defined]
                    tmp_path / "organizations.parquet")  # fmt: skip
     assert read_organization_names(tmp_path) == expect
+
+
+def test_release_lets_go_of_the_tables_and_keeps_the_rest(tmp_path: Path) -> None:
+    d = load_directory(_copy(tmp_path))
+    notes, org_ids, schemas = list(d.notes), list(d.org_ids), (d.users.schema, d.memberships.schema)
+    assert len(d) > 0 and d.memberships.num_rows > 0
+    d.release()
+    assert len(d) == 0 and d.memberships.num_rows == 0
+    assert (d.users.schema, d.memberships.schema) == schemas
+    assert (d.notes, d.org_ids) == (notes, org_ids)

@@ -11,7 +11,7 @@ import pytest
 
 from breachdesk.directory import load_directory
 from breachdesk.domain.identity import Token, TokenKind
-from breachdesk.engine.match import CATEGORY_BITS, MATCH_TABLES, match_impact
+from breachdesk.engine.match import CATEGORY_BITS, DIRECTORY_TABLES, MATCH_TABLES, match_impact
 from breachdesk.engine.tables import DuckDBEngine, SignatureRow
 from breachdesk.taxonomy import Category
 
@@ -54,9 +54,11 @@ def test_a_match_short_of_memory_is_tried_again_with_more(
     engine = DuckDBEngine(tmp_path / "spill", memory_limit="1MB")
     try:
         engine.load_rows(rows)
+        engine.hold_directory(directory)
+        directory.release()  # as assess does: the match reads the engine's copy only
         engine.con.execute("SET memory_limit = '1MB'")
         with caplog.at_level(logging.WARNING, logger="breachdesk.assess"):
-            got = engine.match(set(), directory, [])
+            got = engine.match(set(), [])
         assert "needs more memory than 1MB" in caplog.text
         assert engine.working_limit != "1MB"
     finally:
@@ -73,4 +75,6 @@ def test_every_temporary_table_of_a_match_is_known() -> None:
     from breachdesk.engine import match
 
     created = set(re.findall(r"CREATE TEMP TABLE (\w+)", inspect.getsource(match)))
-    assert created == set(MATCH_TABLES)
+    # a retry drops the match's own tables and keeps the directory's
+    assert created == set(MATCH_TABLES) | set(DIRECTORY_TABLES)
+    assert not set(MATCH_TABLES) & set(DIRECTORY_TABLES)

@@ -38,6 +38,14 @@ class Directory:
     memberships: pa.Table
     notes: list[str] = field(default_factory=list)
 
+    def release(self) -> None:
+        """Let go of the users' and memberships' tables once an engine holds its own copy
+        (``Engine.hold_directory``): hundreds of MB for millions of users. The path, the
+        organization ids and the notes stay; the tables are empty from here on."""
+        self.users = self.users.schema.empty_table()
+        self.memberships = self.memberships.schema.empty_table()
+        pa.default_memory_pool().release_unused()
+
     def __len__(self) -> int:
         return int(self.users.num_rows)
 

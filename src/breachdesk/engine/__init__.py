@@ -41,9 +41,12 @@ class Engine(PairSink, Protocol):
         id or email elsewhere in the export, and the other records without a user id or
         email (anonymous)."""
 
-    def match(
-        self, org_ids_seen: set[str], directory: Directory, wanted_signatures: Sequence[int]
-    ) -> Impact:
-        """The impact model: affected users, organizations, admins, unmatched identities."""
+    def hold_directory(self, directory: Directory) -> None:
+        """Take in the directory as the engine's own tables: the caller may then let go of
+        its Arrow tables (``Directory.release``)."""
+
+    def match(self, org_ids_seen: set[str], wanted_signatures: Sequence[int]) -> Impact:
+        """The impact model (the directory ``hold_directory`` took in): affected users,
+        organizations, admins, unmatched identities."""
 
     def close(self) -> None: ...

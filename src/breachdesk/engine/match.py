@@ -2,8 +2,9 @@
 
 Signatures (the distinct identity sets the export's records carry, with their record
 counts and a bitmask of the categories their non-empty fields and findings expose) and the
-directory's columns go in as Arrow tables; affected users, organizations, admins and
-unmatched identities come out.
+directory's columns go in (the directory copied into DuckDB's own tables once, before the
+scan, so that they are held within its bounded memory and the caller's Arrow tables can go);
+affected users, organizations, admins and unmatched identities come out.
 
 Stitching, as an attacker holding the file would do it, is joins here too: a device id seen
 in a signature that identifies directory users ties it to them (``ties``); a signature whose
@@ -27,8 +28,10 @@ from breachdesk.engine.tables import DuckDBEngine, SignatureRow
 from breachdesk.impact import Impact
 from breachdesk.taxonomy import Category
 
+# the directory as DuckDB tables (``hold_directory``), kept when a match is tried again
+DIRECTORY_TABLES = ("d_users", "d_emails", "d_mb", "d_orgs")
 # the temporary tables a match creates (dropped before a match is tried again)
-MATCH_TABLES = ("user_ids", "emails", "m", "stitched", "m_all", "affected", "mbi",
+MATCH_TABLES = ("m", "stitched", "m_all", "affected", "mbi",
                 "unmatched_sigs")  # fmt: skip
 
 CATEGORY_BITS = {category: 1 << i for i, category in enumerate(Category)}
@@ -79,31 +82,43 @@ def match_impact(
     tables = DuckDBEngine()
     try:
         tables.load_rows(rows)
-        return match_directory(tables, org_ids_seen, directory, wanted_signatures)
+        hold_directory(tables.con, directory)
+        return match_directory(tables, org_ids_seen, wanted_signatures)
     finally:
         tables.close()
 
 
+def hold_directory(con: duckdb.DuckDBPyConnection, directory: Directory) -> None:
+    """Copy ``directory`` into DuckDB tables: within the engine's bounded memory (spilled to
+    the run's folder past it), where the directory's Arrow tables of a few million users
+    were the largest thing the process held for the whole run."""
+    users = directory.users.append_column("idx", pa.array(range(len(directory)), pa.int64()))
+    con.register("directory_users", users)
+    con.execute(
+        """
+        CREATE TEMP TABLE d_users AS
+        SELECT idx, user_id, locale, country, region, mfa_enabled, active FROM directory_users
+        """
+    )
+    con.execute(
+        "CREATE TEMP TABLE d_emails AS SELECT idx, unnest(emails) AS email FROM directory_users"
+    )
+    con.unregister("directory_users")
+    con.register("directory_mb", directory.memberships)
+    con.execute("CREATE TEMP TABLE d_mb AS SELECT user_id, org_id, role FROM directory_mb")
+    con.unregister("directory_mb")
+    con.register("directory_orgs", pa.table({"org_id": pa.array(directory.org_ids, pa.string())}))
+    con.execute("CREATE TEMP TABLE d_orgs AS SELECT org_id FROM directory_orgs")
+    con.unregister("directory_orgs")
+
+
 def match_directory(
-    tables: DuckDBEngine,
-    org_ids_seen: set[str],
-    directory: Directory,
-    wanted_signatures: Sequence[int] = (),
+    tables: DuckDBEngine, org_ids_seen: set[str], wanted_signatures: Sequence[int] = ()
 ) -> Impact:
-    """Join the ``sig`` and ``tok`` tables to the directory."""
+    """Join the ``sig`` and ``tok`` tables to the directory ``hold_directory`` copied."""
     con = tables.con
     hashed = con.execute("SELECT count(*) FROM tok WHERE kind = 'hashed_email'").fetchall()[0]
-    user_table = directory.users.append_column("idx", pa.array(range(len(directory)), pa.int64()))
-    con.register("users", user_table)
-    # the directory's join keys as DuckDB tables, held within its bounded memory like the rest
-    con.execute("CREATE TEMP TABLE user_ids AS SELECT idx, user_id FROM users")
-    con.execute("CREATE TEMP TABLE emails AS SELECT idx, unnest(emails) AS email FROM users")
-    con.register("mb", directory.memberships)
-    known_orgs = set(directory.org_ids)
-    con.register(
-        "seen_orgs",
-        pa.table({"org_id": pa.array(sorted(org_ids_seen & known_orgs), pa.string())}),
-    )
+    con.register("seen_orgs", pa.table({"org_id": pa.array(sorted(org_ids_seen), pa.string())}))
     # One join per statement: a UNION of joins builds every hash table at once, which ran out
     # of DuckDB's bounded memory on ten million signatures. A signature naming a user twice
     # (by id and by email) is two rows of ``m``: nothing below counts them (bit_or, DISTINCT,
@@ -111,13 +126,13 @@ def match_directory(
     con.execute(
         """
         CREATE TEMP TABLE m AS SELECT t.sig_id, u.idx FROM tok t
-        JOIN user_ids u ON t.value = u.user_id WHERE t.kind IN ('user_id', 'hashed_email')
+        JOIN d_users u ON t.value = u.user_id WHERE t.kind IN ('user_id', 'hashed_email')
         """
     )
     con.execute(
         """
         INSERT INTO m SELECT t.sig_id, e.idx FROM tok t
-        JOIN emails e ON t.value = e.email WHERE t.kind = 'email'
+        JOIN d_emails e ON t.value = e.email WHERE t.kind = 'email'
         """
     )
     if hashed and hashed[0]:
@@ -125,12 +140,10 @@ def match_directory(
             con.execute(
                 f"""
                 INSERT INTO m SELECT t.sig_id, e.idx FROM tok t
-                JOIN emails e ON lower(t.value) = {digest}(e.email)
+                JOIN d_emails e ON lower(t.value) = {digest}(e.email)
                 WHERE t.kind = 'hashed_email' AND length(t.value) = {length}
                 """  # noqa: S608 - fixed function names and lengths
             )
-    con.execute("DROP TABLE user_ids")
-    con.execute("DROP TABLE emails")
     con.execute(
         """
         CREATE TEMP TABLE stitched AS
@@ -153,7 +166,7 @@ def match_directory(
         """
         CREATE TEMP TABLE mbi AS
         SELECT mb.user_id, mb.org_id, mb.role, u.idx, u.active
-        FROM mb LEFT JOIN users u ON mb.user_id = u.user_id
+        FROM d_mb mb LEFT JOIN d_users u ON mb.user_id = u.user_id
         """
     )
     users = with_exposed_texts(
@@ -183,7 +196,7 @@ def match_directory(
                CASE WHEN u.country <> '' THEN 'directory'
                     WHEN a.export_country IS NOT NULL THEN 'export' ELSE '' END AS country_source,
                a.mask
-        FROM affected a JOIN users u USING (idx) LEFT JOIN orgs USING (idx)
+        FROM affected a JOIN d_users u USING (idx) LEFT JOIN orgs USING (idx)
         ORDER BY {USER_ORDER.format(u="u.")}
         """  # noqa: S608 - the interpolated text is fixed ordering
         ).to_arrow_table()
@@ -192,7 +205,7 @@ def match_directory(
         """
         WITH aff_orgs AS (
             SELECT DISTINCT mbi.org_id FROM mbi JOIN affected a ON mbi.idx = a.idx
-            UNION SELECT org_id FROM seen_orgs
+            UNION SELECT org_id FROM seen_orgs WHERE org_id IN (SELECT org_id FROM d_orgs)
         ),
         members AS (
             SELECT mbi.org_id, count(DISTINCT mbi.idx) AS n
@@ -245,7 +258,7 @@ def match_directory(
         for sig_id, ids in con.execute(
             """
             SELECT m.sig_id, list(DISTINCT u.user_id ORDER BY u.user_id)
-            FROM m_all m JOIN wanted USING (sig_id) JOIN users u ON u.idx = m.idx
+            FROM m_all m JOIN wanted USING (sig_id) JOIN d_users u ON u.idx = m.idx
             GROUP BY m.sig_id
             """
         ).fetchall():

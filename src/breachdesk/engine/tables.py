@@ -240,16 +240,19 @@ class DuckDBEngine:
         ).fetchall()
         return {str(c): int(n) for c, n in rows}
 
-    def match(
-        self, org_ids_seen: set[str], directory: Directory, wanted_signatures: Sequence[int]
-    ) -> Impact:
+    def hold_directory(self, directory: Directory) -> None:
+        from breachdesk.engine.match import hold_directory
+
+        hold_directory(self.con, directory)
+
+    def match(self, org_ids_seen: set[str], wanted_signatures: Sequence[int]) -> Impact:
         import duckdb
 
         from breachdesk.engine.match import MATCH_TABLES, match_directory
 
         while True:
             try:
-                return match_directory(self, org_ids_seen, directory, wanted_signatures)
+                return match_directory(self, org_ids_seen, wanted_signatures)
             except duckdb.OutOfMemoryException:
                 # Some step did not fit in the bounded memory: start the match again with
                 # twice as much (up to 4 GB), rather than fail after the whole scan.

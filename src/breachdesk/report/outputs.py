@@ -13,7 +13,6 @@ import pyarrow as pa
 
 from breachdesk.detect.inventory import FieldEntry
 from breachdesk.detect.scanner import keyed_fingerprint
-from breachdesk.directory.model import Directory
 from breachdesk.display import count_of
 from breachdesk.domain.identity import Token, TokenKind, mask_token
 from breachdesk.engine.aggregate import RunAggregate, decode_signature, is_personal
@@ -44,7 +43,6 @@ class AssessOutputs:
     signature_ids: dict[str, int]  # encoded signature of each finding -> its engine row
     export_countries: dict[str, int]  # identities per export country (no directory)
     impact: Impact | None
-    directory: Directory | None
     skipped: list[tuple[str, str]]
     sources: list[str]
     reveal: bool = False

@@ -240,6 +240,11 @@ def _run(
     else:
         tables = DuckDBEngine(temp_dir=folder / ".engine-tmp")
     try:
+        if directory is not None:
+            # the engine's copy is within its bounded memory (spilled past it): the Arrow
+            # tables, the largest thing this process held, go before the scan starts
+            tables.hold_directory(directory)
+            directory.release()
         with ThreadPoolExecutor(max_workers=1) as hasher:
             hashes: dict[Path | str, Future[Digest]] = {}
             members: dict[Path | str, Future[dict[str, Digest]]] = {}
@@ -266,9 +271,7 @@ def _run(
         impact: Impact | None = None
         if directory is not None:
             with _stage("match", report):
-                impact = tables.match(
-                    aggregate.total.org_ids, directory, list(signature_ids.values())
-                )
+                impact = tables.match(aggregate.total.org_ids, list(signature_ids.values()))
         provenance: dict[str, Any] = {
             "tool_version": __version__,
             "rules_version": rules_version(rule_files(settings, workspace)),
@@ -305,7 +308,6 @@ def _run(
             signature_ids=signature_ids,
             export_countries=tables.export_countries() if directory is None else {},
             impact=impact,
-            directory=directory,
             skipped=skipped,
             sources=[e.item.name for e in entries],
             reveal=request.reveal,

@@ -32,19 +32,25 @@ USERS_SCHEMA = pa.schema(
 )  # fmt: skip
 
 
-def match_directory(
-    engine: SparkEngine,
-    org_ids_seen: set[str],
-    directory: Directory,
-    wanted_signatures: Sequence[int] = (),
-) -> Impact:
+def hold_directory(engine: SparkEngine, directory: Directory) -> None:
+    """The directory as the run's Spark views (``users``, ``mb``): created from the Arrow
+    tables at once, so the caller can let go of them."""
     spark = engine.session
     v = engine.view
-    sig, tok, dev = v("sig"), v("tok"), v("dev")
     users = directory.users.append_column("idx", pa.array(range(len(directory)), pa.int64()))
     spark.createDataFrame(users).createOrReplaceTempView(v("users"))
     spark.createDataFrame(directory.memberships).createOrReplaceTempView(v("mb"))
-    known = sorted(org_ids_seen & set(directory.org_ids))
+    engine.org_ids = frozenset(directory.org_ids)
+
+
+def match_directory(
+    engine: SparkEngine, org_ids_seen: set[str], wanted_signatures: Sequence[int] = ()
+) -> Impact:
+    """Join the ``sig`` and ``tok`` tables to the directory ``hold_directory`` took in."""
+    spark = engine.session
+    v = engine.view
+    sig, tok, dev = v("sig"), v("tok"), v("dev")
+    known = sorted(org_ids_seen & engine.org_ids)
     spark.createDataFrame(
         pa.table({"org_id": pa.array(known, pa.string())})
     ).createOrReplaceTempView(v("seen_orgs"))

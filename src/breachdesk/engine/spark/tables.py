@@ -40,6 +40,7 @@ class SparkEngine:
         self.tok: Any = None
         self.dev: Any = None
         self.hashed = False  # whether any signature holds a hashed email
+        self.org_ids: frozenset[str] = frozenset()  # the directory's (``hold_directory``)
         self._held: list[Any] = []
         self._views: set[str] = set()
 
@@ -186,12 +187,15 @@ class SparkEngine:
         rows = self.sig.where("personal AND country <> ''").groupBy("country").count().collect()
         return {str(r["country"]): int(r["count"]) for r in rows}
 
-    def match(
-        self, org_ids_seen: set[str], directory: Directory, wanted_signatures: Sequence[int]
-    ) -> Impact:
+    def hold_directory(self, directory: Directory) -> None:
+        from breachdesk.engine.spark.match import hold_directory
+
+        hold_directory(self, directory)
+
+    def match(self, org_ids_seen: set[str], wanted_signatures: Sequence[int]) -> Impact:
         from breachdesk.engine.spark.match import match_directory
 
-        return match_directory(self, org_ids_seen, directory, wanted_signatures)
+        return match_directory(self, org_ids_seen, wanted_signatures)
 
     def close(self) -> None:
         for frame in self._held:
