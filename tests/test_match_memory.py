@@ -7,12 +7,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from breachdesk.directory import load_directory
 from breachdesk.domain.identity import Token, TokenKind
+from breachdesk.engine.aggregate import encode_signature
 from breachdesk.engine.match import CATEGORY_BITS, DIRECTORY_TABLES, MATCH_TABLES, match_impact
-from breachdesk.engine.tables import DuckDBEngine, SignatureRow
+from breachdesk.engine.tables import PAIRS_SCHEMA, DuckDBEngine, SignatureRow, pairs_to_ipc
 from breachdesk.taxonomy import Category
 
 USERS = 40_000
@@ -78,3 +80,42 @@ def test_every_temporary_table_of_a_match_is_known() -> None:
     # a retry drops the match's own tables and keeps the directory's
     assert created == set(MATCH_TABLES) | set(DIRECTORY_TABLES)
     assert not set(MATCH_TABLES) & set(DIRECTORY_TABLES)
+
+
+def _grouped(engine: DuckDBEngine) -> tuple[list[tuple[object, ...]], ...]:
+    return tuple(
+        engine.con.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchall()  # noqa: S608
+        for name in ("sig", "tok", "dev")
+    )
+
+
+def test_a_grouping_short_of_memory_is_tried_again_with_more(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    signatures = [
+        encode_signature((Token(TokenKind.DEVICE_ID, f"d{i}"), Token(TokenKind.USER_ID, str(i))))
+        for i in range(USERS)
+    ]
+    pairs = pa.table(
+        {
+            "signature": signatures * 2,  # each signature in two units' pairs
+            "shape": [0, 1] * USERS,
+            "records": [1] * (2 * USERS),
+            "country": ["DE", ""] * USERS,
+            "personal": [True] * (2 * USERS),
+        },
+        schema=PAIRS_SCHEMA,
+    )
+    results = []
+    for limit in ("160MB", "1MB"):
+        engine = DuckDBEngine(tmp_path / limit, memory_limit=limit)
+        try:
+            engine.add_pairs(pairs_to_ipc(pairs), [0, 1])
+            with caplog.at_level(logging.WARNING, logger="breachdesk.assess"):
+                assert engine.finish([1, 2], {}) == USERS
+            results.append(_grouped(engine))
+        finally:
+            engine.close()
+    assert "grouping needs more memory than 1MB" in caplog.text
+    assert results[0] == results[1]
+    assert len(results[0][1]) == len(results[0][2]) == USERS  # one user id, one device each

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -27,6 +27,11 @@ if TYPE_CHECKING:
     from breachdesk.impact import Impact
 
 log = logging.getLogger("breachdesk.assess")
+
+T = TypeVar("T")
+
+# what a step short of memory is given at most before the run fails (each retry doubles it)
+MOST_MEMORY_MB = 4096
 
 PAIRS_SCHEMA = pa.schema(
     [
@@ -143,7 +148,33 @@ class DuckDBEngine:
                 }
             ),
         )
-        con.execute(
+        self.with_more_memory("grouping", self._group, ("sig",))
+        con.execute("DROP TABLE pairs")
+        self.with_more_memory("listing tokens", self._tokens, ("all_tok", "tok", "dev"))
+        return int(con.execute("SELECT count(*) FROM sig").fetchall()[0][0])
+
+    def with_more_memory(self, what: str, step: Callable[[], T], tables: Sequence[str]) -> T:
+        """``step()``; if it runs out of DuckDB's bounded memory, drop the ``tables`` it
+        creates and run it again with twice the memory (up to ``MOST_MEMORY_MB``): a long
+        scan never ends in an internal error for want of a few megabytes."""
+        import duckdb
+
+        while True:
+            try:
+                return step()
+            except duckdb.OutOfMemoryException:
+                limit = int(self.working_limit.removesuffix("MB")) * 2
+                if limit > MOST_MEMORY_MB:
+                    raise
+                log.warning("%s needs more memory than %s: trying %d MB",
+                            what, self.working_limit, limit)  # fmt: skip
+                self.working_limit = f"{limit}MB"
+                self.con.execute(f"SET memory_limit = '{self.working_limit}'")
+                for name in tables:
+                    self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def _group(self) -> None:
+        self.con.execute(
             """
             CREATE TABLE sig AS
             WITH grouped AS (
@@ -158,9 +189,6 @@ class DuckDBEngine:
             FROM grouped g LEFT JOIN finding_masks f USING (signature)
             """
         )
-        con.execute("DROP TABLE pairs")
-        self._tokens()
-        return int(con.execute("SELECT count(*) FROM sig").fetchall()[0][0])
 
     def load_rows(self, rows: Sequence[SignatureRow]) -> None:
         """``sig`` and ``tok`` straight from rows (the reference tests' way in)."""
@@ -246,25 +274,11 @@ class DuckDBEngine:
         hold_directory(self.con, directory)
 
     def match(self, org_ids_seen: set[str], wanted_signatures: Sequence[int]) -> Impact:
-        import duckdb
-
         from breachdesk.engine.match import MATCH_TABLES, match_directory
 
-        while True:
-            try:
-                return match_directory(self, org_ids_seen, wanted_signatures)
-            except duckdb.OutOfMemoryException:
-                # Some step did not fit in the bounded memory: start the match again with
-                # twice as much (up to 4 GB), rather than fail after the whole scan.
-                limit = int(self.working_limit.removesuffix("MB")) * 2
-                if limit > 4096:
-                    raise
-                log.warning("matching needs more memory than %s: trying %d MB",
-                            self.working_limit, limit)  # fmt: skip
-                self.working_limit = f"{limit}MB"
-                self.con.execute(f"SET memory_limit = '{self.working_limit}'")
-                for name in MATCH_TABLES:
-                    self.con.execute(f"DROP TABLE IF EXISTS {name}")
+        return self.with_more_memory(
+            "matching", lambda: match_directory(self, org_ids_seen, wanted_signatures), MATCH_TABLES
+        )
 
     def close(self) -> None:
         self.con.close()
