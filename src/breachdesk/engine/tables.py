@@ -269,9 +269,11 @@ class DuckDBEngine:
         return {str(c): int(n) for c, n in rows}
 
     def hold_directory(self, directory: Directory) -> None:
-        from breachdesk.engine.match import hold_directory
+        from breachdesk.engine.match import DIRECTORY_TABLES, hold_directory
 
-        hold_directory(self.con, directory)
+        self.with_more_memory(
+            "holding the directory", lambda: hold_directory(self.con, directory), DIRECTORY_TABLES
+        )
 
     def match(self, org_ids_seen: set[str], wanted_signatures: Sequence[int]) -> Impact:
         from breachdesk.engine.match import MATCH_TABLES, match_directory
