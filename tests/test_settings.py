@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,33 @@ def test_impact_schema_is_checked(small: tuple[Path, Path], tmp_path: Path) -> N
         SchemaError, match=r"'breachdesk.impact/9' is not the known 'breachdesk.impact/1'"
     ):
         read_impact(path)
+
+
+def test_engine_memory_from_the_settings(
+    small: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from breachdesk.engine.tables import DuckDBEngine
+    from breachdesk.services import assess as service
+
+    limits: list[str] = []
+
+    class Recorded(DuckDBEngine):  # the real engine, its limit noted
+        def finish(self, shape_masks: Sequence[int], finding_masks: dict[str, int]) -> int:
+            found = super().finish(shape_masks, finding_masks)
+            limits.append(
+                self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+            )
+            return found
+
+    monkeypatch.setattr(service, "DuckDBEngine", Recorded)
+    export, directory = small
+    monkeypatch.setenv("BREACHDESK_ENGINE_MEMORY_MB", "48")
+    assess(AssessRequest([export], tmp_path / "ws", directory=directory, workers=1))
+    assert "engine_memory_mb = 48" in (tmp_path / "ws" / "breachdesk.toml").read_text()
+    monkeypatch.delenv("BREACHDESK_ENGINE_MEMORY_MB")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "breachdesk.toml").write_text("engine_memory_mb = 8\n")
+    with pytest.raises(SettingsError, match="engine_memory_mb"):
+        load_settings(tmp_path / "bad")
+    assess(AssessRequest([export], tmp_path / "ws2", directory=directory, workers=1))
+    assert limits == ["45.7 MiB", "152.5 MiB"]  # 48 MB and 160 MB, as DuckDB says them

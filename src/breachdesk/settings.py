@@ -118,6 +118,12 @@ class Settings(BaseSettings):
     phishing: PhishingSettings = Field(default_factory=PhishingSettings)
     max_record_bytes: int = Field(default=1 << 20, gt=0)
     workers: int = Field(default=0, ge=0, description="scan processes; 0 = one per core")
+    engine_memory_mb: int = Field(
+        default=160,
+        ge=16,
+        description="MB the embedded engine groups and matches in (it spills to the run's"
+        " folder past it, and doubles it, with a warning, for a step that runs short)",
+    )
     allow_duplicate_emails: bool = False
     rule_files: list[str] = Field(
         default_factory=list, description="user rule files (TOML), relative to the workspace"

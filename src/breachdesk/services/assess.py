@@ -238,7 +238,9 @@ def _run(
 
         tables = SparkEngine(spark_session(request.master))
     else:
-        tables = DuckDBEngine(temp_dir=folder / ".engine-tmp")
+        tables = DuckDBEngine(
+            temp_dir=folder / ".engine-tmp", memory_limit=f"{settings.engine_memory_mb}MB"
+        )
     try:
         if directory is not None:
             # the engine's copy is within its bounded memory (spilled past it): the Arrow
