@@ -199,3 +199,25 @@ def test_gzip_of_newlines_costs_milliseconds(tmp_path: Any) -> None:
     assert sum(r.read for r in results) == 2
     lines = sorted((r.lines, r.blank) for r in results)
     assert all(blank_lines <= lines_ for lines_, blank_lines in lines)
+
+
+def test_a_flag_under_an_identity_key_is_no_id_whatever_came_before() -> None:
+    # True == 1 and False == 0 in Python: as dict keys they are one key
+    def line(distinct_id: object) -> bytes:
+        return orjson.dumps({"event": "e", "properties": {"distinct_id": distinct_id}})
+
+    for first, second in ((1, True), (True, 1), (0, False), (False, 0)):
+        data = line(first) + b"\n" + line(second) + b"\n"
+        unit = LineBlock(0, "mixpanel.events", 1, data)
+        fast = scan_with(Worker(CONFIG), unit)  # a fresh cache each time
+        assert_same(fast, reference_scan(Worker(CONFIG), unit))
+        assert fast.anonymous == 1  # the flag's record
+        number = first if type(first) is int else second
+        assert sorted((s, n) for s, _, n, *_ in _pairs(fast)) == sorted(
+            [("[]", 1), (f'[["user_id","{number}"]]', 1)]
+        )
+    # and across units: the worker's cache of combinations keeps them apart too
+    worker = Worker(CONFIG)
+    scan_with(worker, LineBlock(0, "mixpanel.events", 1, line(1) + b"\n"))
+    later = scan_with(worker, LineBlock(0, "mixpanel.events", 2, line(True) + b"\n"))
+    assert later.anonymous == 1 and [s for s, *_ in _pairs(later)] == ["[]"]

@@ -90,7 +90,6 @@ class ReferenceScan:
         self.identity_get = [path_getter(p) for p in self.identity_keys]
         self.org_get = [path_getter(p) for p in self.org_keys]
         self.country_get = [path_getter(p) for p in keys.countries]
-        self.identities: dict[tuple[Any, ...], tuple[Signature, bool]] = {}
         # (signature, shape id, country) -> [records, personal], in order of first appearance
         self.stats: dict[tuple[Signature, int, str], list[Any]] = {}
         self.identity_roles = (
@@ -206,16 +205,8 @@ class ReferenceScan:
         if raw == self.no_identity:
             signature: Signature = _NO_IDENTITY
             personal = False
-        else:
-            cache = self.identities
-            try:
-                signature, personal = cache[raw]
-            except KeyError:
-                signature, personal = cache[raw] = self._identify(raw)
-                if len(cache) > 500_000:
-                    cache.clear()
-            except TypeError:  # a list or object under an identity key
-                signature, personal = self._identify(raw)
+        else:  # each record on its own: no cache whose keys could confuse True with 1
+            signature, personal = self._identify(raw)
         if not personal:
             res.anonymous += 1
         orgs = tuple(get(bag) for get in self.org_get)

@@ -13,8 +13,8 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from itertools import compress
-from operator import not_
+from itertools import chain, compress
+from operator import itemgetter, not_
 from pathlib import Path
 from typing import Any
 from unicodedata import normalize
@@ -183,6 +183,9 @@ class _UnitScan:
         self.raw_orgs: set[str | int | float] = set()
         self.kinds: dict[Signature, set[str]] = {}
         self.hit_records: list[tuple[int, int, dict[str, Any], set[int]]] = []
+        # whether a JSON true or false may be among the values: without those bytes in the
+        # unit, the check for them (~0.4 µs a record) is skipped
+        self.flags_possible = True
 
     def run(self) -> UnitResult:
         if isinstance(self.unit, LineBlock):
@@ -277,6 +280,7 @@ class _UnitScan:
             res.blank = res.lines  # a block of blank lines costs no line-by-line work
             return
         fired = self.worker.scanner.triggers(data)
+        self.flags_possible = b"true" in data or b"false" in data
         # a "\n\n" holds two newlines: with few newlines there is no need to count them
         if newlines > len(data) >> 8 and data.count(b"\n\n") > len(data) >> 8:
             numbered = _non_blank_lines(data)  # mostly blank: skip them without a loop
@@ -346,6 +350,7 @@ class _UnitScan:
         res.read = len(unit.records)
         dumped = b"\n".join(orjson.dumps(bag, default=str) for _, _, bag in unit.records)
         fired = self.worker.scanner.triggers(dumped)
+        self.flags_possible = b"true" in dumped or b"false" in dumped
         self._take(
             ((i, line_no, number, bag) for i, (line_no, number, bag) in enumerate(unit.records)),
             fired,
@@ -420,6 +425,13 @@ class _UnitScan:
         """Count the records of each (identity and country values, shape), in first-seen
         order; values that cannot be a dict key (a list or object under an identity or
         country key) are resolved on the spot."""
+        if self.flags_possible and bool in set(
+            map(type, chain.from_iterable(map(itemgetter(0), keys)))
+        ):
+            # True == 1 and False == 0 as dict keys: a record with ``distinct_id: true``
+            # after one with ``distinct_id: 1`` would count as user "1". A flag is no id (the
+            # token functions give none), so it is read as absent, which compares apart.
+            keys = [(_without_flags(raw), shape) for raw, shape in keys]
         try:
             self.groups = Counter(keys)
             return
@@ -463,6 +475,8 @@ class _UnitScan:
 
     def _signature(self, bag: dict[str, Any]) -> Signature:
         raw = self.identity_lookup(bag)
+        if bool in map(type, raw):
+            raw = _without_flags(raw)
         if raw == self.no_identity:
             return _NO_IDENTITY
         try:
@@ -664,6 +678,11 @@ class _Resolved:
     personal: bool
     country: str
     unmapped: bool
+
+
+def _without_flags(raw: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``raw`` with its booleans as None (neither is an id or a country)."""
+    return tuple(None if value.__class__ is bool else value for value in raw)
 
 
 def _country_of(values: tuple[Any, ...]) -> tuple[str, bool]:
