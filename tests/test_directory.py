@@ -128,3 +128,14 @@ def test_release_lets_go_of_the_tables_and_keeps_the_rest(tmp_path: Path) -> Non
     assert len(d) == 0 and d.memberships.num_rows == 0
     assert (d.users.schema, d.memberships.schema) == schemas
     assert (d.notes, d.org_ids) == (notes, org_ids)
+
+
+def test_assess_says_the_directory_notes(small: tuple[Path, Path], tmp_path: Path) -> None:
+    # assess lets go of the directory's tables before the scan: its notes stay
+    from breachdesk import AssessRequest, assess
+
+    export, directory = small
+    notes = load_directory(directory).notes
+    assert any("read as member" in n for n in notes)
+    result = assess(AssessRequest([export], tmp_path / "ws", directory=directory, workers=1))
+    assert result.notes == notes

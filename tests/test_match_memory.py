@@ -58,7 +58,7 @@ def test_a_match_short_of_memory_is_tried_again_with_more(
         engine.load_rows(rows)
         engine.hold_directory(directory)
         directory.release()  # as assess does: the match reads the engine's copy only
-        engine.con.execute("SET memory_limit = '1MB'")
+        engine.set_memory_limit("1MB")
         with caplog.at_level(logging.WARNING, logger="breachdesk.assess"):
             got = engine.match(set(), [])
         assert "needs more memory than 1MB" in caplog.text
@@ -119,3 +119,22 @@ def test_a_grouping_short_of_memory_is_tried_again_with_more(
     assert "grouping needs more memory than 1MB" in caplog.text
     assert results[0] == results[1]
     assert len(results[0][1]) == len(results[0][2]) == USERS  # one user id, one device each
+
+
+def test_holding_a_directory_short_of_memory_leaves_the_ingest_limit(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = load_directory(_directory(tmp_path / "directory"))
+    engine = DuckDBEngine(tmp_path / "spill", memory_limit="160MB", ingest_limit="1MB")
+    try:
+        with caplog.at_level(logging.WARNING, logger="breachdesk.assess"):
+            engine.hold_directory(directory)
+        assert "holding the directory needs more memory than 1MB" in caplog.text
+        # the pairs stream in at the ingest limit again, the grouping gets its own
+        assert (engine.limit, engine.working_limit) == ("1MB", "160MB")
+        setting = engine.con.execute("SELECT current_setting('memory_limit')").fetchall()
+        assert setting == [("976.5 KiB",)]
+        rows = engine.con.execute("SELECT count(*) FROM d_users").fetchall()
+        assert rows == [(USERS,)]
+    finally:
+        engine.close()

@@ -71,6 +71,7 @@ class DuckDBEngine:
         # folder past ``ingest_limit``, and ``finish`` raises the limit for the grouping.
         self.memory_limit = memory_limit if temp_dir is None else ingest_limit
         self.working_limit = memory_limit
+        self.limit = self.memory_limit  # the limit in force
         config: dict[str, str | bool | int | float | list[str]] = {
             "threads": 2,
             "memory_limit": self.memory_limit,
@@ -129,7 +130,7 @@ class DuckDBEngine:
         window over the grouped rows cost most of this step once it spilled to disk."""
         self._flush()
         con = self.con
-        con.execute(f"SET memory_limit = '{self.working_limit}'")
+        self.set_memory_limit(self.working_limit)
         con.register(
             "shape_masks",
             pa.table(
@@ -163,15 +164,21 @@ class DuckDBEngine:
             try:
                 return step()
             except duckdb.OutOfMemoryException:
-                limit = int(self.working_limit.removesuffix("MB")) * 2
+                limit = int(self.limit.removesuffix("MB")) * 2
                 if limit > MOST_MEMORY_MB:
                     raise
                 log.warning("%s needs more memory than %s: trying %d MB",
-                            what, self.working_limit, limit)  # fmt: skip
-                self.working_limit = f"{limit}MB"
-                self.con.execute(f"SET memory_limit = '{self.working_limit}'")
+                            what, self.limit, limit)  # fmt: skip
+                if self.limit == self.working_limit:  # the steps after this one get it too
+                    self.working_limit = f"{limit}MB"
+                self.set_memory_limit(f"{limit}MB")
                 for name in tables:
                     self.con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def set_memory_limit(self, limit: str) -> None:
+        """DuckDB's memory limit (``"160MB"``) for the steps that follow."""
+        self.limit = limit
+        self.con.execute(f"SET memory_limit = '{limit}'")
 
     def _group(self) -> None:
         self.con.execute(
@@ -271,9 +278,14 @@ class DuckDBEngine:
     def hold_directory(self, directory: Directory) -> None:
         from breachdesk.engine.match import DIRECTORY_TABLES, hold_directory
 
-        self.with_more_memory(
-            "holding the directory", lambda: hold_directory(self.con, directory), DIRECTORY_TABLES
-        )
+        try:  # at the limit in force: before the scan, the one pairs stream in at
+            self.with_more_memory(
+                "holding the directory",
+                lambda: hold_directory(self.con, directory),
+                DIRECTORY_TABLES,
+            )
+        finally:
+            self.set_memory_limit(self.memory_limit)
 
     def match(self, org_ids_seen: set[str], wanted_signatures: Sequence[int]) -> Impact:
         from breachdesk.engine.match import MATCH_TABLES, match_directory

@@ -371,7 +371,7 @@ def _run(
         )  # fmt: skip
     running.unlink()
     sensitive = any(f.kind.sensitive for f in aggregate.total.findings)
-    notes = list(directory.notes) if directory else []
+    notes = list(directory.notes) if directory is not None else []  # its len() is 0 by now
     code = EXIT_FINDINGS if sensitive else EXIT_OK
     return AssessResult(workspace, written.impact, code, notes, run, changes)
 
