@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -13,8 +15,11 @@ from breachdesk.engine.scan import ScanConfig, scan_units
 from breachdesk.sources.base import RejectReason
 from breachdesk.sources.framing import LineBlock, Reject
 from breachdesk.sources.registry import get_reader
+from breachdesk.workers import process_pool, stop_forkserver
 
 READER = get_reader("mixpanel.events")
+HERE = Path(__file__).parent
+
 CONFIG = ScanConfig(
     keys={READER.name: READER.keys},
     hmac_key=b"k" * 32,
@@ -75,3 +80,37 @@ def test_the_forkserver_ends_with_the_scan() -> None:
     # the next scan starts another
     assert [r.read for r in scan_units((_block(i) for i in range(4)), CONFIG, workers=2)] == [1] * 4
     assert _forkserver_pid() is None
+
+
+def test_the_forkserver_outlives_a_scan_while_another_pool_is_live() -> None:
+    # A pool of the same process (the notices' preparers, another thread's scan) still needs
+    # the server: stopping it under a live pool hangs the caller (CPython waits for a server
+    # that waits for the pool), so the case runs in a child process with a deadline.
+    code = "import test_engine; test_engine.scan_beside_a_live_pool()"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
+
+
+def scan_beside_a_live_pool() -> None:
+    with process_pool(1, _no_op, ()) as other:
+        assert other.submit(os.getpid).result(timeout=30) != os.getpid()
+        assert [r.read for r in scan_units((_block(i) for i in range(3)), CONFIG, workers=2)] == [
+            1
+        ] * 3
+        server = _forkserver_pid()
+        assert server is not None
+        os.kill(server, 0)
+        assert other.submit(os.getpid).result(timeout=30) != os.getpid()  # its workers answer
+    assert stop_forkserver() and _forkserver_pid() is None
+    print("ok")
+
+
+def _no_op() -> None:
+    pass

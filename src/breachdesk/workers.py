@@ -15,6 +15,22 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+# Pools of this process not yet shut down: the forkserver serves them all (a pool learns of
+# its workers' ends through it), so it is stopped only when none is left.
+_LIVE: set[_Pool] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+class _Pool(ProcessPoolExecutor):
+    """A process pool that counts itself live from creation until it is shut down."""
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        try:
+            super().shutdown(wait, cancel_futures=cancel_futures)
+        finally:
+            with _LIVE_LOCK:
+                _LIVE.discard(self)
+
 
 def process_pool(
     workers: int,
@@ -27,23 +43,31 @@ def process_pool(
     context = multiprocessing.get_context(method)
     if method == "forkserver" and preload:
         context.set_forkserver_preload(list(preload))
-    return ProcessPoolExecutor(
-        workers,
-        mp_context=context,
-        initializer=_start,
-        initargs=(os.getpid(), initializer, initargs),
-    )
+    with _LIVE_LOCK:
+        pool = _Pool(
+            workers,
+            mp_context=context,
+            initializer=_start,
+            initargs=(os.getpid(), initializer, initargs),
+        )
+        _LIVE.add(pool)
+    return pool
 
 
-def stop_forkserver() -> None:
-    """End the forkserver, if one runs: it would otherwise idle (tens of MB, with the scan's
-    modules loaded) for the rest of the caller's life. Only once every pool it served is shut
-    down — a pool learns of its workers' ends through it; the next pool starts another."""
+def stop_forkserver() -> bool:
+    """End the forkserver, if one runs and no pool of this process is live: it would
+    otherwise idle (tens of MB, with the scan's modules loaded) for the rest of the caller's
+    life; the next pool starts another. True if it was asked to stop."""
     from multiprocessing import forkserver
 
     stop = getattr(getattr(forkserver, "_forkserver", None), "_stop", None)
-    if stop is not None:  # private to CPython (3.8 to 3.13 at least): skipped if it goes
+    if stop is None:  # private to CPython (3.8 to 3.13 at least): skipped if it goes
+        return False
+    with _LIVE_LOCK:  # a pool created meanwhile waits, then starts a server of its own
+        if _LIVE:
+            return False
         stop()
+    return True
 
 
 def _start(parent: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
