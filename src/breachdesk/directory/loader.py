@@ -26,6 +26,7 @@ from breachdesk.directory.rows import (
     organization_rows,
     read_directory_rows,
     table_path,
+    takes_lines,
     user_rows,
 )
 from breachdesk.domain.directory import Role
@@ -89,7 +90,12 @@ def _columns(
         return arrays
     try:
         with path.open(encoding="utf-8-sig", newline="") as fh:
-            header = [h.strip().lower() for h in next(csv.reader(fh))]
+            reader = csv.reader(fh)
+            header = [h.strip().lower() for h in next(reader)]
+            # Arrow skips one line, not one record: a header on several lines, or after
+            # blank lines, is the row reader's
+            if reader.line_num != 1:
+                raise _RowCheck
     except (OSError, UnicodeDecodeError, StopIteration, csv.Error):
         raise _RowCheck from None
     if any(c not in header for c in required) or len(set(header)) != len(header):
@@ -99,6 +105,9 @@ def _columns(
         c: names[header.index(c)] for c in (*required, *optional) if c in header and c not in unread
     }
     quoted = _check_utf8(path)
+    # a quote never closed runs to the end of the file, in the last column of the last row
+    # (any other column would leave the row short of fields, which Arrow refuses)
+    read = [*wanted.values(), *([names[-1]] if quoted and names[-1] not in wanted.values() else [])]
     try:
         table = pacsv.read_csv(
             path,
@@ -108,7 +117,7 @@ def _columns(
             parse_options=pacsv.ParseOptions(newlines_in_values=quoted),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names},
-                include_columns=list(wanted.values()),
+                include_columns=read,
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
                 check_utf8=False,  # the whole file was checked, every column (as the row reader)
@@ -116,6 +125,8 @@ def _columns(
         )
     except (pa.ArrowInvalid, OSError):
         raise _RowCheck from None
+    if quoted and table.num_rows and takes_lines(table.column(names[-1])[-1].as_py()):
+        raise _RowCheck  # maybe a quote never closed: the row reader tells
     chunked = {c: table.column(n) for c, n in wanted.items()}
     del table
     # one column at a time, each raw column released once trimmed: a lower peak
@@ -205,7 +216,7 @@ def _load_columnar(folder: Path, allow_duplicate_emails: bool) -> Directory:
     m = _columns(members_path, MEMBERSHIP_COLUMNS)
     if _any(pc.or_(pc.equal(m["user_id"], ""), pc.equal(m["org_id"], ""))):
         raise _RowCheck
-    role = pc.utf8_lower(m.pop("role"))
+    role = pc.ascii_lower(m.pop("role"))
     known_role = pc.is_in(role, pa.array(_ROLES))
     odd_roles = len(role) - pc.sum(known_role).as_py() if len(role) else 0
     role = pc.if_else(known_role, role, Role.MEMBER.value)
@@ -255,20 +266,20 @@ def _users(path: Path, allow_duplicate_emails: bool) -> pa.Table:
         pc.invert(pc.match_substring_regex(locale, r"^(?:[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*)?$"))
     ):
         raise _RowCheck
-    country = pc.utf8_upper(u.pop("country"))
+    country = pc.ascii_upper(u.pop("country"))
     if _any(pc.invert(pc.match_substring_regex(country, r"^(?:[A-Z]{2})?$"))):
         raise _RowCheck
-    region = pc.utf8_upper(u.pop("region")) if "region" in u else pa.array([""] * n, pa.string())
+    region = pc.ascii_upper(u.pop("region")) if "region" in u else pa.array([""] * n, pa.string())
     if _any(pc.invert(pc.match_substring_regex(region, r"^(?:[A-Z]{2}-[A-Z0-9]{1,3})?$"))):
         raise _RowCheck
-    mfa_text = pc.utf8_lower(u.pop("mfa_enabled"))
+    mfa_text = pc.ascii_lower(u.pop("mfa_enabled"))
     is_true = pc.is_in(mfa_text, pa.array(_TRUE))
     is_false = pc.is_in(mfa_text, pa.array(_FALSE))
     if _any(pc.invert(pc.or_(pc.or_(is_true, is_false), pc.equal(mfa_text, "")))):
         raise _RowCheck
     del mfa_text
     mfa = pc.if_else(is_true, True, pc.if_else(is_false, False, pa.scalar(None, pa.bool_())))
-    status = pc.utf8_lower(u.pop("status"))
+    status = pc.ascii_lower(u.pop("status"))
     if _any(pc.invert(pc.is_in(status, pa.array(["active", "deactivated"])))):
         raise _RowCheck
     active = pc.equal(status, "active")
