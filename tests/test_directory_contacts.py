@@ -1,0 +1,127 @@
+"""``read_contacts`` reads the users file once and keeps only the wanted users' rows: the
+address as written, the name, the locale and whether the user is active, as the row-by-row
+reader reads them, on raw CSVs as exports write them."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from breachdesk.directory import load_directory, read_contacts, read_directory_rows
+from breachdesk.directory.loader import _columns, _primary, _RowCheck
+from breachdesk.directory.rows import table_path, user_rows
+from breachdesk.errors import DirectoryError
+from test_directory_raw_csv import _IDS, USERS, _table, _user
+
+
+def _old_read_contacts(folder: Path, user_ids: set[str]) -> dict[str, tuple[str, str, str, bool]]:
+    """read_contacts as it was (two passes, the whole directory loaded): pinned here while
+    the one-pass version replaces it."""
+    directory = load_directory(folder, allow_duplicate_emails=True)
+    wanted = pa.array(sorted(user_ids), pa.string())
+    table = directory.users.filter(pc.is_in(directory.users.column("user_id"), wanted))
+    written: dict[str, tuple[str, str]] = {}
+    path = table_path(folder, "users")
+    try:
+        columns = _columns(path, ("user_id", "email", "name"), ("other_emails",))
+        mask = pc.is_in(columns["user_id"], wanted)
+        rows = {c: values.filter(mask).to_pylist() for c, values in columns.items()}
+        for i, user_id in enumerate(rows["user_id"]):
+            others = rows["other_emails"][i] if "other_emails" in rows else ""
+            written[user_id] = (_primary(rows["email"][i], others), rows["name"][i])
+    except _RowCheck:
+        for _, row in user_rows(path):
+            if row["user_id"] in user_ids:
+                written[row["user_id"]] = (_primary(row["email"], row.get("other_emails", "")), "")
+    found = {}
+    for row in table.to_pylist():
+        email, name = written.get(row["user_id"], ("", ""))
+        found[row["user_id"]] = (email, name, row["locale"], row["active"])
+    return found
+
+
+def _directory(folder: Path, users: bytes) -> None:
+    (folder / "users.csv").write_bytes(users)
+    (folder / "organizations.csv").write_text("org_id,name\no1,Acme\n")
+    (folder / "memberships.csv").write_text("user_id,org_id,role\n")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_contacts_as_the_row_reader_reads_them(data: st.DataObject) -> None:
+    optional = data.draw(st.sampled_from([[], ["region"], ["region", "other_emails"]]))
+    users = data.draw(st.lists(_user(optional), min_size=1, max_size=6))
+    users = list({row[0].strip(): row for row in users}.values())
+    present = sorted({row[0].strip() for row in users})
+    wanted = data.draw(st.sets(st.sampled_from([*present, *present, "nobody", _IDS[-1]])))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        _directory(folder, data.draw(_table([*USERS, *optional], users)))
+        try:
+            read_directory_rows(folder, allow_duplicate_emails=True)
+        except DirectoryError:
+            return  # refused: see test_directory_raw_csv
+        new = read_contacts(folder, wanted)
+        old = _old_read_contacts(folder, wanted)
+        rows = {row["user_id"]: row for _, row in user_rows(folder / "users.csv")}
+    assert new.keys() == old.keys() == wanted & rows.keys()
+    for user_id, (email, name, locale, active) in new.items():
+        old_email, old_name, old_locale, old_active = old[user_id]
+        assert (email, locale, active) == (old_email, old_locale, old_active)
+        # the old read left the name out when the file needed the row reader
+        assert name == rows[user_id]["name"] and old_name in ("", name)
+
+
+HEAD = ",".join(USERS) + "\n"
+
+
+@pytest.mark.parametrize("blank_first", [False, True])  # the columnar pass, the row reader's
+def test_names_and_addresses_as_written(tmp_path: Path, blank_first: bool) -> None:
+    _directory(
+        tmp_path,
+        (("\n" if blank_first else "") + HEAD.replace("status", "status,other_emails")
+         + 'u1, Ann@Straße.de ,"Zoë, Z.",pt_BR,BR,,ACTIVE,\n'
+         + 'u2,,"Bo\nB",,,,deactivated, ; bo@EX.com;x@ex.com\n'
+         + "u3,c@ex.com,Cy,en,US,,active,\n").encode(),
+    )  # fmt: skip
+    assert read_contacts(tmp_path, {"u1", "u2", "nobody"}) == {
+        "u1": ("Ann@Straße.de", "Zoë, Z.", "pt-BR", True),
+        "u2": ("bo@EX.com", "Bo\nB", "", False),
+    }
+
+
+@pytest.mark.parametrize(
+    ("rows", "expect"),
+    [
+        ("u1,a@ex.com,Ann,en,US,,active\nu1,b@ex.com,Bo,en,US,,active\n",
+         "users.csv:3: field user_id: duplicate of line 2"),
+        ("u0,a@ex.com,Ann,en,US,,active\nu1,not-an-email,Bo,en,US,,active\n",
+         "users.csv:3: field email: not an email address"),
+        ('u0,a@ex.com,Ann,en,US,,active\nu1,b@ex.com,"Bo,en,US,,active\nu2,c@ex.com,C,en,,,active\n',
+         "users.csv:3: field name: a quote opened"),
+    ],
+)  # fmt: skip
+def test_a_wanted_row_that_is_wrong_names_its_line(tmp_path: Path, rows: str, expect: str) -> None:
+    _directory(tmp_path, (HEAD + rows).encode())
+    with pytest.raises(DirectoryError, match=expect):
+        read_contacts(tmp_path, {"u1"})
+
+
+def test_parquet_users(tmp_path: Path) -> None:
+    table = pa.table(
+        {"USER_ID": [7, 8], "email": ["A@ex.com", None], "name": [" Ann ", "Bo"],
+         "locale": ["en_GB", ""], "country": ["GB", "US"], "mfa_enabled": [True, None],
+         "status": ["active", "Deactivated"], "other_emails": [None, "b@ex.com"]}
+    )  # fmt: skip
+    pq.write_table(table, tmp_path / "users.parquet")
+    assert read_contacts(tmp_path, {"7", "8"}) == {
+        "7": ("A@ex.com", "Ann", "en-GB", True),
+        "8": ("b@ex.com", "Bo", "", False),
+    }
