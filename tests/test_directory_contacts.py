@@ -8,43 +8,15 @@ import tempfile
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from breachdesk.directory import load_directory, read_contacts, read_directory_rows
-from breachdesk.directory.loader import _columns, _primary, _RowCheck
-from breachdesk.directory.rows import table_path, user_rows
+from breachdesk.directory import read_contacts, read_directory_rows
+from breachdesk.directory.rows import user_rows
 from breachdesk.errors import DirectoryError
 from test_directory_raw_csv import _IDS, USERS, _table, _user
-
-
-def _old_read_contacts(folder: Path, user_ids: set[str]) -> dict[str, tuple[str, str, str, bool]]:
-    """read_contacts as it was (two passes, the whole directory loaded): pinned here while
-    the one-pass version replaces it."""
-    directory = load_directory(folder, allow_duplicate_emails=True)
-    wanted = pa.array(sorted(user_ids), pa.string())
-    table = directory.users.filter(pc.is_in(directory.users.column("user_id"), wanted))
-    written: dict[str, tuple[str, str]] = {}
-    path = table_path(folder, "users")
-    try:
-        columns = _columns(path, ("user_id", "email", "name"), ("other_emails",))
-        mask = pc.is_in(columns["user_id"], wanted)
-        rows = {c: values.filter(mask).to_pylist() for c, values in columns.items()}
-        for i, user_id in enumerate(rows["user_id"]):
-            others = rows["other_emails"][i] if "other_emails" in rows else ""
-            written[user_id] = (_primary(rows["email"][i], others), rows["name"][i])
-    except _RowCheck:
-        for _, row in user_rows(path):
-            if row["user_id"] in user_ids:
-                written[row["user_id"]] = (_primary(row["email"], row.get("other_emails", "")), "")
-    found = {}
-    for row in table.to_pylist():
-        email, name = written.get(row["user_id"], ("", ""))
-        found[row["user_id"]] = (email, name, row["locale"], row["active"])
-    return found
 
 
 def _directory(folder: Path, users: bytes) -> None:
@@ -68,15 +40,17 @@ def test_contacts_as_the_row_reader_reads_them(data: st.DataObject) -> None:
             read_directory_rows(folder, allow_duplicate_emails=True)
         except DirectoryError:
             return  # refused: see test_directory_raw_csv
-        new = read_contacts(folder, wanted)
-        old = _old_read_contacts(folder, wanted)
+        found = read_contacts(folder, wanted)
+        directory = read_directory_rows(folder, allow_duplicate_emails=True)
         rows = {row["user_id"]: row for _, row in user_rows(folder / "users.csv")}
-    assert new.keys() == old.keys() == wanted & rows.keys()
-    for user_id, (email, name, locale, active) in new.items():
-        old_email, old_name, old_locale, old_active = old[user_id]
-        assert (email, locale, active) == (old_email, old_locale, old_active)
-        # the old read left the name out when the file needed the row reader
-        assert name == rows[user_id]["name"] and old_name in ("", name)
+    users = {u.user_id: u for u in directory.iter_users()}
+    assert found == {
+        user_id: (
+            row["email"] or next((o.strip() for o in row.get("other_emails", "").split(";") if o.strip()), ""),
+            row["name"], users[user_id].locale, users[user_id].active,
+        )
+        for user_id, row in rows.items() if user_id in wanted
+    }  # fmt: skip
 
 
 HEAD = ",".join(USERS) + "\n"
