@@ -43,11 +43,11 @@ def test_contacts_as_the_row_reader_reads_them(data: st.DataObject) -> None:
         found = read_contacts(folder, wanted)
         directory = read_directory_rows(folder, allow_duplicate_emails=True)
         rows = {row["user_id"]: row for _, row in user_rows(folder / "users.csv")}
-    users = {u.user_id: u for u in directory.iter_users()}
+    by_id = {u.user_id: u for u in directory.iter_users()}
     assert found == {
         user_id: (
             row["email"] or next((o.strip() for o in row.get("other_emails", "").split(";") if o.strip()), ""),
-            row["name"], users[user_id].locale, users[user_id].active,
+            row["name"], by_id[user_id].locale, by_id[user_id].active,
         )
         for user_id, row in rows.items() if user_id in wanted
     }  # fmt: skip
