@@ -9,7 +9,9 @@ reader agrees with (a test holds them together).
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,9 +25,11 @@ from breachdesk.directory.rows import (
     USERS_COLUMNS,
     USERS_OPTIONAL,
     check_duplicate_emails,
+    check_user,
     organization_rows,
     read_directory_rows,
     table_path,
+    takes_lines,
     user_rows,
 )
 from breachdesk.domain.directory import Role
@@ -78,27 +82,21 @@ def _columns(
         for name in (*required, *optional):
             if name not in names:
                 continue
-            column = table.column(names.index(name)).combine_chunks()
-            if pa.types.is_boolean(column.type):
-                column = pc.if_else(column, "true", "false")
-            elif not pa.types.is_string(column.type) and not pa.types.is_integer(column.type):
-                raise _RowCheck
-            arrays[name] = pc.utf8_trim_whitespace(pc.fill_null(column.cast(pa.string()), ""))
+            arrays[name] = _as_text(table.column(names.index(name)).combine_chunks())
         if any(name not in arrays for name in required):
             raise _RowCheck
         return arrays
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
-            header = [h.strip().lower() for h in next(csv.reader(fh))]
-    except (OSError, UnicodeDecodeError, StopIteration, csv.Error):
-        raise _RowCheck from None
-    if any(c not in header for c in required) or len(set(header)) != len(header):
+    header = _header(path)
+    if any(c not in header for c in required):
         raise _RowCheck
     names = [f"c{i}" for i in range(len(header))]
     wanted = {
         c: names[header.index(c)] for c in (*required, *optional) if c in header and c not in unread
     }
     quoted = _check_utf8(path)
+    # a quote never closed runs to the end of the file, in the last column of the last row
+    # (any other column would leave the row short of fields, which Arrow refuses)
+    read = [*wanted.values(), *([names[-1]] if quoted and names[-1] not in wanted.values() else [])]
     try:
         table = pacsv.read_csv(
             path,
@@ -108,7 +106,7 @@ def _columns(
             parse_options=pacsv.ParseOptions(newlines_in_values=quoted),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.string() for n in names},
-                include_columns=list(wanted.values()),
+                include_columns=read,
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
                 check_utf8=False,  # the whole file was checked, every column (as the row reader)
@@ -116,6 +114,8 @@ def _columns(
         )
     except (pa.ArrowInvalid, OSError):
         raise _RowCheck from None
+    if quoted and table.num_rows and takes_lines(table.column(names[-1])[-1].as_py()):
+        raise _RowCheck  # maybe a quote never closed: the row reader tells
     chunked = {c: table.column(n) for c, n in wanted.items()}
     del table
     # one column at a time, each raw column released once trimmed: a lower peak
@@ -205,7 +205,7 @@ def _load_columnar(folder: Path, allow_duplicate_emails: bool) -> Directory:
     m = _columns(members_path, MEMBERSHIP_COLUMNS)
     if _any(pc.or_(pc.equal(m["user_id"], ""), pc.equal(m["org_id"], ""))):
         raise _RowCheck
-    role = pc.utf8_lower(m.pop("role"))
+    role = pc.ascii_lower(m.pop("role"))
     known_role = pc.is_in(role, pa.array(_ROLES))
     odd_roles = len(role) - pc.sum(known_role).as_py() if len(role) else 0
     role = pc.if_else(known_role, role, Role.MEMBER.value)
@@ -255,20 +255,20 @@ def _users(path: Path, allow_duplicate_emails: bool) -> pa.Table:
         pc.invert(pc.match_substring_regex(locale, r"^(?:[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*)?$"))
     ):
         raise _RowCheck
-    country = pc.utf8_upper(u.pop("country"))
+    country = pc.ascii_upper(u.pop("country"))
     if _any(pc.invert(pc.match_substring_regex(country, r"^(?:[A-Z]{2})?$"))):
         raise _RowCheck
-    region = pc.utf8_upper(u.pop("region")) if "region" in u else pa.array([""] * n, pa.string())
+    region = pc.ascii_upper(u.pop("region")) if "region" in u else pa.array([""] * n, pa.string())
     if _any(pc.invert(pc.match_substring_regex(region, r"^(?:[A-Z]{2}-[A-Z0-9]{1,3})?$"))):
         raise _RowCheck
-    mfa_text = pc.utf8_lower(u.pop("mfa_enabled"))
+    mfa_text = pc.ascii_lower(u.pop("mfa_enabled"))
     is_true = pc.is_in(mfa_text, pa.array(_TRUE))
     is_false = pc.is_in(mfa_text, pa.array(_FALSE))
     if _any(pc.invert(pc.or_(pc.or_(is_true, is_false), pc.equal(mfa_text, "")))):
         raise _RowCheck
     del mfa_text
     mfa = pc.if_else(is_true, True, pc.if_else(is_false, False, pa.scalar(None, pa.bool_())))
-    status = pc.utf8_lower(u.pop("status"))
+    status = pc.ascii_lower(u.pop("status"))
     if _any(pc.invert(pc.is_in(status, pa.array(["active", "deactivated"])))):
         raise _RowCheck
     active = pc.equal(status, "active")
@@ -336,33 +336,133 @@ def _check_shared_emails(users: pa.Table, path: Path, allow: bool) -> None:
 
 
 def read_contacts(folder: Path, user_ids: set[str]) -> dict[str, tuple[str, str, str, bool]]:
-    """(primary email as written, name, locale, active) of the given users, from ``users``;
-    the directory is validated first, so its errors name file, line and field. The email is
-    the directory's own text (trimmed), not its normalised form: normalising (casefold)
-    is for matching, and ``straße.de`` casefolded is ``strasse.de``, another domain. A name
-    that cannot be read is left empty: notices then use the generic greeting."""
-    directory = load_directory(folder, allow_duplicate_emails=True)
-    wanted = pa.array(sorted(user_ids), pa.string())
-    table = directory.users.filter(pc.is_in(directory.users.column("user_id"), wanted))
-    written: dict[str, tuple[str, str]] = {}
+    """(primary email as written, name, locale, active) of the given users, from one pass
+    over ``users``, keeping only their rows (memory grows with ``user_ids``, not with the
+    directory). Their rows are checked as the row reader checks them, errors naming file,
+    line and field; the rest of the directory was checked when assess loaded it (notify
+    plan refuses a directory whose digest has changed since). The email is the directory's
+    own text (trimmed), not its normalised form: normalising (casefold) is for matching,
+    and ``straße.de`` casefolded is ``strasse.de``, another domain."""
     path = table_path(folder, "users")
     try:
-        columns = _columns(path, ("user_id", "email", "name"), ("other_emails",))
-        mask = pc.is_in(columns["user_id"], wanted)
-        rows = {c: values.filter(mask).to_pylist() for c, values in columns.items()}
-        for i, user_id in enumerate(rows["user_id"]):
-            others = rows["other_emails"][i] if "other_emails" in rows else ""
-            written[user_id] = (_primary(rows["email"][i], others), rows["name"][i])
-    except _RowCheck:  # not plain enough for Arrow: the row reader (names left out, as ever)
-        for _, row in user_rows(path):
-            if row["user_id"] in user_ids:
-                primary = _primary(row["email"], row.get("other_emails", ""))
-                written[row["user_id"]] = (primary, "")
-    found = {}
-    for row in table.to_pylist():
-        email, name = written.get(row["user_id"], ("", ""))
-        found[row["user_id"]] = (email, name, row["locale"], row["active"])
+        return _contacts(path, ((0, row) for row in _wanted_rows(path, user_ids)))
+    except _RowCheck:  # not plain enough for Arrow: the row reader names the line
+        wanted = ((line, row) for line, row in user_rows(path) if row["user_id"] in user_ids)
+        return _contacts(path, wanted)
+
+
+def _contacts(
+    path: Path, rows: Iterable[tuple[int, dict[str, str]]]
+) -> dict[str, tuple[str, str, str, bool]]:
+    """The contacts of checked rows; ``_RowCheck`` for a problem in a row whose line is
+    unknown (0)."""
+    found: dict[str, tuple[str, str, str, bool]] = {}
+    lines: dict[str, int] = {}
+    for line, row in rows:
+        user_id = row["user_id"]
+        if user_id in lines:
+            if not line:
+                raise _RowCheck
+            raise DirectoryError(
+                f"{path}:{line}: field user_id: duplicate of line {lines[user_id]}"
+            )
+        lines[user_id] = line
+        try:
+            user = check_user(f"{path}:{line}", row)
+        except DirectoryError:
+            if not line:
+                raise _RowCheck from None
+            raise
+        email = _primary(row["email"], row.get("other_emails", ""))
+        found[user_id] = (email, row["name"], user.locale, user.active)
     return found
+
+
+def _wanted_rows(path: Path, user_ids: set[str]) -> Iterator[dict[str, str]]:
+    """The rows of ``user_ids`` in a users table, values trimmed, read a batch at a time;
+    ``_RowCheck`` when the file is not plain enough for Arrow."""
+    ids = pa.array(sorted(user_ids), pa.string())
+    columns = (*USERS_COLUMNS, *USERS_OPTIONAL)
+    if path.suffix == ".parquet":
+        try:
+            parquet = pq.ParquetFile(path)
+        except Exception:
+            raise _RowCheck from None
+        names = [n.lower() for n in parquet.schema_arrow.names]
+        if any(c not in names for c in USERS_COLUMNS) or len(set(names)) != len(names):
+            raise _RowCheck
+        found = {c: parquet.schema_arrow.names[names.index(c)] for c in columns if c in names}
+        batches = parquet.iter_batches(columns=list(found.values()))
+    else:
+        header = _header(path)
+        if any(c not in header for c in USERS_COLUMNS):
+            raise _RowCheck
+        names = [f"c{i}" for i in range(len(header))]
+        found = {c: names[header.index(c)] for c in columns if c in header}
+        batches = _open_csv(
+            path,
+            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                check_utf8=True,  # every column, as the row reader decodes every byte
+            ),
+        )
+    last = ""
+    try:
+        for batch in batches:
+            if not batch.num_rows:
+                continue
+            if path.suffix == ".csv":
+                last = batch.column(len(names) - 1)[-1].as_py()
+            text = {c: _as_text(batch.column(n)) for c, n in found.items()}
+            mask = pc.is_in(text["user_id"], ids)
+            if not _any(mask):
+                continue
+            kept = {c: values.filter(mask).to_pylist() for c, values in text.items()}
+            for i in range(len(kept["user_id"])):
+                yield {c: values[i] for c, values in kept.items()}
+    except (pa.ArrowInvalid, OSError):
+        raise _RowCheck from None
+    if takes_lines(last):
+        raise _RowCheck  # maybe a quote never closed: the row reader tells
+
+
+def _open_csv(path: Path, **options: Any) -> pacsv.CSVStreamingReader:
+    try:
+        return pacsv.open_csv(path, **options)
+    except (pa.ArrowInvalid, OSError):  # an empty table among others
+        raise _RowCheck from None
+
+
+def _header(path: Path) -> list[str]:
+    """The header row of a CSV table, names trimmed and lower case; ``_RowCheck`` unless
+    it is the file's first line and names each column once."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh)
+            header = [h.strip().lower() for h in next(reader)]
+            # Arrow skips one line, not one record: a header on several lines, or after
+            # blank lines, is the row reader's
+            if reader.line_num != 1:
+                raise _RowCheck
+    except (OSError, UnicodeDecodeError, StopIteration, csv.Error):
+        raise _RowCheck from None
+    if len(set(header)) != len(header):
+        raise _RowCheck
+    return header
+
+
+def _as_text(column: pa.Array) -> pa.Array:
+    """A column as trimmed strings: booleans as ``true``/``false``, integers in decimal;
+    ``_RowCheck`` for any other type."""
+    if pa.types.is_boolean(column.type):
+        column = pc.if_else(column, "true", "false")
+    elif not pa.types.is_string(column.type) and not pa.types.is_integer(column.type):
+        raise _RowCheck
+    return pc.utf8_trim_whitespace(pc.fill_null(column.cast(pa.string()), ""))
 
 
 def _primary(email: str, others: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import re
 import sys
 from collections.abc import Iterator, Sequence
@@ -56,7 +57,10 @@ def directory_digest(folder: Path) -> str:
 def _rows(
     path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()
 ) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line, row) with every required column present; values as stripped strings."""
+    """(line, row) with every required column present; values as stripped strings. Blank
+    lines are skipped (before the header too); a line is ended by LF, CRLF or a lone CR, as
+    both readers read it. A quote opened and never closed is refused where its row starts:
+    Python's csv would read the rest of the file into that one field."""
     if path.suffix == ".parquet":
         yield from _parquet_rows(path, required, optional)
         return
@@ -66,33 +70,81 @@ def _rows(
     except OSError as exc:
         raise DirectoryError(f"{path}: cannot be read: {exc.strerror}") from None
     with fh:
-        reader = csv.reader(fh)
+        reader = csv.reader(itertools.chain(fh, (_END,)))
+        last = 0
         try:
-            header = [h.strip().lower() for h in next(reader)]
-        except StopIteration:
-            raise DirectoryError(f"{path}: empty file, expected a header row") from None
-        except UnicodeDecodeError:
-            raise DirectoryError(bad_utf8(path)) from None
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise DirectoryError(f"{path}:1: missing column {missing[0]}")
-        wanted = [(c, header.index(c)) for c in (*required, *optional) if c in header]
-        last = reader.line_num
-        try:
+            for header in reader:
+                if _blank(header):
+                    last = reader.line_num
+                    continue
+                break
+            if not header or header == [_END]:
+                raise DirectoryError(f"{path}: empty file, expected a header row")
+            _check_closed(path, last + 1, header, header)
+            header = [h.strip().lower() for h in header]
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise DirectoryError(f"{path}:{last + 1}: missing column {missing[0]}")
+            wanted = [(c, header.index(c)) for c in (*required, *optional) if c in header]
+            last = reader.line_num
             for row in reader:
                 line = last + 1
                 last = reader.line_num
-                if not row or (len(row) == 1 and not row[0].strip()):
+                if _blank(row) or row == [_END]:
                     continue
+                _check_closed(path, line, row, header)
                 if len(row) != len(header):
                     raise DirectoryError(
                         f"{path}:{line}: {len(row)} fields, the header has {len(header)}"
+                        + _space_before_quote(row)
                     )
                 yield line, {c: row[i].strip() for c, i in wanted}
         except UnicodeDecodeError:
             raise DirectoryError(bad_utf8(path)) from None
         except csv.Error as exc:
             raise DirectoryError(f"{path}:{last + 1}: unreadable CSV: {exc}") from None
+
+
+# Read after the file's last line: no text decoded from UTF-8 holds a lone surrogate, so a
+# field ending with it is a quoted field the file never closed.
+_END = "\ud800"
+
+
+def _blank(row: list[str]) -> bool:
+    return not row or (len(row) == 1 and not row[0].strip())
+
+
+def _check_closed(path: Path, line: int, row: list[str], header: list[str]) -> None:
+    """A quote opened in the file's last record and never closed: its field runs to the
+    end of the file. Read as Arrow reads it when it took in only line ends; refused when it
+    took in further lines, which would otherwise vanish into one value."""
+    if not row or not row[-1].endswith(_END):
+        return
+    value = row[-1] = row[-1][: -len(_END)]
+    if takes_lines(value):
+        index = len(row) - 1
+        name = header[index].strip().lower() if index < len(header) else ""
+        raise DirectoryError(
+            f"{path}:{line}: field {name or index + 1}: a quote opened in this row is never "
+            "closed, so every later line would be read into this field"
+        )
+
+
+def takes_lines(value: str) -> bool:
+    """Whether a value holds a line break with text after it."""
+    body = value.rstrip("\r\n")
+    return "\n" in body or "\r" in body
+
+
+def _space_before_quote(row: list[str]) -> str:
+    """A hint for the commonest cause of a row with too many fields: ``a, "b, c"``."""
+    for i, value in enumerate(row):
+        if value[:1].isspace() and value.lstrip().startswith('"'):
+            return (
+                f"; field {i + 1} has a space before its quote, so the quote does not "
+                "start a quoted value and a comma inside it splits the field"
+            )
+    return ""
 
 
 def organization_rows(path: Path) -> Iterator[tuple[str, str]]:
@@ -198,6 +250,71 @@ def normalize_locale(value: str) -> str:
     return value.replace("_", "-")
 
 
+def ascii_lower(value: str) -> str:
+    """Letter case folded for ASCII letters only, as Arrow's ``ascii_lower``: a code or a
+    keyword is ASCII, and Unicode case mapping turns text that is neither into one
+    (``actİve`` lowers to ``active``, ``ıt`` uppers to ``IT``)."""
+    return value.lower() if value.isascii() else value
+
+
+def ascii_upper(value: str) -> str:
+    return value.upper() if value.isascii() else value
+
+
+def check_user(
+    where: str, row: dict[str, str], intern: dict[str, str] | None = None
+) -> DirectoryUser:
+    """One users row, checked and normalised; errors name ``where`` (file and line) and
+    the field, never the value. ``intern`` shares the strings that repeat (codes) across
+    many users."""
+    user_id = row["user_id"]
+    if not user_id:
+        raise DirectoryError(f"{where}: field user_id: empty")
+    emails = [normalize_email(row["email"])] if row["email"] else []
+    for other in row.get("other_emails", "").split(";"):
+        if other.strip():
+            emails.append(normalize_email(other))
+    for email in emails:
+        if "@" not in email or any(ch.isspace() for ch in email):
+            fld = "email" if email == emails[0] and row["email"] else "other_emails"
+            raise DirectoryError(f"{where}: field {fld}: not an email address")
+    locale = normalize_locale(row["locale"])
+    if locale and not _LOCALE.match(locale):
+        raise DirectoryError(f"{where}: field locale: not a BCP 47 tag")
+    country = ascii_upper(row["country"])
+    if country and not _COUNTRY.match(country):
+        raise DirectoryError(f"{where}: field country: not an ISO 3166-1 alpha-2 code")
+    region = ascii_upper(row.get("region", ""))
+    if region and not _REGION.match(region):
+        raise DirectoryError(f"{where}: field region: not an ISO 3166-2 code such as US-CA")
+    mfa_text = ascii_lower(row["mfa_enabled"])
+    mfa: bool | None
+    if mfa_text in _TRUE:
+        mfa = True
+    elif mfa_text in _FALSE:
+        mfa = False
+    elif mfa_text == "":
+        mfa = None
+    else:
+        raise DirectoryError(f"{where}: field mfa_enabled: expected true, false or empty")
+    status = ascii_lower(row["status"])
+    if status not in ("active", "deactivated"):
+        raise DirectoryError(f"{where}: field status: expected active or deactivated")
+    if intern is not None:
+        locale = intern.setdefault(locale, locale)
+        country = intern.setdefault(country, country)
+        region = intern.setdefault(region, region)
+    return DirectoryUser(
+        user_id=user_id,
+        emails=tuple(dict.fromkeys(emails)),
+        locale=locale,
+        country=country,
+        region=region,
+        mfa_enabled=mfa,
+        active=status == "active",
+    )
+
+
 def read_directory_rows(folder: Path, allow_duplicate_emails: bool = False) -> Directory:
     """Load and validate the directory in ``folder``, row by row."""
     if not folder.is_dir():
@@ -214,52 +331,10 @@ def read_directory_rows(folder: Path, allow_duplicate_emails: bool = False) -> D
     for line, row in _rows(users_path, USERS_COLUMNS, USERS_OPTIONAL):
         where = f"{users_path}:{line}"
         user_id = row["user_id"]
-        if not user_id:
-            raise DirectoryError(f"{where}: field user_id: empty")
         if user_id in seen_ids:
             raise DirectoryError(f"{where}: field user_id: duplicate of line {seen_ids[user_id]}")
         seen_ids[user_id] = line
-        emails = [normalize_email(row["email"])] if row["email"] else []
-        for other in row.get("other_emails", "").split(";"):
-            if other.strip():
-                emails.append(normalize_email(other))
-        for email in emails:
-            if "@" not in email or any(ch.isspace() for ch in email):
-                fld = "email" if email == emails[0] and row["email"] else "other_emails"
-                raise DirectoryError(f"{where}: field {fld}: not an email address")
-        locale = normalize_locale(row["locale"])
-        if locale and not _LOCALE.match(locale):
-            raise DirectoryError(f"{where}: field locale: not a BCP 47 tag")
-        country = row["country"].upper()
-        if country and not _COUNTRY.match(country):
-            raise DirectoryError(f"{where}: field country: not an ISO 3166-1 alpha-2 code")
-        region = row.get("region", "").upper()
-        if region and not _REGION.match(region):
-            raise DirectoryError(f"{where}: field region: not an ISO 3166-2 code such as US-CA")
-        mfa_text = row["mfa_enabled"].lower()
-        mfa: bool | None
-        if mfa_text in _TRUE:
-            mfa = True
-        elif mfa_text in _FALSE:
-            mfa = False
-        elif mfa_text == "":
-            mfa = None
-        else:
-            raise DirectoryError(f"{where}: field mfa_enabled: expected true, false or empty")
-        status = row["status"].lower()
-        if status not in ("active", "deactivated"):
-            raise DirectoryError(f"{where}: field status: expected active or deactivated")
-        users.append(
-            DirectoryUser(
-                user_id=user_id,
-                emails=tuple(dict.fromkeys(emails)),
-                locale=intern.setdefault(locale, locale),
-                country=intern.setdefault(country, country),
-                region=intern.setdefault(region, region),
-                mfa_enabled=mfa,
-                active=status == "active",
-            )
-        )
+        users.append(check_user(where, row, intern))
     check_duplicate_emails(
         [u.user_id for u in users], [u.emails for u in users], users_path, allow_duplicate_emails
     )
@@ -278,7 +353,7 @@ def read_directory_rows(folder: Path, allow_duplicate_emails: bool = False) -> D
             fld = "user_id" if not row["user_id"] else "org_id"
             raise DirectoryError(f"{members_path}:{line}: field {fld}: empty")
         try:
-            role = Role(row["role"].lower())
+            role = Role(ascii_lower(row["role"]))
         except ValueError:
             role = Role.MEMBER
             odd_roles += 1
