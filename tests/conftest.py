@@ -63,21 +63,32 @@ def record_identity(ws: Workspace, measure: bool = True) -> None:
                   "test", measure=True)  # fmt: skip
 
 
-@pytest.fixture
-def notify_ws(small: tuple[Path, Path], tmp_path: Path) -> Path:
-    """The small incident assessed, its details recorded, a DKIM key made, notices planned."""
+@pytest.fixture(scope="session")
+def notify_ws_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small incident assessed, its details recorded, a DKIM key made, notices planned:
+    built once (an assess, an RSA key and a plan take two seconds); tests get a copy."""
     from breachdesk import AssessRequest, assess
     from breachdesk.services.notify import ensure_dkim_key
     from breachdesk.services.notify_plan import plan_notices
     from helpers import open_ws
 
-    export, directory = small
-    workspace = tmp_path / "ws"
+    dest = tmp_path_factory.mktemp("notify")
+    export, directory = build_small_export(dest)
+    workspace = dest / "ws"
     assess(AssessRequest([export], workspace, directory=directory, workers=1))
     with open_ws(workspace) as ws:
         record_identity(ws)
         ensure_dkim_key(ws)
         plan_notices(ws)
+    return workspace
+
+
+@pytest.fixture
+def notify_ws(notify_ws_built: Path, tmp_path: Path) -> Path:
+    """This test's own copy of ``notify_ws_built`` (links, modes and the store as they are;
+    the store is closed, its default audit head is named by no path)."""
+    workspace = tmp_path / "ws"
+    shutil.copytree(notify_ws_built, workspace, symlinks=True)
     return workspace
 
 
