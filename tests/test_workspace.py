@@ -117,10 +117,11 @@ def _current(ws: Path) -> str:
 def _written(ws: Path, name: str, since: int) -> bool:
     """A file ``name`` was written under runs/ since ``since`` (ns): in a run folder being
     filled, or (were outputs ever written in place) in the run in force."""
-    for path in (ws / "runs").rglob(name):
-        with contextlib.suppress(FileNotFoundError):
-            if path.stat().st_mtime_ns >= since:
-                return True
+    for folder, _, files in os.walk(ws / "runs"):  # a folder renamed meanwhile is passed over
+        if name in files:
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(os.path.join(folder, name)).st_mtime_ns >= since:
+                    return True
     return False
 
 
