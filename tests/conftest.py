@@ -63,22 +63,51 @@ def record_identity(ws: Workspace, measure: bool = True) -> None:
                   "test", measure=True)  # fmt: skip
 
 
-@pytest.fixture
-def notify_ws(small: tuple[Path, Path], tmp_path: Path) -> Path:
-    """The small incident assessed, its details recorded, a DKIM key made, notices planned."""
+@pytest.fixture(scope="session")
+def small_ws_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small incident assessed with its directory, built once: copy it (``small_ws``)."""
     from breachdesk import AssessRequest, assess
+
+    dest = tmp_path_factory.mktemp("small-ws")
+    export, directory = build_small_export(dest)
+    assess(AssessRequest([export], dest / "ws", directory=directory, workers=1))
+    return dest / "ws"
+
+
+def copy_workspace(built: Path, dest: Path) -> Path:
+    """A test's own copy of a workspace built once (links and 0600 modes as they are; the
+    store closed, its default audit head named by no path, so the copy verifies)."""
+    shutil.copytree(built, dest, symlinks=True)
+    return dest
+
+
+@pytest.fixture
+def small_ws(small_ws_built: Path, tmp_path: Path) -> Path:
+    """This test's copy of the small incident assessed (for tests that do not change the
+    export or the directory it was assessed from)."""
+    return copy_workspace(small_ws_built, tmp_path / "ws")
+
+
+@pytest.fixture(scope="session")
+def notify_ws_built(small_ws_built: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small incident assessed, its details recorded, a DKIM key made, notices planned:
+    built once (an RSA key and a plan take a second or two); tests get a copy."""
     from breachdesk.services.notify import ensure_dkim_key
     from breachdesk.services.notify_plan import plan_notices
     from helpers import open_ws
 
-    export, directory = small
-    workspace = tmp_path / "ws"
-    assess(AssessRequest([export], workspace, directory=directory, workers=1))
+    workspace = copy_workspace(small_ws_built, tmp_path_factory.mktemp("notify") / "ws")
     with open_ws(workspace) as ws:
         record_identity(ws)
         ensure_dkim_key(ws)
         plan_notices(ws)
     return workspace
+
+
+@pytest.fixture
+def notify_ws(notify_ws_built: Path, tmp_path: Path) -> Path:
+    """This test's own copy of ``notify_ws_built``."""
+    return copy_workspace(notify_ws_built, tmp_path / "ws")
 
 
 # Every assess test that checks results runs on each engine; Spark's runs are marked so they

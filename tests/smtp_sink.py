@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from typing import Any
@@ -25,6 +26,9 @@ class Sink:
     received: list[tuple[str, str, bytes]] = field(default_factory=list)  # rcpt, msg-id, data
     faults: dict[str, deque[tuple[str, str]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # called with the message's number (1, 2, ...) once it is stored, before the reply goes
+    # back: a test can act at that very moment (kill the sender, which then never hears it)
+    on_received: Callable[[int], None] | None = None
 
     def fail(self, address: str, *steps: tuple[str, str]) -> None:
         """``steps``: (stage, reply) in order, stage "rcpt" or "data"; reply "drop" closes
@@ -55,6 +59,9 @@ class Sink:
         message_id = str(message_from_bytes(envelope.original_content)["Message-ID"])
         with self.lock:
             self.received.append((envelope.rcpt_tos[0], message_id, envelope.original_content))
+            count = len(self.received)
+        if self.on_received is not None:
+            self.on_received(count)
         return "250 2.0.0 Ok: queued"
 
     def message_ids(self) -> list[str]:

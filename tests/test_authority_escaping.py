@@ -16,7 +16,6 @@ from markdown_it import MarkdownIt
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
-from breachdesk import AssessRequest, assess
 from breachdesk.cli import app
 from breachdesk.report.authority import AuthorityReport, Section, md_lines, text_lines
 
@@ -78,10 +77,8 @@ def test_a_hostile_report_keeps_its_structure() -> None:
 
 
 @pytest.fixture
-def workspace(small: tuple[Path, Path], tmp_path: Path) -> Path:
-    export, directory = small
-    assess(AssessRequest([export], tmp_path / "ws", directory=directory, workers=1))
-    ws = str(tmp_path / "ws")
+def workspace(small_ws: Path) -> Path:
+    ws = str(small_ws)
     for args in (
         ["incident", "set", ws, "--title", "Vendor breach\n# Fake title", "--vendor", "Mixpanel",
          "--aware", "company=2026-11-24T09:00:00Z", "--official-domain", "example.com",
@@ -94,7 +91,7 @@ def workspace(small: tuple[Path, Path], tmp_path: Path) -> Path:
     ):  # fmt: skip
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
-    return tmp_path / "ws"
+    return small_ws
 
 
 def test_the_authority_report_of_a_hostile_incident(workspace: Path) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from breachdesk import AssessRequest, assess
 from breachdesk.cli import app
 from breachdesk.store import read_events, verify_chain
 from helpers import store_of
@@ -18,10 +17,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def workspace(small: tuple[Path, Path], tmp_path: Path) -> Path:
-    export, directory = small
-    assess(AssessRequest([export], tmp_path / "ws", directory=directory, workers=1))
-    return tmp_path / "ws"
+def workspace(small_ws: Path) -> Path:
+    return small_ws
 
 
 def _ok(args: list[str]) -> str:

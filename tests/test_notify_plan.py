@@ -107,11 +107,9 @@ MISSING = [
 @pytest.mark.parametrize(("unset", "named"), MISSING)
 @pytest.mark.parametrize("command", [["plan"], ["preview"], ["send"]])
 def test_notices_wait_for_the_incidents_details(
-    small: tuple[Path, Path], tmp_path: Path, unset: list[str], named: str, command: list[str]
+    small_ws: Path, unset: list[str], named: str, command: list[str]
 ) -> None:
-    export, directory = small
-    ws = tmp_path / "ws"
-    assess(AssessRequest([export], ws, directory=directory, workers=1))
+    ws = small_ws
     nothing = runner.invoke(app, ["notify", *command, str(ws)])
     assert nothing.exit_code == 2
     assert "missing: vendor, company, official domain, sender, contact email, verify URL, a "\

@@ -15,7 +15,6 @@ from pypdf import PdfReader
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from breachdesk import AssessRequest, assess
 from breachdesk.cli import app
 from helpers import store_of
 
@@ -30,10 +29,8 @@ HEADINGS = [
 
 
 @pytest.fixture
-def workspace(small: tuple[Path, Path], tmp_path: Path) -> Path:
-    export, directory = small
-    assess(AssessRequest([export], tmp_path / "ws", directory=directory, workers=1))
-    ws = str(tmp_path / "ws")
+def workspace(small_ws: Path) -> Path:
+    ws = str(small_ws)
     for args in (
         ["incident", "set", ws, "--title", "Analytics vendor breach", "--vendor", "Mixpanel",
          "--aware", "company=2026-11-24T09:00:00Z", "--official-domain", "example.com",
@@ -44,7 +41,7 @@ def workspace(small: tuple[Path, Path], tmp_path: Path) -> Path:
         ["duty", "delay-reason", ws, "gdpr-art33", "--reason", "the dataset came on day 4"],
     ):  # fmt: skip
         assert runner.invoke(app, args).exit_code == 0
-    return tmp_path / "ws"
+    return small_ws
 
 
 def test_markdown_pdf_and_verified_bundle(workspace: Path) -> None:

@@ -257,3 +257,16 @@ def test_a_store_from_before_the_keyed_log_upgrades(tmp_path: Path) -> None:
     check = verify_chain(store)
     assert check.intact and check.entries == 3, check.broken
     store.close()
+
+
+def test_a_store_from_a_newer_breachdesk_is_refused_by_name(tmp_path: Path) -> None:
+    import sqlite3
+
+    from breachdesk.errors import SchemaError
+
+    _bare(tmp_path).close()
+    _bare(tmp_path).close()  # at the newest schema: opened again as it is
+    with sqlite3.connect(tmp_path / "desk.db") as db:
+        db.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    with pytest.raises(SchemaError, match="schema revision 9999_from_the_future is newer"):
+        _bare(tmp_path)

@@ -4,17 +4,18 @@ leaving a mix, later commands refusing an unfinished workspace, one assess at a 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
 import os
-import random
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,30 @@ def _assess_command(export: Path, directory: Path, ws: Path) -> list[str]:
             "--replace"]  # fmt: skip
 
 
+def _wait(process: subprocess.Popen[bytes], ready: Callable[[], bool]) -> bool:
+    """Poll until ``ready()``: True, or False once the process has ended without it."""
+    while process.poll() is None:
+        if ready():
+            return True
+        time.sleep(0.002)
+    return ready()
+
+
+def _current(ws: Path) -> str:
+    return os.readlink(ws / "current") if (ws / "current").is_symlink() else ""
+
+
+def _written(ws: Path, name: str, since: int) -> bool:
+    """A file ``name`` was written under runs/ since ``since`` (ns): in a run folder being
+    filled, or (were outputs ever written in place) in the run in force."""
+    for folder, _, files in os.walk(ws / "runs"):  # a folder renamed meanwhile is passed over
+        if name in files:
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(os.path.join(folder, name)).st_mtime_ns >= since:
+                    return True
+    return False
+
+
 def test_a_killed_assess_leaves_the_old_outputs_or_the_new_never_a_mix(
     small: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -109,33 +134,63 @@ def test_a_killed_assess_leaves_the_old_outputs_or_the_new_never_a_mix(
     with (export_b / "events.jsonl").open("a") as fh:  # B: more people affected than A
         fh.write('{"event":"Page View","properties":{"distinct_id":"u4","time":1700000099}}\n')
     ws = tmp_path / "ws"  # one workspace: its key makes the fingerprints
+    running = ws / ".assess-running"
     references = {}
-    duration = 0.0
+    writing = 0.0  # the longest time from the marker's appearance to the switch
     for name, export in (("b", export_b), ("a", export_a)):
-        started = time.monotonic()
-        subprocess.run(_assess_command(export, directory, ws), check=False, capture_output=True)
-        duration = max(duration, time.monotonic() - started)
-        references[name] = _outputs(ws)
-    assert references["a"] != references["b"]
-    rng = random.Random(11)
-    runner = CliRunner()
-    seen = set()
-    for trial in range(20):
-        export = export_b if trial % 2 == 0 else export_a
+        before = _current(ws)
         process = subprocess.Popen(_assess_command(export, directory, ws),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        # kills spread from the start to past the end (the last trials mostly finish first)
-        time.sleep(duration * (trial / 19 * 1.6 + rng.uniform(-0.05, 0.05)) if trial else 0)
+        assert _wait(process, running.exists)
+        marked = time.monotonic()
+        assert _wait(process, lambda before=before: _current(ws) != before)
+        writing = max(writing, time.monotonic() - marked)
+        assert process.wait() in (0, 1)
+        references[name] = _outputs(ws)
+    assert references["a"] != references["b"]
+
+    def numbered() -> set[str]:
+        return {p.name for p in (ws / "runs").iterdir() if p.name.isdigit()}
+
+    # each kill lands at a chosen point of the run, found by watching the workspace rather
+    # than by a delay measured in a machine's speed (where a slow start-up would put them all
+    # before the first write, and a fast run would finish first)
+    kills: list[tuple[str, Callable[[], bool] | float]] = [
+        ("before it starts", lambda: True),
+        ("as it marks the workspace running", running.exists),
+        ("a quarter into the run", 0.25),
+        ("half-way", 0.5),
+        ("three quarters in", 0.75),
+        ("as the first output is written", lambda: _written(ws, "affected_users.csv", since)),
+        ("as the report is written", lambda: _written(ws, "report.html", since)),
+        ("every output written, before the rename", lambda: _written(ws, "impact.json", since)),
+        ("as the run is renamed into runs/", lambda: len(numbered()) > len(runs)),
+        ("as current is switched", lambda: _current(ws) != current),
+    ]
+    runner = CliRunner()
+    seen = set()
+    for where, point in kills:
+        current, runs, since = _current(ws), numbered(), time.time_ns()
+        in_force = next(name for name, ref in references.items() if ref == _outputs(ws))
+        export = export_a if in_force == "b" else export_b  # always a switch to the other run
+        process = subprocess.Popen(_assess_command(export, directory, ws),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        if isinstance(point, float):
+            assert _wait(process, running.exists), where
+            time.sleep(writing * point)
+            assert process.poll() is None, f"{where}: the run ended first"
+        else:
+            assert _wait(process, point), f"{where}: the run ended first"
         process.send_signal(signal.SIGKILL)
         process.wait()
         now = _outputs(ws)
         match = [name for name, ref in references.items() if ref == now]
-        assert match, f"trial {trial}: the run in force is a mix of two runs"
+        assert match, f"killed {where}: the run in force is a mix of two runs"
         seen.add(match[0])
         for name in OUTPUT_NAMES:  # every contract name leads into the run in force
             assert (ws / name).exists() and os.readlink(ws / name) == f"current/{name}"
         result = runner.invoke(app, ["obligations", str(ws)])
-        if (ws / ".assess-running").exists():
+        if running.exists():
             assert result.exit_code == 2 and "did not finish" in result.output
         else:
             assert result.exit_code == 0, result.output

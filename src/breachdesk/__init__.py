@@ -20,16 +20,19 @@ from breachdesk.errors import (
     SettingsError,
     StoreError,
 )
-from breachdesk.settings import Settings, load_settings
 from breachdesk.taxonomy import Category, FindingKind
 
 if _typing.TYPE_CHECKING:
     from breachdesk.impact import IMPACT_SCHEMA, read_impact
     from breachdesk.services.assess import AssessRequest, AssessResult, assess
+    from breachdesk.settings import Settings, load_settings
 
 # Imported on first use: a scanning process imports ``breachdesk.engine.scan`` and nothing
-# of the services, the store or the reports (each process would otherwise hold them all).
+# of the services, the store or the reports (each process would otherwise hold them all);
+# ``breachdesk --help`` or ``--version`` needs no settings (pydantic is a third of a second).
 _LAZY = {
+    "Settings": "breachdesk.settings",
+    "load_settings": "breachdesk.settings",
     "IMPACT_SCHEMA": "breachdesk.impact",
     "read_impact": "breachdesk.impact",
     "AssessRequest": "breachdesk.services.assess",

@@ -1309,12 +1309,14 @@ def serve(
 ) -> None:
     """Open the incident in the response team's dashboard (sign-in required: see users add).
     It uses the workspace's store (store_url in breachdesk.toml)."""
-    import uvicorn
-
-    from breachdesk.web import app_common, dashboard
     from breachdesk.web.hosts import allowlist
 
     hosts = _run(lambda: allowlist(host, allowed_host or []))
+    # the server and the app after the arguments are checked: a refusal comes at once
+    import uvicorn
+
+    from breachdesk.web import app_common, dashboard
+
     _run(lambda: dashboard.check_workspace(workspace))
     if host not in ("127.0.0.1", "localhost", "::1"):
         _line(f"breachdesk: warning: the dashboard listens on {host}, beyond this machine")

@@ -158,9 +158,12 @@ def open_store(
     try:
         engine = _engine(full)
         with engine.begin() as connection:
-            _refuse_newer(connection, config, full)
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            found = _refuse_newer(connection, full)
+            # a store already at the newest schema (every open but a store's first) skips
+            # Alembic's upgrade, which reads every migration script again
+            if found != set(_scripts(migrations_folder()).get_heads()):
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
         writer = (
             engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
             if engine.dialect.name == "sqlite"
@@ -215,21 +218,32 @@ def _engine(url: str) -> Engine:
     return engine
 
 
-def _refuse_newer(connection: Connection, config: Config, url: str) -> None:
-    """A store written by a newer breachdesk names both versions instead of a stack trace."""
+@lru_cache(maxsize=4)
+def _scripts(folder: str) -> ScriptDirectory:
+    """The migration scripts in ``folder``, read once per process."""
+    config = Config()
+    config.set_main_option("script_location", folder)
+    return ScriptDirectory.from_config(config)
+
+
+def _refuse_newer(connection: Connection, url: str) -> set[str]:
+    """The store's schema revisions (none for a new store). A store written by a newer
+    breachdesk names both versions instead of a stack trace."""
     if not inspect(connection).has_table("alembic_version"):
-        return  # a new store
-    found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    script = ScriptDirectory.from_config(config)
-    try:
-        known = found is None or script.get_revision(found) is not None
-    except CommandError:
-        known = False
-    if not known:
-        raise SchemaError(
-            f"store {_safe(url)}: schema revision {found} is newer than this breachdesk knows "
-            f"(newest {script.get_current_head()}); upgrade breachdesk to open it"
-        )
+        return set()  # a new store
+    found = set(connection.scalars(text("SELECT version_num FROM alembic_version")))
+    script = _scripts(migrations_folder())
+    for revision in found:
+        try:
+            known = script.get_revision(revision) is not None
+        except CommandError:
+            known = False
+        if not known:
+            raise SchemaError(
+                f"store {_safe(url)}: schema revision {revision} is newer than this breachdesk "
+                f"knows (newest {script.get_current_head()}); upgrade breachdesk to open it"
+            )
+    return found
 
 
 def _safe(url: str) -> str:
