@@ -5,12 +5,14 @@ with its people masked."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from breachdesk.impact import read_impact
 from breachdesk.services.incident import add_task
 from breachdesk.services.users import add
 from breachdesk.store import read_events
@@ -142,3 +144,32 @@ def test_an_organizations_page_masks_its_people(client: TestClient) -> None:
     assert client.get("/organizations/no-such-org").status_code == 404
     impact = client.get("/impact").text
     assert "What was exposed" in impact and "user.contact.email" not in impact
+
+
+def test_an_organizations_page_shows_no_contacts_from_a_changed_directory(
+    client: TestClient, notify_ws: Path
+) -> None:
+    # the directory assess matched is the one whose people the page names: once it changed
+    # (addresses rewritten, a row assess would refuse) the page says so instead of showing
+    # whoever the new file holds, as notify plan refuses it
+    _login(client, "vera")
+    link = re.search(r'href="/organizations/([^"]+)"', client.get("/organizations").text)
+    assert link
+    page = f"/organizations/{link.group(1)}"
+    assert 'id="directory-changed"' not in client.get(page).text
+    with open_ws(notify_ws) as ws:
+        folder = Path(read_impact(ws.output("impact.json"))["provenance"]["directory"]["path"])
+    users = folder / "users.csv"
+    kept, stat = users.read_bytes(), users.stat()
+    try:  # the directory is shared by the session's workspaces: put it back as it was
+        users.write_bytes(kept.replace(b"@", b"@changed-") + b"zz9,z@z.example,Z,en,US,,bogus\n")
+        changed = client.get(page)
+        assert changed.status_code == 200 and 'id="directory-changed"' in changed.text
+        text = re.sub(r"<[^>]+>", " ", changed.text)
+        assert not re.findall(r"\S+@\S+", text) and "changed-" not in text
+        users.unlink()
+        assert 'id="directory-changed"' in client.get(page).text  # gone: the same
+    finally:
+        users.write_bytes(kept)
+        os.utime(users, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert re.findall(r"\S+@\S+", re.sub(r"<[^>]+>", " ", client.get(page).text))

@@ -15,7 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from breachdesk.directory import load_directory, read_directory_rows, read_organization_names
+from breachdesk.directory import (
+    load_directory,
+    read_contacts,
+    read_directory_rows,
+    read_organization_names,
+)
 from breachdesk.directory.model import Directory
 from breachdesk.directory.rows import organization_rows
 from breachdesk.errors import DirectoryError
@@ -265,3 +270,21 @@ def test_odd_quotes_and_leading_zeros_are_read_as_written(tmp_path: Path) -> Non
             {"user_id": "007", "org_id": "o1", "role": "owner"},
         ]
         assert d.notes == ["memberships.csv: 1 memberships with another role read as member"]
+
+
+def test_a_quote_never_closed_in_the_header_does_not_print_the_rows(tmp_path: Path) -> None:
+    # _check_closed names the field from the header row itself, whose last field then holds
+    # every later line: the error message carried the whole file (emails, names)
+    (tmp_path / "users.csv").write_text(
+        'user_id,email,name,locale,country,mfa_enabled,"status\n'
+        "u1,ann.secret@example.com,Ann Secret,en,US,,active\n"
+    )
+    (tmp_path / "organizations.csv").write_text("org_id,name\no1,Acme\n")
+    (tmp_path / "memberships.csv").write_text("user_id,org_id,role\n")
+    for read in (lambda: load_directory(tmp_path), lambda: read_contacts(tmp_path, {"u1"})):
+        with pytest.raises(DirectoryError) as caught:
+            read()
+        message = str(caught.value)
+        assert "users.csv:1:" in message
+        assert "ann.secret" not in message and "secret@example.com" not in message, message
+        assert "\n" not in message, message

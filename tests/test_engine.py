@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -114,3 +115,38 @@ def scan_beside_a_live_pool() -> None:
 
 def _no_op() -> None:
     pass
+
+
+def test_a_pool_dropped_without_shutdown_is_not_kept_alive() -> None:
+    # _LIVE holds each pool strongly: one never shut down (an exception between creating it
+    # and its `with`) is never collected, so its workers live on and the forkserver is never
+    # stopped again (a plain ProcessPoolExecutor's workers end when it is collected)
+    code = textwrap.dedent(
+        """
+        import gc, os, time
+        from breachdesk.workers import process_pool, stop_forkserver
+        import test_engine as t
+        if __name__ == "__main__":
+            pool = process_pool(1, t._no_op, ())
+            worker = pool.submit(os.getpid).result(timeout=60)
+            del pool
+            gc.collect()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(worker, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.1)
+            else:
+                print("worker still alive")
+            print("stopped" if stop_forkserver() else "forkserver kept")
+        """
+    )
+    path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["stopped"], done.stdout

@@ -7,6 +7,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import orjson
@@ -270,3 +274,41 @@ def test_a_store_from_a_newer_breachdesk_is_refused_by_name(tmp_path: Path) -> N
         db.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
     with pytest.raises(SchemaError, match="schema revision 9999_from_the_future is newer"):
         _bare(tmp_path)
+
+
+_OPEN = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from breachdesk.store import open_store
+    from breachdesk.store.audit import AuditKey
+    ws, start = Path(sys.argv[1]), float(sys.argv[2])
+    while time.time() < start:
+        pass
+    try:
+        open_store("sqlite:///desk.db", ws, AuditKey(b"k" * 32), ws / "head").close()
+        print("ok")
+    except Exception as exc:
+        print(type(exc).__name__, exc)
+    """
+)
+
+
+def test_two_processes_opening_a_new_store_at_once_both_open_it(tmp_path: Path) -> None:
+    # both read "no alembic_version" in a deferred transaction, both upgrade: the second's
+    # read snapshot is stale once the first commits, so SQLite answers "database is locked"
+    # at once instead of waiting (8 failures in 8 tries here; BEGIN IMMEDIATE: 0 in 6)
+    for trial in range(3):
+        ws = tmp_path / str(trial)
+        ws.mkdir()
+        start = time.time() + 2.5
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _OPEN, str(ws), str(start)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        outputs = [run.communicate(timeout=120)[0].strip() for run in runs]
+        assert outputs == ["ok", "ok"], outputs

@@ -11,13 +11,15 @@ import multiprocessing
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 # Pools of this process not yet shut down: the forkserver serves them all (a pool learns of
-# its workers' ends through it), so it is stopped only when none is left.
-_LIVE: set[_Pool] = set()
+# its workers' ends through it), so it is stopped only when none is left. Weak: a pool
+# dropped without being shut down is not kept alive by this count.
+_LIVE: weakref.WeakSet[_Pool] = weakref.WeakSet()
 _LIVE_LOCK = threading.Lock()
 
 

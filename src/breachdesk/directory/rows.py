@@ -41,10 +41,14 @@ def table_path(folder: Path, stem: str) -> Path:
     raise DirectoryError(f"{folder}: missing {stem}.csv (or {stem}.parquet)")
 
 
+# the directory's tables, in name order
+DIRECTORY_STEMS = ("memberships", "organizations", "users")
+
+
 def directory_digest(folder: Path) -> str:
     """SHA-256 over the three files: ``name NUL sha256 LF`` for each, in name order."""
     outer = hashlib.sha256()
-    for stem in ("memberships", "organizations", "users"):
+    for stem in DIRECTORY_STEMS:
         path = table_path(folder, stem)
         inner = hashlib.sha256()
         with path.open("rb") as fh:
@@ -80,7 +84,7 @@ def _rows(
                 break
             if not header or header == [_END]:
                 raise DirectoryError(f"{path}: empty file, expected a header row")
-            _check_closed(path, last + 1, header, header)
+            _check_closed(path, last + 1, header, [])  # named by number: no row text
             header = [h.strip().lower() for h in header]
             missing = [c for c in required if c not in header]
             if missing:

@@ -16,8 +16,10 @@ from typing import Any
 from babel import Locale
 
 from breachdesk.directory.loader import read_contacts
+from breachdesk.directory.rows import DIRECTORY_STEMS, directory_digest, table_path
 from breachdesk.domain.identity import mask_email
 from breachdesk.domain.incident import Decision, Task, TimelineEntry
+from breachdesk.errors import DirectoryError
 from breachdesk.impact import read_impact
 from breachdesk.notify.locales import negotiate
 from breachdesk.obligations.evaluate import ACTIONABLE
@@ -318,8 +320,15 @@ class Desk:
             key=lambda u: u.user_id,
         )[: PAGE * 4]
         ids = {u.user_id for u in members} | set(org.admins_to_notify)
-        directory = (self.impact()["provenance"].get("directory") or {}).get("path")
-        contacts = read_contacts(Path(directory), ids) if directory and ids else {}
+        recorded = self.impact()["provenance"].get("directory") or {}
+        contacts: dict[str, tuple[str, str, str, bool]] = {}
+        changed = False
+        if recorded.get("path") and ids:
+            folder = Path(recorded["path"])
+            # the people assess matched, or none: notify plan refuses a changed directory too
+            changed = self._directory_digest(folder) != recorded.get("sha256")
+            if not changed:
+                contacts = read_contacts(folder, ids)
         rows, _ = self.organizations(org_id)
         name = next((r["name"] for r in rows if r["org_id"] == org_id), "")
 
@@ -336,7 +345,22 @@ class Desk:
                 for u in members
             ],
             "admins": [person(a) for a in org.admins_to_notify],
+            "directory_changed": changed,
         }  # fmt: skip
+
+    def _directory_digest(self, folder: Path) -> str | None:
+        """The directory's digest, computed again only when one of its files changed (a
+        page view must not read a directory of millions of users); None when it is gone."""
+        try:
+            stamp = tuple(
+                (str(path), path.stat().st_size, path.stat().st_mtime_ns)
+                for path in (table_path(folder, stem) for stem in DIRECTORY_STEMS)
+            )
+            return str(
+                self._cached("directory-digest", [], lambda: directory_digest(folder), stamp)
+            )
+        except (OSError, DirectoryError):
+            return None
 
 
 class _OrgIndex:

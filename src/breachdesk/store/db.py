@@ -13,7 +13,9 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sqlite3
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 
 _AUDIT_LOCK = 4242002  # pg advisory lock: one audit writer at a time
 _INCIDENT_LOCK = 4242001  # pg advisory lock: one incident row per store
+_MIGRATE_LOCK = 4242002  # pg advisory lock: one schema upgrade at a time
 
 
 @dataclass
@@ -157,13 +160,13 @@ def open_store(
     config.set_main_option("script_location", migrations_folder())
     try:
         engine = _engine(full)
+        heads = set(_scripts(migrations_folder()).get_heads())
         with engine.begin() as connection:
             found = _refuse_newer(connection, full)
-            # a store already at the newest schema (every open but a store's first) skips
-            # Alembic's upgrade, which reads every migration script again
-            if found != set(_scripts(migrations_folder()).get_heads()):
-                config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+        # a store already at the newest schema (every open but a store's first) skips
+        # Alembic's upgrade, which reads every migration script again
+        if found != heads:
+            _upgrade(engine, config, full, heads)
         writer = (
             engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
             if engine.dialect.name == "sqlite"
@@ -174,6 +177,22 @@ def open_store(
     except SQLAlchemyError as exc:
         raise StoreError(f"store {_safe(full)}: {type(exc).__name__}: {exc.args[0]}") from None
     return store
+
+
+def _upgrade(engine: Engine, config: Config, url: str, heads: set[str]) -> None:
+    """Upgrade the store to ``heads`` in one transaction that holds the store's write lock
+    from its start: two processes opening a new store at once would otherwise both read "no
+    schema" and both create it (SQLite answers the second "database is locked" at once, as
+    its read went stale). The second waits, then finds the schema made."""
+    sqlite = engine.dialect.name == "sqlite"
+    migrator = engine.execution_options(sqlite_begin="BEGIN IMMEDIATE") if sqlite else engine
+    with migrator.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(f"SELECT pg_advisory_xact_lock({_MIGRATE_LOCK})"))
+        if _refuse_newer(connection, url) == heads:
+            return
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
 
 
 def _ensure_incident(store: Store, title: str) -> int:
@@ -207,7 +226,7 @@ def _engine(url: str) -> Engine:
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we say BEGIN ourselves (below)
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _into_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -216,6 +235,23 @@ def _engine(url: str) -> Engine:
         connection.exec_driver_sql(connection.get_execution_options().get("sqlite_begin", "BEGIN"))
 
     return engine
+
+
+def _into_wal(cursor: Any, patience: float = 60.0) -> None:
+    """Put the file in WAL mode (it stays so). The switch needs the file to itself, and
+    SQLite refuses it at once, without its busy wait, while another connection holds it
+    (two processes opening a new store together): tried again until ``patience`` runs out."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @lru_cache(maxsize=4)
