@@ -276,6 +276,30 @@ def test_a_store_from_a_newer_breachdesk_is_refused_by_name(tmp_path: Path) -> N
         _bare(tmp_path)
 
 
+@pytest.mark.parametrize("recorded", ["a prefix of the head", "two revisions"])
+def test_a_store_at_no_single_known_revision_is_refused_by_name(
+    tmp_path: Path, recorded: str
+) -> None:
+    # a prefix of a revision's id (Alembic would take it for the revision) or two revisions
+    # at once: both written by something else than breachdesk, refused before any change
+    import sqlite3
+
+    from breachdesk.errors import SchemaError
+    from breachdesk.store.db import _scripts, migrations_folder
+
+    _bare(tmp_path).close()
+    scripts = _scripts(migrations_folder())
+    head = scripts.get_current_head()
+    assert head is not None
+    down = scripts.get_revision(head).down_revision
+    values = [head[:-1]] if recorded == "a prefix of the head" else [head, str(down)]
+    with sqlite3.connect(tmp_path / "desk.db") as db:
+        db.execute("DELETE FROM alembic_version")
+        db.executemany("INSERT INTO alembic_version VALUES (?)", [(v,) for v in values])
+    with pytest.raises(SchemaError, match="revision"):
+        _bare(tmp_path)
+
+
 _OPEN = textwrap.dedent(
     """
     import sys, time

@@ -269,9 +269,10 @@ def _refuse_newer(connection: Connection, url: str) -> set[str]:
         return set()  # a new store
     found = set(connection.scalars(text("SELECT version_num FROM alembic_version")))
     script = _scripts(migrations_folder())
-    for revision in found:
+    for revision in sorted(found):
         try:
-            known = script.get_revision(revision) is not None
+            # Alembic also finds a revision by a prefix of its id: only the whole id is ours
+            known = getattr(script.get_revision(revision), "revision", None) == revision
         except CommandError:
             known = False
         if not known:
@@ -279,6 +280,11 @@ def _refuse_newer(connection: Connection, url: str) -> set[str]:
                 f"store {_safe(url)}: schema revision {revision} is newer than this breachdesk "
                 f"knows (newest {script.get_current_head()}); upgrade breachdesk to open it"
             )
+    if len(found) > 1:  # the migrations are one line: a store is at one revision
+        raise SchemaError(
+            f"store {_safe(url)}: its schema is recorded at {len(found)} revisions at once "
+            f"({', '.join(sorted(found))}); it was changed outside breachdesk"
+        )
     return found
 
 
