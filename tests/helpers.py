@@ -27,3 +27,17 @@ def within(path: Path, service: Callable[..., T], *args: Any, **kwargs: Any) -> 
     ``store_url`` among the keywords picks the store, as --store does."""
     with open_ws(path, kwargs.pop("store_url", None)) as ws:
         return service(ws, *args, **kwargs)
+
+
+def directory_outcome(load: Callable[[Path, bool], object], folder: Path, allow: bool) -> object:
+    """What a directory reader makes of ``folder``: its tables, organization ids and notes,
+    or its error's text (readers held to agree are compared on this)."""
+    from breachdesk.directory.model import Directory
+    from breachdesk.errors import DirectoryError
+
+    try:
+        d = load(folder, allow)
+    except DirectoryError as exc:
+        return str(exc)
+    assert isinstance(d, Directory)
+    return (d.users.to_pylist(), d.memberships.to_pylist(), d.org_ids, d.notes, d.users.schema)

@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from breachdesk.directory import load_directory, read_directory_rows
-from breachdesk.directory.model import Directory
-from breachdesk.errors import DirectoryError
+from helpers import directory_outcome
 
 # Python's str.strip and isspace see all of these as whitespace; RE2's \s sees only some
 _PAD = st.sampled_from(["", "", " ", "  ", "\t", "\xa0", "\u3000", "\x1f", "\v"])
@@ -53,15 +52,6 @@ def _csv(rows: list[list[str]], crlf: bool) -> bytes:
     return out.getvalue().encode()
 
 
-def _outcome(load: object, folder: Path, allow: bool) -> object:
-    try:
-        d = load(folder, allow)  # type: ignore[operator]
-    except DirectoryError as exc:
-        return str(exc)
-    assert isinstance(d, Directory)
-    return (d.users.to_pylist(), d.memberships.to_pylist(), d.org_ids, d.notes, d.users.schema)
-
-
 @settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_columnar_and_row_readers_agree(data: st.DataObject) -> None:
@@ -97,8 +87,8 @@ def test_columnar_and_row_readers_agree(data: st.DataObject) -> None:
         (folder / "memberships.csv").write_bytes(
             _csv([["user_id", "org_id", "role"], *map(list, members)], crlf)
         )
-        fast = _outcome(load_directory, folder, allow)
-        slow = _outcome(read_directory_rows, folder, allow)
+        fast = directory_outcome(load_directory, folder, allow)
+        slow = directory_outcome(read_directory_rows, folder, allow)
     assert fast == slow
 
 
@@ -144,6 +134,6 @@ def test_a_character_cut_by_the_utf8_checks_block_is_still_valid(tmp_path: Path)
 def test_a_bad_byte_in_a_column_the_loader_does_not_use(tmp_path: Path) -> None:
     header = b"user_id,email,name,locale,country,mfa_enabled,status,note\n"
     folder = _small(tmp_path, header + b"u0,a@ex.com,Ann,en,US,,active,caf\xe9\n")
-    fast = _outcome(load_directory, folder, False)
-    assert fast == _outcome(read_directory_rows, folder, False)
+    fast = directory_outcome(load_directory, folder, False)
+    assert fast == directory_outcome(read_directory_rows, folder, False)
     assert isinstance(fast, str) and "users.csv:2: not valid UTF-8" in fast

@@ -21,9 +21,9 @@ from breachdesk.directory import (
     read_directory_rows,
     read_organization_names,
 )
-from breachdesk.directory.model import Directory
 from breachdesk.directory.rows import organization_rows
 from breachdesk.errors import DirectoryError
+from helpers import directory_outcome
 
 USERS = ["user_id", "email", "name", "locale", "country", "mfa_enabled", "status"]
 _PAD = st.sampled_from(["", "", "", " ", "\t", "\xa0", "\u3000"])
@@ -126,15 +126,6 @@ def _table(draw: st.DrawFn, header: list[str], rows: list[list[str]]) -> bytes:
     return bom + text.encode()
 
 
-def _outcome(load: object, folder: Path, allow: bool) -> object:
-    try:
-        d = load(folder, allow)  # type: ignore[operator]
-    except DirectoryError as exc:
-        return str(exc)
-    assert isinstance(d, Directory)
-    return (d.users.to_pylist(), d.memberships.to_pylist(), d.org_ids, d.notes)
-
-
 def _names(read: object, path: Path) -> object:
     try:
         return read(path)  # type: ignore[operator]
@@ -189,8 +180,8 @@ def test_both_readers_agree_on_raw_exports(data: st.DataObject) -> None:
         }
         for name, content in files.items():
             (folder / name).write_bytes(content)
-        fast = _outcome(load_directory, folder, allow)
-        slow = _outcome(read_directory_rows, folder, allow)
+        fast = directory_outcome(load_directory, folder, allow)
+        slow = directory_outcome(read_directory_rows, folder, allow)
         assert fast == slow
         if isinstance(slow, str):
             _assert_clear(slow, folder)

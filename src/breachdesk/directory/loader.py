@@ -98,20 +98,10 @@ def _columns(
     # (any other column would leave the row short of fields, which Arrow refuses)
     read = [*wanted.values(), *([names[-1]] if quoted and names[-1] not in wanted.values() else [])]
     try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names),
-            # a value can hold a line break only inside quotes; without any quote the
-            # reader may split the file at any line break, which is twice as fast
-            parse_options=pacsv.ParseOptions(newlines_in_values=quoted),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                include_columns=read,
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-                check_utf8=False,  # the whole file was checked, every column (as the row reader)
-            ),
-        )
+        # a value can hold a line break only inside quotes; without any quote the reader may
+        # split the file at any line break, which is twice as fast. UTF-8 is not checked
+        # again: the whole file was, every column (as the row reader)
+        table = pacsv.read_csv(path, **_text_options(names, quoted, False, read))
     except (pa.ArrowInvalid, OSError):
         raise _RowCheck from None
     if quoted and table.num_rows and takes_lines(table.column(names[-1])[-1].as_py()):
@@ -399,17 +389,8 @@ def _wanted_rows(path: Path, user_ids: set[str]) -> Iterator[dict[str, str]]:
             raise _RowCheck
         names = [f"c{i}" for i in range(len(header))]
         found = {c: names[header.index(c)] for c in columns if c in header}
-        batches = _open_csv(
-            path,
-            read_options=pacsv.ReadOptions(skip_rows=1, column_names=names),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-                check_utf8=True,  # every column, as the row reader decodes every byte
-            ),
-        )
+        # UTF-8 checked in every column, as the row reader decodes every byte
+        batches = _open_csv(path, **_text_options(names, True, True))
     last = ""
     try:
         for batch in batches:
@@ -428,6 +409,24 @@ def _wanted_rows(path: Path, user_ids: set[str]) -> Iterator[dict[str, str]]:
         raise _RowCheck from None
     if takes_lines(last):
         raise _RowCheck  # maybe a quote never closed: the row reader tells
+
+
+def _text_options(
+    names: list[str], newlines: bool, check_utf8: bool, include: list[str] | None = None
+) -> dict[str, Any]:
+    """Arrow's options for a directory CSV read as text: the header line skipped (its names
+    given as ``names``), every column a string, an empty value empty (never null)."""
+    return {
+        "read_options": pacsv.ReadOptions(skip_rows=1, column_names=names),
+        "parse_options": pacsv.ParseOptions(newlines_in_values=newlines),
+        "convert_options": pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            include_columns=include or [],
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            check_utf8=check_utf8,
+        ),
+    }
 
 
 def _open_csv(path: Path, **options: Any) -> pacsv.CSVStreamingReader:
