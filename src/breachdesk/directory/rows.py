@@ -255,13 +255,14 @@ def normalize_locale(value: str) -> str:
 
 
 def ascii_lower(value: str) -> str:
-    """Letter case folded for ASCII letters only, as Arrow's ``ascii_lower``: a code or a
-    keyword is ASCII, and Unicode case mapping turns text that is neither into one
-    (``actİve`` lowers to ``active``, ``ıt`` uppers to ``IT``)."""
+    """Lower case for a code or keyword, which is ASCII: Unicode case mapping turns text
+    that is neither into one (``actİve`` lowers to ``active``). Text with a non-ASCII
+    character is left as it is: no code either way, as for Arrow's ``ascii_lower``."""
     return value.lower() if value.isascii() else value
 
 
 def ascii_upper(value: str) -> str:
+    """Upper case for a code (``ıt`` would upper to ``IT``), as :func:`ascii_lower`."""
     return value.upper() if value.isascii() else value
 
 
